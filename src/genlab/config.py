@@ -1,0 +1,150 @@
+"""Dataclass configurations that double as command-line options.
+
+Every model family describes its training run with a dataclass whose fields are
+declared with :func:`option`. The same declaration gives
+
+* the reference default (SPEC.md),
+* the validation rule (checked in ``__post_init__`` for API users and turned into
+  an exit-code-2 message for command-line users),
+* the ``--flag`` and its ``--help`` text.
+
+So the CLI can never drift from the Python API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from genlab.errors import ConfigError
+
+# A check returns None when the value is fine, else what was expected.
+Check = Callable[[Any], "str | None"]
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else "a positive number"
+
+
+def non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "a number >= 0"
+
+
+def unit_interval(value: Any) -> str | None:
+    return None if 0 <= value <= 1 else "a number in [0, 1]"
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "one of " + ", ".join(choices)
+
+    check.choices = choices  # type: ignore[attr-defined]
+    return check
+
+
+def option(default: Any, help: str, *, check: Check | None = None, flag: str | None = None) -> Any:
+    """A config field with its default, help text, validation and CLI flag.
+
+    For a boolean whose default is True the flag is ``--no-NAME``; for one whose
+    default is False it is ``--NAME``.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "flag": flag})
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    if field.metadata.get("flag"):
+        return field.metadata["flag"]
+    name = field.name.replace("_", "-")
+    if _base_type(field) is bool and field.default is True:
+        return f"--no-{name}"
+    return f"--{name}"
+
+
+def validate(config: Any) -> None:
+    """Raise ConfigError naming the option of the first invalid field."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        check = field.metadata.get("check")
+        if value is None or check is None:
+            continue
+        expected = check(value)
+        if expected is not None:
+            raise ConfigError(f"{flag_of(field)}: expected {expected}, got {value!r}")
+
+
+class Config:
+    """Base for configuration dataclasses: validation on construction, dict round trip."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _base_type(field: dataclasses.Field) -> type:
+    """int for ``int``, ``int | None`` and ``Optional[int]``."""
+    tp = field.type
+    if isinstance(tp, str):  # postponed annotations
+        tp = eval(tp, {"int": int, "float": float, "str": str, "bool": bool, "None": None})  # noqa: S307
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0]
+    return tp
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """Add one option per field of ``config_class`` to ``parser``."""
+    for field in dataclasses.fields(config_class):
+        tp = _base_type(field)
+        flag = flag_of(field)
+        help_text = field.metadata.get("help", "")
+        if tp is bool:
+            action = "store_false" if field.default is True else "store_true"
+            parser.add_argument(flag, dest=field.name, action=action, default=argparse.SUPPRESS, help=help_text)
+            continue
+        default = "none" if field.default is None else field.default
+        check = field.metadata.get("check")
+        choices = getattr(check, "choices", None)
+        parser.add_argument(
+            flag,
+            dest=field.name,
+            type=_parse(tp, flag),
+            choices=choices,
+            default=argparse.SUPPRESS,
+            metavar=None if choices else tp.__name__.upper(),
+            help=f"{help_text} (default: {default})",
+        )
+
+
+def _parse(tp: type, flag: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return tp(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {tp.__name__}, got {text!r}") from None
+
+    parse.__name__ = tp.__name__  # argparse names the type in its messages
+    return parse
+
+
+def from_namespace(config_class: type, namespace: argparse.Namespace):
+    """Build a config from the options given on the command line (others keep defaults)."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    given = {k: v for k, v in vars(namespace).items() if k in names}
+    return config_class(**given)

@@ -1,0 +1,46 @@
+"""The model families genlab trains, and what the CLI and the lab need of each.
+
+Adding a family means writing its model, its training module and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genlab.errors import ConfigError
+from genlab.evaluate import rbm as evaluate_rbm
+from genlab.runs import Run
+from genlab.train import rbm
+from genlab.train.common import TrainConfig
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    help: str
+    config: type[TrainConfig]
+    # train(config, out, device=, data_dir=, progress=, overwrite=) -> Run
+    train: Callable[..., Run]
+    # load(run, device) -> model
+    load: Callable[[Run, torch.device], Any]
+    # sample(model, n, generator) -> images in [0, 1], [n, D] or [n, 1, H, W]
+    sample: Callable[[Any, int, torch.Generator], torch.Tensor]
+    # evaluate(run, eval_config, device, data_dir, progress) -> numbers for eval.json
+    evaluate: Callable[..., dict[str, Any]]
+
+
+FAMILIES: dict[str, Family] = {
+    "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (SPEC task 1)",
+                  rbm.RBMConfig, rbm.train, rbm.load, rbm.sample, evaluate_rbm.evaluate),
+}
+
+
+def family_of(run: Run) -> Family:
+    try:
+        return FAMILIES[run.family]
+    except KeyError:
+        raise ConfigError(f"RUN {run.path}: unknown model family {run.family!r} in config.json") from None

@@ -1,0 +1,100 @@
+"""What every training run shares: the common options, data, device, seed and run directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from tqdm import tqdm
+
+from genlab import data
+from genlab.config import Config, option, positive
+from genlab.devices import resolve_device
+from genlab.rng import make_generator
+from genlab.runs import Run
+
+T = TypeVar("T")
+
+
+@dataclass
+class TrainConfig(Config):
+    """Options every model family has."""
+
+    dataset: str = option("mnist", "data set: mnist, fashion-mnist, or a directory holding the four IDX files")
+    limit: int | None = option(None, "train on the first N training images only (quick runs)", check=positive)
+    seed: int = option(0, "random seed; on the CPU the same seed gives bit-identical weights")
+
+
+@dataclass
+class Session:
+    """A training run in progress: its directory, device, random stream and data."""
+
+    run: Run
+    device: torch.device
+    generator: torch.Generator
+    source: data.DataSource
+    train: data.ImageSet
+    test: data.ImageSet
+    started: float
+
+    def elapsed(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - self.started
+
+
+def start(
+    family: str,
+    config: TrainConfig,
+    out: str | Path,
+    device: str | torch.device = "auto",
+    data_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> Session:
+    """Resolve device and data, seed everything, and create the run directory."""
+    dev = resolve_device(device)
+    source = data.resolve(config.dataset, data_dir)
+    train = data.load_split(source, "train", dev, limit=config.limit)
+    test = data.load_split(source, "test", dev)
+    torch.manual_seed(config.seed)  # for nn.Module initialisers that take no generator
+    run = Run.create(
+        out,
+        family,
+        config.to_dict(),
+        data={
+            "dataset": source.name,
+            "directory": str(source.directory.resolve()),
+            "sha256": data.checksums(source),
+            "train_images": len(train),
+            "test_images": len(test),
+            "image_shape": list(train.image_shape),
+            "classes": source.classes,
+        },
+        device=str(dev),
+        overwrite=overwrite,
+    )
+    return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter())
+
+
+def epochs(n: int, desc: str, progress: bool = True) -> tqdm:
+    """A progress bar over epochs; set its postfix with the epoch's numbers."""
+    return tqdm(range(1, n + 1), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True, leave=True)
+
+
+def chunks(x: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
+    """Consecutive row blocks of ``x`` (for evaluation in bounded memory)."""
+    for start in range(0, x.shape[0], size):
+        yield x[start : start + size]
+
+
+def mean_over(batches: Iterable[tuple[float, int]]) -> float:
+    """Weighted mean of (value, count) pairs."""
+    total = count = 0.0
+    for value, n in batches:
+        total += value * n
+        count += n
+    return total / max(count, 1)

@@ -1,0 +1,201 @@
+"""Training an RBM with contrastive divergence (CD-k) or persistent CD (SPEC task 1).
+
+The update for a minibatch of N visible vectors v^0 (SPEC 1)::
+
+    dW = lr * (<v h>^0 - <v h>^k) / N,   da = lr * (<v>^0 - <v>^k),   db = lr * (<h>^0 - <h>^k)
+
+where <.>^0 uses the data and p(h | v^0), and <.>^k the state after k Gibbs steps
+(all hidden units sampled, then all visible units) and p(h | v^k). With
+``persistent`` the negative chain continues from where the previous minibatch left
+it instead of restarting at the data (PCD, Tieleman 2008).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from genlab import data
+from genlab.config import non_negative, option, positive
+from genlab.models.rbm import RBM
+from genlab.rng import bernoulli
+from genlab.runs import Run
+from genlab.train import common
+
+
+@dataclass
+class RBMConfig(common.TrainConfig):
+    """The reference run of SPEC task 1 by default."""
+
+    hidden: int = option(100, "number of hidden units", check=positive)
+    cd_k: int = option(1, "Gibbs steps per update (CD-k)", check=positive)
+    lr: float = option(0.1, "learning rate", check=positive)
+    epochs: int = option(100, "passes over the training set", check=positive)
+    batch_size: int = option(100, "minibatch size", check=positive)
+    init_std: float = option(0.1, "standard deviation of the initial weights W ~ N(0, std^2)", check=non_negative)
+    binarize: bool = option(
+        True, "use the pixel probabilities themselves as v instead of a fresh Bernoulli sample of them (SPEC 1.4)"
+    )
+    persistent: bool = option(False, "persistent chains (PCD) instead of restarting the chains at the data")
+    momentum: float = option(0.0, "momentum of the parameter updates, in [0, 1)", check=lambda m: None if 0 <= m < 1 else "a number in [0, 1)")
+    weight_decay: float = option(0.0, "L2 weight decay on W", check=non_negative)
+
+
+@dataclass
+class CDState:
+    """What carries over between minibatches: momentum velocities and the persistent chain."""
+
+    velocity: dict[str, torch.Tensor] = field(default_factory=dict)
+    chain: torch.Tensor | None = None
+
+
+def cd_step(
+    rbm: RBM,
+    v0: torch.Tensor,
+    k: int,
+    lr: float,
+    generator: torch.Generator | None = None,
+    state: CDState | None = None,
+    persistent: bool = False,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> torch.Tensor:
+    """One CD-k (or PCD-k) update of ``rbm`` in place.
+
+    Returns the reconstruction p(v = 1 | h^0), h^0 ~ p(h | v^0), computed on the
+    way (the caller measures the reconstruction error with it).
+    """
+    n = v0.shape[0]
+    ph0 = rbm.p_h(v0)
+    h = bernoulli(ph0, generator)
+    recon = p_v = rbm.p_v(h)
+    if persistent:
+        if state is None:
+            raise ValueError("persistent CD needs a CDState to keep its chains")
+        if state.chain is None or state.chain.shape[0] != n:
+            state.chain = v0.clone()
+        h = bernoulli(rbm.p_h(state.chain), generator)
+        p_v = rbm.p_v(h)
+    # k Gibbs steps; the first p(v | h) is already computed.
+    for step in range(k):
+        if step > 0:
+            p_v = rbm.p_v(h)
+        v = bernoulli(p_v, generator)
+        ph = rbm.p_h(v)
+        if step < k - 1:
+            h = bernoulli(ph, generator)
+    if persistent:
+        state.chain = v  # type: ignore[union-attr]
+
+    grads = {
+        "W": (v0.t() @ ph0).sub_(v.t() @ ph).div_(n),
+        "v_bias": (v0 - v).mean(0),
+        "h_bias": (ph0 - ph).mean(0),
+    }
+    if weight_decay:
+        grads["W"].sub_(rbm.W, alpha=weight_decay)
+    params = {"W": rbm.W.data, "v_bias": rbm.v_bias.data, "h_bias": rbm.h_bias.data}
+    for name, grad in grads.items():
+        if momentum:
+            if state is None:
+                raise ValueError("momentum needs a CDState to keep its velocities")
+            vel = state.velocity.get(name)
+            grad = grad if vel is None else vel.mul_(momentum).add_(grad)
+            state.velocity[name] = grad
+        params[name].add_(grad, alpha=lr)
+    return recon
+
+
+def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """Mean squared error per pixel between x and p(v = 1 | h), h ~ p(h | x)."""
+    total = 0.0
+    for start in range(0, x.shape[0], chunk):
+        v = x[start : start + chunk]
+        _, p = rbm.reconstruct(v, generator)
+        total += (v - p).square().sum().item()
+    return total / x.numel()
+
+
+def fit(
+    rbm: RBM,
+    x: torch.Tensor,
+    config: RBMConfig,
+    generator: torch.Generator,
+    progress: bool = True,
+    on_epoch=None,
+) -> list[float]:
+    """Train ``rbm`` on the rows of ``x`` (pixel probabilities in [0, 1]); returns per-epoch train errors.
+
+    ``on_epoch(epoch, train_error)`` is called after each epoch (logging, evaluation).
+    """
+    state = CDState()
+    errors = []
+    bar = common.epochs(config.epochs, "rbm", progress)
+    for epoch in bar:
+        total = torch.zeros((), device=x.device)
+        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+            probs = x[idx]
+            v0 = bernoulli(probs, generator) if config.binarize else probs
+            recon = cd_step(
+                rbm, v0, config.cd_k, config.lr, generator, state,
+                config.persistent, config.momentum, config.weight_decay,
+            )
+            total += (probs - recon).square_().sum()
+        error = total.item() / x.numel()
+        errors.append(error)
+        bar.set_postfix(recon_error=f"{error:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch, error)
+    return errors
+
+
+def train(
+    config: RBMConfig,
+    out: str | Path,
+    device: str | torch.device = "auto",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Run:
+    """Train an RBM and write its run directory (config, model, log, standard figures)."""
+    from genlab.lab.rbm import standard_figures
+
+    s = common.start("rbm", config, out, device, data_dir, overwrite)
+    x = data.as_float(s.train.images)
+    test_x = data.as_float(s.test.images)
+    rbm = RBM(x.shape[1], config.hidden, config.init_std, generator=s.generator, device=s.device)
+    eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+
+    def log_epoch(epoch: int, train_error: float) -> None:
+        s.run.append_log(
+            {
+                "epoch": epoch,
+                "recon_error": train_error,
+                "test_recon_error": recon_error(rbm, test_x, eval_gen),
+                "time_s": s.elapsed(),
+            }
+        )
+        s.run.save_model(rbm.tensors())
+
+    fit(rbm, x, config, s.generator, progress, log_epoch)
+    s.run.update_meta(train_time_s=s.elapsed())
+    standard_figures(rbm, s.test, s.run.figures, eval_gen)
+    return s.run
+
+
+def load(run: Run, device: str | torch.device = "cpu") -> RBM:
+    """The trained RBM of a run directory."""
+    cfg = RBMConfig.from_dict(run.config)
+    h, w = run.meta["data"]["image_shape"]
+    tensors = run.load_model(RBM.shapes(h * w, cfg.hidden))
+    return RBM.from_tensors(tensors).to(device)
+
+
+def sample(rbm: RBM, n: int, generator: torch.Generator | None = None, steps: int = 1000) -> torch.Tensor:
+    """n images p(v = 1 | h) after ``steps`` Gibbs steps from uniformly random visible states."""
+    v = bernoulli(torch.full((n, rbm.n_visible), 0.5, device=rbm.W.device), generator)
+    _, h = rbm.sample_h(v, generator)
+    _, p = rbm.generate(h, steps, generator)
+    return p

@@ -1,0 +1,34 @@
+"""Shared fixtures: the real MNIST files and small IDX data sets written on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import write_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST files: $GENLAB_DATA_DIR, else ../shared/datasets/mnist beside the project."""
+    candidates = [os.environ.get("GENLAB_DATA_DIR"), ROOT.parent / "shared" / "datasets" / "mnist"]
+    for c in candidates:
+        if c and (Path(c) / "train-images-idx3-ubyte.gz").exists():
+            return Path(c)
+    pytest.skip("the MNIST files are not available (set GENLAB_DATA_DIR)")
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "tiny")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real ~/.cache/genlab."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    return home

@@ -1,0 +1,47 @@
+"""genlab.config: one declaration gives defaults, validation and CLI flags."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import pytest
+
+from genlab import config as cfg
+from genlab.errors import ConfigError
+
+
+@dataclass
+class Example(cfg.Config):
+    epochs: int = cfg.option(3, "passes", check=cfg.positive)
+    rate: float = cfg.option(0.5, "a rate", check=cfg.unit_interval)
+    binarize: bool = cfg.option(True, "use probabilities")
+    persistent: bool = cfg.option(False, "keep chains")
+    limit: int | None = cfg.option(None, "first N", check=cfg.positive)
+    kind: str = cfg.option("a", "which", check=cfg.one_of("a", "b"))
+
+
+def parse(*argv):
+    p = argparse.ArgumentParser(exit_on_error=False)
+    cfg.add_arguments(p, Example)
+    return cfg.from_namespace(Example, p.parse_args(argv))
+
+
+def test_defaults_and_flags_map_to_fields():
+    assert parse() == Example()
+    got = parse("--epochs", "7", "--no-binarize", "--persistent", "--limit", "10", "--kind", "b")
+    assert got == Example(epochs=7, binarize=False, persistent=True, limit=10, kind="b")
+
+
+def test_invalid_values_name_the_flag():
+    with pytest.raises(ConfigError, match="--epochs: expected a positive number, got 0"):
+        Example(epochs=0)
+    with pytest.raises(ConfigError, match="--rate: expected a number in \\[0, 1\\]"):
+        parse("--rate", "2")
+
+
+def test_dict_round_trip_and_unknown_fields():
+    e = Example(epochs=9)
+    assert Example.from_dict(e.to_dict()) == e
+    with pytest.raises(ConfigError, match="unknown Example field\\(s\\): bogus"):
+        Example.from_dict({"bogus": 1})
