@@ -1,0 +1,32 @@
+"""Linear-probe accuracy: how linearly separable the classes are in a model's features."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+
+def probe_accuracy(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    max_iter: int = 300,
+    seed: int = 0,
+) -> float:
+    """Test accuracy of a multinomial logistic regression fitted on standardised train features."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def np_(t: torch.Tensor) -> np.ndarray:
+        return t.detach().float().cpu().numpy()
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np_(train_features), np_(train_labels).astype(int))
+    return float(model.score(np_(test_features), np_(test_labels).astype(int)))
