@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genlab.lab.core import Figure, Lab, Section, Table, TaskReport, config_key
+from genlab.lab.core import Lab, config_key
 from genlab.train.rbm import RBMConfig
 
 
@@ -35,16 +35,3 @@ def test_an_interrupted_run_is_trained_again(tiny_dataset, tmp_path):
     (run.path / "config.json").write_text(json.dumps(meta))
     lab.train("rbm", cfg)
     assert lab.trained == 2 and "train_time_s" in json.loads((run.path / "config.json").read_text())
-
-
-def test_report_writes_markdown_and_json(tmp_path):
-    report = TaskReport("rbm", "Task 1", "quick", "cpu")
-    fig = tmp_path / "rbm" / "figures" / "w.png"
-    fig.parent.mkdir(parents=True)
-    fig.write_bytes(b"png")
-    report.add(Section("Weights", figures=[Figure(fig, "weights")],
-                       tables=[Table("k", ["k", "loglik"], [[1, -100.123456]])], observations=["k=1 best"]))
-    report.write(tmp_path / "rbm")
-    md = (tmp_path / "rbm" / "report.md").read_text()
-    assert "| 1 | -100.12 |" in md and "](figures/w.png)" in md and "- k=1 best" in md
-    assert json.loads((tmp_path / "rbm" / "results.json").read_text())["sections"][0]["tables"][0]["rows"] == [[1, -100.123456]]

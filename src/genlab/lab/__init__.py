@@ -13,6 +13,15 @@ PRESETS = ("quick", "full")
 LABS: dict[str, Callable[..., Path]] = {}
 
 
+def _register() -> None:
+    from genlab.lab.all import run_all
+
+    LABS["all"] = run_all
+
+
+_register()
+
+
 def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:
     if task not in LABS:
         raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted(LABS)) or '(none yet)'}")

@@ -4,26 +4,22 @@
   its family and config, so re-running a lab (after an interruption, or with one
   setting changed) only trains what is missing, and tasks share runs (the DBN lab
   re-uses the RBM lab's reference run).
-* :class:`TaskReport` collects what a task found — sections with the exact configs,
-  figures, tables of numbers and observations — and writes ``OUT/TASK/report.md``
-  and ``OUT/TASK/results.json``.
+
+Reports (what a task found, and how it is rendered) live in :mod:`genlab.lab.report`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genlab.devices import describe, resolve_device
-from genlab.runs import CONFIG, MODEL, Run, write_bytes, write_json
+from genlab.runs import CONFIG, MODEL, Run
 from genlab.train.common import TrainConfig
 
 
@@ -103,122 +99,3 @@ def is_finished(path: Path) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     return (path / MODEL).is_file() and "train_time_s" in meta
-
-
-# ----------------------------------------------------------------------------- reports
-
-
-@dataclass
-class Figure:
-    path: Path
-    caption: str
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-    note: str = ""
-
-    def markdown(self) -> str:
-        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in self.rows]
-        if self.note:
-            lines += ["", f"_{self.note}_"]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
-
-
-def fmt(value: Any) -> str:
-    """Numbers as a reader wants them in a table."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value != value:
-            return "n/a"
-        if abs(value) >= 1000 or value == int(value) and abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 10:
-            return f"{value:.2f}"
-        return f"{value:.4f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-@dataclass
-class Section:
-    """One experiment: what was run, what it drew, what it measured, what that shows."""
-
-    title: str
-    text: str = ""
-    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    figures: list[Figure] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    observations: list[str] = field(default_factory=list)
-
-
-@dataclass
-class TaskReport:
-    task: str
-    title: str
-    preset: str
-    device: str
-    sections: list[Section] = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
-
-    def add(self, section: Section) -> Section:
-        self.sections.append(section)
-        return section
-
-    def markdown(self, base: Path) -> str:
-        """The report as Markdown, with figure links relative to ``base``."""
-        out = [f"# {self.title}", "", f"Preset `{self.preset}`, device {self.device}.", ""]
-        for s in self.sections:
-            out += [f"## {s.title}", ""]
-            if s.text:
-                out += [s.text, ""]
-            for name, cfg in s.configs.items():
-                out += [f"<details><summary>config: {name}</summary>", "", "```json", json.dumps(cfg, indent=1), "```", "</details>", ""]
-            for f in s.figures:
-                out += [f"![{f.caption}]({_rel(f.path, base)})", "", f"*{f.caption}*", ""]
-            for t in s.tables:
-                out += [t.markdown(), ""]
-            out += [f"- {o}" for o in s.observations]
-            out.append("")
-        return "\n".join(out)
-
-    def to_dict(self, base: Path) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "title": self.title,
-            "preset": self.preset,
-            "device": self.device,
-            "time_s": round(time.perf_counter() - self.started, 1),
-            "sections": [
-                {
-                    "title": s.title,
-                    "text": s.text,
-                    "configs": s.configs,
-                    "figures": [{"path": _rel(f.path, base), "caption": f.caption} for f in s.figures],
-                    "tables": [t.to_dict() for t in s.tables],
-                    "observations": s.observations,
-                }
-                for s in self.sections
-            ],
-        }
-
-    def write(self, directory: Path) -> Path:
-        """Write ``report.md`` and ``results.json`` into the task's directory."""
-        write_bytes(directory / "report.md", self.markdown(directory).encode())
-        write_json(directory / "results.json", self.to_dict(directory))
-        return directory
-
-
-def _rel(path: Path, base: Path) -> str:
-    return os.path.relpath(Path(path).resolve(), base.resolve())

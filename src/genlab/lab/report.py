@@ -1,0 +1,237 @@
+"""Lab reports: what a task found, rendered as Markdown and as one self-contained HTML page.
+
+A task collects :class:`Section` s (the exact configs, figures, tables of numbers and
+observations) into a :class:`TaskReport`, which writes ``OUT/TASK/results.json``,
+``report.md`` and ``report.html`` (figures embedded, so the page stands alone).
+:func:`write_combined_report` puts several tasks and a cross-model summary on one page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genlab.runs import write_bytes, write_json
+
+
+@dataclass
+class Figure:
+    path: Path
+    caption: str
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    note: str = ""
+
+    def markdown(self) -> str:
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in self.rows]
+        if self.note:
+            lines += ["", f"_{self.note}_"]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
+
+
+def fmt(value: Any) -> str:
+    """Numbers as a reader wants them in a table."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:
+            return "n/a"
+        if abs(value) >= 1000 or value == int(value) and abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.2f}"
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@dataclass
+class Section:
+    """One experiment: what was run, what it drew, what it measured, what that shows."""
+
+    title: str
+    text: str = ""
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    observations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TaskReport:
+    task: str
+    title: str
+    preset: str
+    device: str
+    sections: list[Section] = field(default_factory=list)
+    # the task's headline models for the cross-model table: row name -> run directory
+    models: dict[str, Path] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, section: Section) -> Section:
+        self.sections.append(section)
+        return section
+
+    def to_dict(self, base: Path) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "title": self.title,
+            "preset": self.preset,
+            "device": self.device,
+            "time_s": round(time.perf_counter() - self.started, 1),
+            "models": {name: _rel(path, base) for name, path in self.models.items()},
+            "sections": [
+                {
+                    "title": s.title,
+                    "text": s.text,
+                    "configs": s.configs,
+                    "figures": [{"path": _rel(f.path, base), "caption": f.caption} for f in s.figures],
+                    "tables": [t.to_dict() for t in s.tables],
+                    "observations": s.observations,
+                }
+                for s in self.sections
+            ],
+        }
+
+    def write(self, directory: Path) -> Path:
+        """Write ``results.json``, ``report.md`` and ``report.html`` into the task's directory."""
+        results = self.to_dict(directory)
+        write_json(directory / "results.json", results)
+        write_bytes(directory / "report.md", task_markdown(results, level=1).encode())
+        write_bytes(directory / "report.html", page(results["title"], task_html(results, directory, level=1)).encode())
+        return directory
+
+
+def _rel(path: Path, base: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), base.resolve())
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
+h3 { margin-top: 1.5em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right; }
+th { background: #f2f2f2; }
+td:first-child, th:first-child { text-align: left; }
+caption { caption-side: top; font-weight: 600; text-align: left; padding-bottom: .3em; }
+.note { color: #555; font-size: 0.88em; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { color: #444; font-size: 0.9em; }
+details { margin: .4em 0; font-size: 0.88em; }
+pre { background: #f7f7f7; padding: .6em; overflow-x: auto; }
+.observations li { margin: .2em 0; }
+.meta { color: #555; }
+"""
+
+
+def load_results(task_dir: Path) -> dict[str, Any]:
+    return json.loads((task_dir / "results.json").read_text())
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"data:image/png;base64,{data}"
+
+
+def table_html(table: Table | dict[str, Any]) -> str:
+    t = table if isinstance(table, Table) else Table(**table)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in t.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in t.rows)
+    note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
+    return f"<table><caption>{html.escape(t.title)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
+
+
+def task_html(results: dict[str, Any], task_dir: Path, level: int = 2) -> str:
+    """One task's sections: configs, figures (embedded), tables and observations."""
+    h, hs = f"h{level}", f"h{level + 1}"
+    parts = [f"<{h}>{html.escape(results['title'])}</{h}>",
+             f'<p class="meta">Preset <code>{html.escape(results["preset"])}</code>, '
+             f'device {html.escape(results["device"])}, {results.get("time_s", 0):.0f} s.</p>']
+    for s in results["sections"]:
+        parts.append(f"<{hs}>{html.escape(s['title'])}</{hs}>")
+        if s.get("text"):
+            parts.append(f"<p>{html.escape(s['text'])}</p>")
+        for name, cfg in s.get("configs", {}).items():
+            parts.append(f"<details><summary>config: {html.escape(name)}</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>")
+        for f in s.get("figures", []):
+            parts.append(f'<figure><img src="{_img(task_dir / f["path"])}" alt="{html.escape(f["caption"])}">'
+                         f"<figcaption>{html.escape(f['caption'])}</figcaption></figure>")
+        parts.extend(table_html(t) for t in s.get("tables", []))
+        if s.get("observations"):
+            items = "".join(f"<li>{html.escape(o)}</li>" for o in s["observations"])
+            parts.append(f'<ul class="observations">{items}</ul>')
+    return "\n".join(parts)
+
+
+def task_markdown(results: dict[str, Any], prefix: str = "", level: int = 2) -> str:
+    h, hs = "#" * level, "#" * (level + 1)
+    out = [f"{h} {results['title']}", "", f"Preset `{results['preset']}`, device {results['device']}, {results.get('time_s', 0):.0f} s.", ""]
+    for s in results["sections"]:
+        out += [f"{hs} {s['title']}", ""]
+        if s.get("text"):
+            out += [s["text"], ""]
+        for name, cfg in s.get("configs", {}).items():
+            out += [f"<details><summary>config: {name}</summary>", "", "```json", json.dumps(cfg, indent=1), "```", "", "</details>", ""]
+        for f in s.get("figures", []):
+            out += [f"![{f['caption']}]({prefix}{f['path']})", "", f"*{f['caption']}*", ""]
+        for t in s.get("tables", []):
+            out += [Table(**t).markdown(), ""]
+        out += [f"- {o}" for o in s.get("observations", [])]
+        out.append("")
+    return "\n".join(out)
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def write_combined_report(
+    out: Path,
+    title: str,
+    intro: str,
+    task_dirs: list[Path],
+    summary_tables: list[Table],
+    summary_figures: list[tuple[Path, str]],
+) -> tuple[Path, Path]:
+    """``OUT/report.html`` and ``OUT/report.md``: the summary first, then every task."""
+    results = [(d, load_results(d)) for d in task_dirs]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>"]
+    md = [f"# {title}", "", intro, ""]
+    body.append("<h2>All models side by side</h2>")
+    md += ["## All models side by side", ""]
+    for t in summary_tables:
+        body.append(table_html(t))
+        md += [t.markdown(), ""]
+    for path, caption in summary_figures:
+        body.append(f'<figure><img src="{_img(path)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+        md += [f"![{caption}]({path.relative_to(out)})", "", f"*{caption}*", ""]
+    for d, r in results:
+        body.append(task_html(r, d, level=2))
+        md.append(task_markdown(r, prefix=f"{d.relative_to(out)}/", level=2))
+    html_path = write_bytes(out / "report.html", page(title, "\n".join(body)).encode())
+    md_path = write_bytes(out / "report.md", "\n".join(md).encode())
+    return html_path, md_path
