@@ -1,0 +1,184 @@
+"""genlab's training speed against what users would otherwise write, measured in one run.
+
+    python benchmarks/bench.py [--repeats 3] [--device cpu] [--only rbm,vae,dcgan,rate]
+
+Prints a markdown table (median of the repeats) and the machine it ran on. Each
+peer does the same arithmetic on the same data:
+
+* RBM, SPEC reference config (784-100, CD-1, batch 100, lr 0.1), one epoch over the
+  60,000 MNIST images: genlab's ``fit`` vs scikit-learn's ``BernoulliRBM`` (100
+  components, batch 100, lr 0.1, one iteration) vs a typical notebook loop (a
+  per-sample ``Dataset`` turning each image into a tensor, a ``DataLoader`` with
+  batch 100, the same CD-1 arithmetic with ``torch.bernoulli``).
+* VAE, SPEC reference config, one epoch: genlab vs the same model through a
+  ``DataLoader`` loop.
+* DCGAN: training images per second, genlab vs a plain loop of the same networks.
+* The RBM epoch's arithmetic rate (its multiply-adds over its time) against this
+  machine's dense matrix-multiply rate measured in the same run.
+
+Data: $GENLAB_DATA_DIR or the usual lookup (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genlab import data
+from genlab.devices import describe, resolve_device
+
+
+@dataclass
+class Result:
+    name: str
+    variant: str
+    seconds: list[float]
+    unit: str = "s/epoch"
+    work: float = 0.0  # items per measured call, for rates
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: int = 1) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+# ----------------------------------------------------------------------------- RBM
+
+
+def rbm_genlab(x: torch.Tensor, device: torch.device) -> Callable[[], object]:
+    from genlab.models.rbm import RBM
+    from genlab.train.rbm import RBMConfig, fit
+
+    g = torch.Generator(device=device).manual_seed(0)
+    rbm = RBM(784, 100, 0.1, generator=g, device=device)
+    cfg = RBMConfig(epochs=1)
+    return lambda: fit(rbm, x, cfg, g, progress=False)
+
+
+def rbm_sklearn(x: np.ndarray) -> Callable[[], object]:
+    from sklearn.neural_network import BernoulliRBM
+
+    def run():
+        BernoulliRBM(n_components=100, learning_rate=0.1, batch_size=100, n_iter=1, random_state=0).fit(x)
+
+    return run
+
+
+class PerSampleMNIST(torch.utils.data.Dataset):
+    """What a tutorial does: one image at a time, converted to a tensor in __getitem__."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.tensor(self.images[i], dtype=torch.float32).reshape(-1) / 255.0
+
+
+def rbm_notebook(images: np.ndarray) -> Callable[[], object]:
+    torch.manual_seed(0)
+    W = torch.randn(784, 100) * 0.1
+    a, b = torch.zeros(784), torch.zeros(100)
+    loader = torch.utils.data.DataLoader(PerSampleMNIST(images), batch_size=100, shuffle=True)
+    lr = 0.1
+
+    def epoch():
+        nonlocal W, a, b
+        for x in loader:
+            v0 = torch.bernoulli(x)
+            ph0 = torch.sigmoid(v0 @ W + b)
+            h0 = torch.bernoulli(ph0)
+            v1 = torch.bernoulli(torch.sigmoid(h0 @ W.t() + a))
+            ph1 = torch.sigmoid(v1 @ W + b)
+            n = x.shape[0]
+            W = W + lr * (v0.t() @ ph0 - v1.t() @ ph1) / n
+            a = a + lr * (v0 - v1).mean(0)
+            b = b + lr * (ph0 - ph1).mean(0)
+
+    return epoch
+
+
+def matmul_rate(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Dense float32 matrix-multiply rate in multiply-adds per second."""
+    A, B = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return n**3 / statistics.median(timed(lambda: A @ B, repeats, device, warmup=2))
+
+
+def rbm_epoch_macs(n_images: int, n_visible: int = 784, n_hidden: int = 100) -> float:
+    """Multiply-adds of one CD-1 epoch: v0 W, h0 W^T, v1 W and the two outer products v^T p(h)."""
+    return 5.0 * n_images * n_visible * n_hidden
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", default="rbm,rate", help="comma-separated: rbm, vae, dcgan, rate")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    parts = set(args.only.split(","))
+    source = data.resolve("mnist", args.data_dir)
+    train = data.read_split(source, "train")
+    results: list[Result] = []
+
+    if "rbm" in parts or "rate" in parts:
+        x = data.as_float(train.images).to(device)
+        results.append(Result("RBM epoch", "genlab", timed(rbm_genlab(x, device), args.repeats, device)))
+    if "rbm" in parts and device.type == "cpu":
+        np_x = x.numpy()
+        results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0)))
+        results.append(Result("RBM epoch", "notebook loop (Dataset + DataLoader)",
+                              timed(rbm_notebook(train.images.numpy()), args.repeats, device, warmup=0)))
+
+    print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
+    print("| benchmark | variant | median | unit | vs genlab |")
+    print("|---|---|---|---|---|")
+    by_name: dict[str, float] = {}
+    for r in results:
+        if r.variant == "genlab":
+            by_name[r.name] = r.median
+    for r in results:
+        ratio = r.median / by_name[r.name] if r.name in by_name else float("nan")
+        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {ratio:.1f}x |")
+    if "rate" in parts:
+        rate = matmul_rate(device)
+        genlab_epoch = by_name["RBM epoch"]
+        achieved = rbm_epoch_macs(len(train)) / genlab_epoch
+        print(f"\nRBM epoch: {rbm_epoch_macs(len(train)) / 1e9:.1f} G multiply-adds in {genlab_epoch:.3f} s = "
+              f"{achieved / 1e9:.1f} GMAC/s; dense 2048^3 matmul: {rate / 1e9:.1f} GMAC/s "
+              f"({100 * achieved / rate:.0f}% of it)")
+
+
+if __name__ == "__main__":
+    main()
