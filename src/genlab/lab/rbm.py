@@ -8,6 +8,7 @@ writes ``OUT/rbm/report.md`` and ``results.json`` with one table per comparison.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,8 @@ class Preset:
 
 PRESETS = {
     "full": Preset("full", RBMConfig(eval_every=10), EvalConfig()),
-    # ~4 minutes of CPU on an idle 2-core machine: a fifth of the data, 5 epochs, a cheaper AIS
-    "quick": Preset("quick", RBMConfig(limit=12_000, epochs=5, eval_every=1), EvalConfig(ais_runs=100, ais_betas=2_000, samples=1_000)),
+    # a sixth of the data, a tenth of the epochs, a cheaper AIS, no log-likelihood during training
+    "quick": Preset("quick", RBMConfig(limit=10_000, epochs=10), EvalConfig(ais_runs=100, ais_betas=4_000, samples=1_000)),
 }
 
 
@@ -280,11 +281,11 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
 
     comparisons = [
         ("1.4 No initial sampling", "Training on the real-valued pixels themselves instead of a fresh Bernoulli sample of "
-         "them (--no-binarize), against the reference run.", "binarize",
+         "them (--no-binarize), against the reference run.", "1.4-binarize",
          [("reference (sampled v)", p.base), ("real-valued v", p.base.replace(binarize=False))]),
-        ("1.5 Gibbs steps k in CD-k", "CD-k with several k, otherwise the reference settings.", "k",
+        ("1.5 Gibbs steps k in CD-k", "CD-k with several k, otherwise the reference settings.", "1.5-k",
          [(f"k={k}", p.base.replace(cd_k=k)) for k in p.ks]),
-        ("1.6 Learning rate", "Several learning rates, otherwise the reference settings.", "lr",
+        ("1.6 Learning rate", "Several learning rates, otherwise the reference settings.", "1.6-lr",
          [(f"lr={lr:g}", p.base.replace(lr=lr)) for lr in p.lrs]),
     ]
     for title, text, tag, variants in comparisons:
@@ -301,8 +302,7 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
                            f"{p.generation.steps} Gibbs steps; the set state, the final hidden state and p(v=1|h)."))
     fig, stats = generation_figure(ref.model, figures / "1.7-generation.png", shape, gen(), p.generation)
     s.figures.append(Figure(fig, "generation from set hidden states (reference run)"))
-    s.observations += [f"After {p.generation.steps} steps from '{name}', {on:.1%} of the hidden units are on on average."
-                       for name, on in stats.items()]
+    s.observations += generation_observations(stats, p.generation.steps)
     s.figures.append(Figure(samples_figure(ref.model, figures / "1.7-samples.png", shape, gen()), "samples after 1,000 Gibbs steps"))
 
     lab.say("SPEC 1.8: hidden layer sizes")
@@ -312,7 +312,7 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
                            "reconstructions, usage and generation for each.",
                            configs={r.label: cfg.to_dict() for r, (_, cfg) in zip(rs, variants)}))
     s.tables.append(table("1.8 Hidden layer size", rs, p))
-    s.figures += comparison_figures(rs, test, figures, "hidden")
+    s.figures += comparison_figures(rs, test, figures, "1.8-hidden")
     for r in rs:
         tag = f"1.8-h{r.model.n_hidden}"
         s.figures.append(Figure(weights_figure(r.model, figures / f"{tag}-weights.png", shape), f"weights, {r.label}"))
@@ -340,7 +340,7 @@ def table(title: str, rs: list[Result], p: Preset) -> Table:
         e = r.eval
         rows.append([
             r.label, e["test_loglik"], _interval(e), _method(e), e["train_loglik"], e["recon_error"], e["probe_accuracy"],
-            round(r.train_time, 1), *(e.get(key) for key in extra),
+            f"{r.train_time:.1f}", *(e.get(key) for key in extra),
         ])
     return Table(title, columns + [OPTIONAL_COLUMNS[k] for k in extra], rows, note=p.note())
 
@@ -358,11 +358,15 @@ def _method(e: dict[str, Any]) -> str:
     return e["test_loglik_method"]
 
 
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two log-likelihood intervals overlap (an undefined upper end counts as overlapping)."""
-    if a.get("test_loglik_high") is None or b.get("test_loglik_high") is None:
-        return True
-    return a["test_loglik_low"] <= b["test_loglik_high"] and b["test_loglik_low"] <= a["test_loglik_high"]
+def _resolved(better: Result, worse: Result) -> str:
+    """'.' when better's interval lies wholly above worse's, else why the ranking rests on the point estimates."""
+    high = worse.eval.get("test_loglik_high")
+    if high is None:
+        return (f"; {worse.label}'s AIS interval has no upper end (the mean importance weight minus 3 standard "
+                "errors is not positive), so the ranking rests on the point estimates.")
+    if better.eval["test_loglik_low"] > high:
+        return "."
+    return "; the intervals overlap, so the difference is not resolved."
 
 
 def compare(rs: list[Result]) -> list[str]:
@@ -373,16 +377,11 @@ def compare(rs: list[Result]) -> list[str]:
     by_ll = sorted(rs, key=lambda r: r.eval["test_loglik"], reverse=True)
     best, worst = by_ll[0], by_ll[-1]
     out = []
-    if best is first:
-        runner = by_ll[1]
-        line = (f"{best.label} gave the highest test log-likelihood ({best.eval['test_loglik']:.2f} nats), "
-                f"{best.eval['test_loglik'] - runner.eval['test_loglik']:.2f} nats above the next best, {runner.label}")
-        resolved = not _overlap(best.eval, runner.eval)
-    else:
-        line = (f"{best.label} gave the highest test log-likelihood ({best.eval['test_loglik']:.2f} nats), "
-                f"{best.eval['test_loglik'] - first.eval['test_loglik']:.2f} nats above {first.label} ({first.eval['test_loglik']:.2f})")
-        resolved = not _overlap(best.eval, first.eval)
-    out.append(line + ("." if resolved else "; the AIS intervals overlap, so the difference is not resolved."))
+    other = by_ll[1] if best is first else first  # the runner-up, or the first variant listed
+    out.append(f"{best.label} gave the highest test log-likelihood ({best.eval['test_loglik']:.2f} nats), "
+               f"{best.eval['test_loglik'] - other.eval['test_loglik']:.2f} nats above "
+               f"{'the next best, ' if best is first else ''}{other.label} ({other.eval['test_loglik']:.2f})"
+               + _resolved(best, other))
     out.append(f"The lowest was {worst.label} ({worst.eval['test_loglik']:.2f} nats, "
                f"{best.eval['test_loglik'] - worst.eval['test_loglik']:.2f} below the best).")
     gaps = {r.label: r.eval["train_loglik"] - r.eval["test_loglik"] for r in rs}
@@ -429,6 +428,17 @@ def usage_observations(usage: torch.Tensor) -> list[str]:
             f"{usage.min().item():.2%}; {rare} of {n} units are on for under 1% (unused), {common} for over half."]
 
 
+def generation_observations(stats: dict[str, float], steps: int) -> list[str]:
+    out = []
+    for name, on in stats.items():
+        line = f"After {steps} steps from '{name}', {on:.1%} of the hidden units are on on average"
+        if on < 0.01:
+            line += ("; these chains fell into the all-off hidden state, whose p(v=1|h) is sigma(a), the same "
+                     "blurred image for every chain")
+        out.append(line + ".")
+    return out
+
+
 def comparison_figures(rs: list[Result], test: ImageSet, figures: Path, tag: str) -> list[Figure]:
     """Reconstructions of every variant, their weights side by side, and the learning curves."""
     out = [Figure(reconstruction_comparison_figure({r.label: r.model for r in rs}, test, figures / f"{tag}-reconstructions.png"),
@@ -450,4 +460,5 @@ def comparison_figures(rs: list[Result], test: ImageSet, figures: Path, tag: str
 
 
 def _slug(label: str) -> str:
-    return "".join(c if c.isalnum() or c in ".=" else "-" for c in label).strip("-")
+    """A label as part of a file name: 'reference (sampled v)' -> 'reference-sampled-v'."""
+    return re.sub(r"[^A-Za-z0-9.=]+", "-", label).strip("-")
