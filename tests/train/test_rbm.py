@@ -178,7 +178,13 @@ def test_weight_decay_shrinks_the_weights_only():
 # ----------------------------------------------------------------------------- --eval-every
 
 
-def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny_dataset, tmp_path):
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Skip the run's figures (tested above), which cost more than these tiny trainings."""
+    monkeypatch.setattr("genlab.lab.rbm.standard_figures", lambda *args, **kwargs: [])
+
+
+def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny_dataset, tmp_path, no_figures):
     from genlab.evaluate.run import EvalConfig, evaluate
 
     cfg = small_config(dataset=str(tiny_dataset), hidden=8, epochs=3)
@@ -193,7 +199,7 @@ def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny
     assert all(torch.equal(x, y) for x, y in zip(a.tensors().values(), b.tensors().values()))
 
 
-def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_path):
+def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_path, no_figures):
     from genlab.evaluate import rbm as evaluate_rbm
 
     run = train_rbm.train(small_config(dataset=str(tiny_dataset), hidden=21, epochs=1, eval_every=1),

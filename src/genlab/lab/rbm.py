@@ -17,6 +17,7 @@ import torch
 
 from genlab import data, plots
 from genlab.data import ImageSet
+from genlab.evaluate.common import BINARIZE_SEED
 from genlab.evaluate.run import EvalConfig
 from genlab.lab.core import Figure, Lab, Section, Table, TaskReport, config_key
 from genlab.models.rbm import RBM
@@ -202,15 +203,17 @@ class Preset:
     hiddens: tuple[int, ...] = (25, 50, 100, 250, 500)
     generation: Generation = field(default_factory=Generation)
 
-    def note(self) -> str:
+    def settings(self) -> str:
         b, e = self.base, self.eval
         images = "all training images" if b.limit is None else f"the first {b.limit:,} training images"
         test = "all test images" if e.test_limit is None else f"the first {e.test_limit:,} test images"
-        return (
-            f"Preset {self.name}: {b.epochs} epochs on {images}; log-likelihood on {test} (binarised once, seed 12345) "
-            f"with AIS of {e.ais_runs} runs x {e.ais_betas:,} distributions where the model has more than 20 hidden units"
-            + (" (the SPEC reference settings)." if self.name == "full" else "; the full preset uses 100 epochs on all 60,000 images and AIS of 100 x 14,500.")
-        )
+        return (f"{b.epochs} epochs on {images}; log-likelihood on {test} (binarised with seed {BINARIZE_SEED}), "
+                f"by AIS of {e.ais_runs} runs x {e.ais_betas:,} distributions above 20 hidden units")
+
+    def note(self) -> str:
+        """The table note: this preset's settings, and the full preset's when they differ."""
+        full = PRESETS["full"]
+        return f"Preset {self.name}: {self.settings()}" + ("." if self == full else f". Full preset: {full.settings()}.")
 
 
 PRESETS = {
@@ -317,7 +320,8 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
         tag = f"1.8-h{r.model.n_hidden}"
         s.figures.append(Figure(weights_figure(r.model, figures / f"{tag}-weights.png", shape), f"weights, {r.label}"))
         s.figures.append(Figure(reconstructions_figure(r.model, test, figures / f"{tag}-reconstructions.png", gen()), f"reconstructions, {r.label}"))
-        s.figures.append(Figure(usage_figures(r.model, test, figures, prefix=f"{tag}-")[0][0], f"usage, {r.label}"))
+        usage_paths, _ = usage_figures(r.model, test, figures, prefix=f"{tag}-")
+        s.figures += [Figure(usage_paths[0], f"usage, {r.label}"), Figure(usage_paths[1], f"weights by usage, {r.label}")]
         s.figures.append(Figure(generation_figure(r.model, figures / f"{tag}-generation.png", shape, gen(), p.generation)[0], f"generation, {r.label}"))
     s.observations += compare(rs)
 
