@@ -81,6 +81,23 @@ def grid_figure(
     return save_figure(fig, path)
 
 
+def framed(images: torch.Tensor, nrow: int, pad: int = 1) -> tuple[np.ndarray, matplotlib.colors.Colormap]:
+    """Tile [n, H, W] images in [0, 1] with coloured gaps and an outer frame, and the colour map to show them.
+
+    The gaps are neither black nor white, so a pixel at an image's edge stays visible.
+    """
+    array = np.pad(tile(images, nrow, pad=pad, pad_value=float("nan")), 1, constant_values=np.nan)
+    return array, matplotlib.colormaps["gray"].with_extremes(bad="#b0c4de")
+
+
+def unit_scaled(image: torch.Tensor) -> torch.Tensor:
+    """An image as shown: unchanged when its values lie in [0, 1], else scaled to [0, 1] on its own."""
+    image = image.detach().float().cpu()
+    if image.numel() and image.min() >= 0 and image.max() <= 1:
+        return image
+    return normalize_each(image[None])[0]
+
+
 def rows_figure(
     rows: Sequence[tuple[str, torch.Tensor]],
     path: str | Path,
@@ -88,33 +105,63 @@ def rows_figure(
     col_labels: Sequence[str] | None = None,
     cell: float = 0.7,
 ) -> Path:
-    """Labelled rows of images with the same count, e.g. inputs / reconstructions / hidden states.
+    """Labelled rows of images, e.g. inputs / reconstructions / hidden states (one strip per row).
+
+    Each image is shown on its own [min, max] grey scale unless its values lie in [0, 1];
+    a row with fewer images than the longest is left-aligned.
+    """
+    n_rows, n_cols = len(rows), max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(n_cols * cell + 1.2, n_rows * cell + (0.5 if title else 0.1)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        ax = axes[r, 0]
+        cells = torch.stack([unit_scaled(image) for image in images])
+        blank = torch.full((n_cols - len(cells), *cells.shape[1:]), float("nan"))
+        array, cmap = framed(torch.cat([cells, blank]), n_cols)
+        ax.imshow(array, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        width = cells.shape[2] + 1
+        ax.set_yticks([])
+        ax.set_xticks([])
+        if r == 0 and col_labels is not None:
+            ax.set_xticks([1 + c * width + (width - 2) / 2 for c in range(len(col_labels))], list(col_labels), fontsize=7)
+            ax.xaxis.tick_top()
+            ax.tick_params(length=0, pad=1)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(hspace=0.05)
+    return save_figure(fig, path)
+
+
+def panels_figure(
+    panels: Sequence[tuple[str, torch.Tensor | None]],
+    path: str | Path,
+    ncol: int = 10,
+    title: str | None = None,
+    cell: float = 0.8,
+) -> Path:
+    """Same-shaped images each with its own caption, row by row (``None`` leaves a panel empty).
 
     Each image is shown on its own [min, max] grey scale unless its values lie in [0, 1].
     """
-    n_rows, n_cols = len(rows), max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * cell + 1.2, n_rows * cell + (0.5 if title else 0.1)))
-    axes = np.atleast_2d(axes)
-    if n_rows == 1 and axes.shape[0] != 1:
-        axes = axes.reshape(1, -1)
-    for r, (label, images) in enumerate(rows):
-        images = images.detach().float().cpu()
-        unit = bool(images.min() >= 0 and images.max() <= 1)
-        for c in range(n_cols):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if c < len(images):
-                ax.imshow(images[c].numpy(), cmap="gray", vmin=0 if unit else None, vmax=1 if unit else None)
-            if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-            if r == 0 and col_labels is not None and c < len(col_labels):
-                ax.set_title(col_labels[c], fontsize=7)
+    shape = next(image.shape for _, image in panels if image is not None)
+    n_rows = max(1, math.ceil(len(panels) / ncol))
+    cells = torch.full((n_rows * ncol, *shape), float("nan"))
+    for i, (_, image) in enumerate(panels):
+        if image is not None:
+            cells[i] = unit_scaled(image)
+    gap = max(2, shape[0] // 3)  # room for the captions
+    fig, ax = plt.subplots(figsize=(ncol * cell, n_rows * (cell + 0.15) + (0.4 if title else 0)))
+    array, cmap = framed(cells, ncol, pad=gap)
+    ax.imshow(array, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    for i, (caption, image) in enumerate(panels):
+        if image is not None and caption:
+            r, c = divmod(i, ncol)
+            ax.text(1 + c * (shape[1] + gap) + shape[1] / 2, r * (shape[0] + gap) + 0.5, caption, ha="center", va="bottom", fontsize=5)
+    ax.axis("off")
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+        ax.set_title(title, fontsize=9, pad=8)
     return save_figure(fig, path)
 
 
@@ -136,11 +183,16 @@ def curves_figure(
     xlabel: str = "epoch",
     ylabel: str = "",
     logy: bool = False,
+    xs: dict[str, Sequence[float]] | None = None,
 ) -> Path:
-    """Lines over epochs, e.g. losses or reconstruction errors of several variants."""
+    """Lines over epochs, e.g. losses or reconstruction errors of several variants.
+
+    A series is drawn at x = 1, 2, ... unless ``xs`` gives its x values.
+    """
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for name, values in series.items():
-        ax.plot(range(1, len(values) + 1), list(values), label=name)
+        x = (xs or {}).get(name) or range(1, len(values) + 1)
+        ax.plot(list(x), list(values), label=name, marker="." if len(values) < 30 else None)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

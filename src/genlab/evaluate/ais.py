@@ -36,7 +36,7 @@ class AISResult:
     log_z_high: float
     log_z_base: float
     runs: int
-    betas: int
+    betas: int  # intermediate distributions after the base model (beta_1 .. beta_K = 1)
 
 
 def default_betas(n: int = 14_500, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -99,4 +99,4 @@ def ais_log_z(
     high = log_z_base + shift.item() + (mean + 3 * se).log().item()
     low_arg = (mean - 3 * se).item()
     low = log_z_base + shift.item() + math.log(low_arg) if low_arg > 0 else None
-    return AISResult(log_z, low, high, log_z_base, runs, len(betas_list))
+    return AISResult(log_z, low, high, log_z_base, runs, len(betas_list) - 1)

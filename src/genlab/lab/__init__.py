@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 
 from genlab.errors import ConfigError
@@ -10,7 +11,9 @@ from genlab.errors import ConfigError
 PRESETS = ("quick", "full")
 
 # task name -> function(preset, out, device=, data_dir=, progress=) -> output directory
-LABS: dict[str, Callable[..., Path]] = {}
+LABS: dict[str, Callable[..., Path]] = {
+    "rbm": lambda *args, **kwargs: import_module("genlab.lab.rbm").run(*args, **kwargs),
+}
 
 
 def _register() -> None:

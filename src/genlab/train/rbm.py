@@ -12,8 +12,10 @@ it instead of restarting at the data (PCD, Tieleman 2008).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,6 +43,12 @@ class RBMConfig(common.TrainConfig):
     persistent: bool = option(False, "persistent chains (PCD) instead of restarting the chains at the data")
     momentum: float = option(0.0, "momentum of the parameter updates, in [0, 1)", check=lambda m: None if 0 <= m < 1 else "a number in [0, 1)")
     weight_decay: float = option(0.0, "L2 weight decay on W", check=non_negative)
+    eval_every: int = option(
+        0,
+        "every N epochs (and at the last) add the test log-likelihood to log.jsonl: exact for at most 20 "
+        "hidden units, else a cheap AIS estimate (0: never)",
+        check=non_negative,
+    )
 
 
 @dataclass
@@ -74,9 +82,10 @@ def cd_step(
     if persistent:
         if state is None:
             raise ValueError("persistent CD needs a CDState to keep its chains")
-        if state.chain is None or state.chain.shape[0] != n:
-            state.chain = v0.clone()
-        h = bernoulli(rbm.p_h(state.chain), generator)
+        if state.chain is None or state.chain.shape[0] < n:
+            state.chain = v0.clone()  # the chains start at the first minibatch
+        # a short (last) minibatch continues the first n chains
+        h = bernoulli(rbm.p_h(state.chain[:n]), generator)
         p_v = rbm.p_v(h)
     # k Gibbs steps; the first p(v | h) is already computed.
     for step in range(k):
@@ -87,7 +96,7 @@ def cd_step(
         if step < k - 1:
             h = bernoulli(ph, generator)
     if persistent:
-        state.chain = v  # type: ignore[union-attr]
+        state.chain[:n] = v  # type: ignore[index,union-attr]
 
     grads = {
         "W": (v0.t() @ ph0).sub_(v.t() @ ph).div_(n),
@@ -118,36 +127,45 @@ def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = N
     return total / x.numel()
 
 
+def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState) -> float:
+    """One pass of CD-k updates over the rows of ``x`` (pixel probabilities in [0, 1]) in shuffled minibatches.
+
+    Each minibatch is a fresh Bernoulli sample of its pixels (unless ``config.binarize``
+    is off). Returns the mean squared error per pixel between x and the reconstructions.
+    """
+    total = torch.zeros((), device=x.device)
+    for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+        probs = x[idx]
+        v0 = bernoulli(probs, generator) if config.binarize else probs
+        recon = cd_step(
+            rbm, v0, config.cd_k, config.lr, generator, state,
+            config.persistent, config.momentum, config.weight_decay,
+        )
+        total += (probs - recon).square_().sum()
+    return total.item() / x.numel()
+
+
 def fit(
     rbm: RBM,
     x: torch.Tensor,
     config: RBMConfig,
     generator: torch.Generator,
     progress: bool = True,
-    on_epoch=None,
+    on_epoch: Callable[[int, float], dict[str, Any] | None] | None = None,
 ) -> list[float]:
-    """Train ``rbm`` on the rows of ``x`` (pixel probabilities in [0, 1]); returns per-epoch train errors.
+    """Train ``rbm`` for ``config.epochs`` epochs on the rows of ``x``; returns per-epoch train errors.
 
-    ``on_epoch(epoch, train_error)`` is called after each epoch (logging, evaluation).
+    ``on_epoch(epoch, train_error)`` is called after each epoch (logging, evaluation);
+    the numbers it returns join the progress bar's.
     """
     state = CDState()
     errors = []
     bar = common.epochs(config.epochs, "rbm", progress)
     for epoch in bar:
-        total = torch.zeros((), device=x.device)
-        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-            probs = x[idx]
-            v0 = bernoulli(probs, generator) if config.binarize else probs
-            recon = cd_step(
-                rbm, v0, config.cd_k, config.lr, generator, state,
-                config.persistent, config.momentum, config.weight_decay,
-            )
-            total += (probs - recon).square_().sum()
-        error = total.item() / x.numel()
+        error = train_epoch(rbm, x, config, generator, state)
         errors.append(error)
-        bar.set_postfix(recon_error=f"{error:.4f}")
-        if on_epoch is not None:
-            on_epoch(epoch, error)
+        shown = on_epoch(epoch, error) if on_epoch is not None else None
+        bar.set_postfix(recon_error=f"{error:.4f}", **(shown or {}))
     return errors
 
 
@@ -159,7 +177,15 @@ def train(
     progress: bool = True,
     overwrite: bool = False,
 ) -> Run:
-    """Train an RBM and write its run directory (config, model, log, standard figures)."""
+    """Train an RBM and write its run directory (config, model, log, standard figures).
+
+    Each epoch's log entry has the train and test reconstruction errors and the
+    training time so far (``time_s``, without the time spent on log-likelihoods);
+    with ``eval_every`` some also have the log-likelihoods (see
+    :func:`genlab.evaluate.rbm.training_loglik`). Evaluation draws from its own
+    random stream, so it never changes the trained weights.
+    """
+    from genlab.evaluate import rbm as evaluate_rbm
     from genlab.lab.rbm import standard_figures
 
     s = common.start("rbm", config, out, device, data_dir, overwrite)
@@ -167,21 +193,31 @@ def train(
     test_x = data.as_float(s.test.images)
     rbm = RBM(x.shape[1], config.hidden, config.init_std, generator=s.generator, device=s.device)
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+    loglik = evaluate_rbm.LoglikData.of(s.train, s.test) if config.eval_every else None
+    eval_time = 0.0
 
-    def log_epoch(epoch: int, train_error: float) -> None:
-        s.run.append_log(
-            {
-                "epoch": epoch,
-                "recon_error": train_error,
-                "test_recon_error": recon_error(rbm, test_x, eval_gen),
-                "time_s": s.elapsed(),
-            }
-        )
+    def log_epoch(epoch: int, train_error: float) -> dict[str, Any]:
+        nonlocal eval_time
+        entry: dict[str, Any] = {
+            "epoch": epoch,
+            "recon_error": train_error,
+            "test_recon_error": recon_error(rbm, test_x, eval_gen),
+            "time_s": s.elapsed() - eval_time,
+        }
+        shown = {}
+        if loglik is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
+            started = s.elapsed()
+            entry.update(evaluate_rbm.training_loglik(rbm, loglik, eval_gen))
+            eval_time += s.elapsed() - started
+            shown["test_loglik"] = f"{entry['test_loglik']:.2f}"
+        s.run.append_log(entry)
         s.run.save_model(rbm.tensors())
+        return shown
 
     fit(rbm, x, config, s.generator, progress, log_epoch)
-    s.run.update_meta(train_time_s=s.elapsed())
+    train_time = s.elapsed() - eval_time
     standard_figures(rbm, s.test, s.run.figures, eval_gen)
+    s.run.update_meta(train_time_s=train_time)  # last: marks the run as finished
     return s.run
 
 
