@@ -19,7 +19,8 @@ from genlab import data, plots
 from genlab.data import ImageSet
 from genlab.evaluate.common import BINARIZE_SEED
 from genlab.evaluate.run import EvalConfig
-from genlab.lab.core import Figure, Lab, Section, Table, TaskReport, config_key
+from genlab.lab.core import Lab, config_key
+from genlab.lab.report import Figure, Section, Table, TaskReport
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run
@@ -325,6 +326,7 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
         s.figures.append(Figure(generation_figure(r.model, figures / f"{tag}-generation.png", shape, gen(), p.generation)[0], f"generation, {r.label}"))
     s.observations += compare(rs)
 
+    report.models["RBM (reference)"] = ref.run.path
     report.write(task)
     lab.say(f"done: {lab.trained} runs trained, {lab.reused} re-used; report in {task / 'report.md'}")
     return task
