@@ -12,6 +12,11 @@ PRESETS = ("quick", "full")
 # task name -> function(preset, out, device=, data_dir=, progress=) -> output directory
 LABS: dict[str, Callable[..., Path]] = {}
 
+from genlab.lab import dbn as _dbn  # noqa: E402
+
+LABS["dbn"] = _dbn.run_dbn
+LABS["dbn-finetune"] = _dbn.run_finetune
+
 
 def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:
     if task not in LABS:

@@ -1,0 +1,136 @@
+"""Evaluating a DBN (greedy or fine-tuned): the variational lower bound on log p(v),
+reconstruction error and probe accuracy.
+
+The bound (Salakhutdinov & Murray 2008, section 4). For any distribution q(h1 | v),
+by Jensen's inequality::
+
+    log p(v) = log sum_h1 p(h1) p(v | h1)
+            >= sum_h1 q(h1 | v) [log p(h1) + log p(v | h1) - log q(h1 | v)]  =: B(v)
+             = log p(v) - KL(q(h1 | v) || p(h1 | v))
+
+with the terms of the DBN (x = h1 W1'^T + a, l = v R1 + b1; W1' = R1 = W1 before fine-tuning)::
+
+    log p(h1)     = -F_top(h1) - log Z_top        the top RBM's marginal over its visible units,
+                    F_top(h1) = -c^T h1 - sum_k softplus(h1^T W2_:k + d_k), c = top_v_bias, d = h2_bias
+    log p(v | h1) = sum_i [v_i x_i - softplus(x_i)]
+    log q(h1 | v) = sum_j [h1_j l_j - softplus(l_j)]   factorial: the recognition (up) weights
+
+The sum over the 2^|h1| states is estimated without bias from S samples h1^s ~ q(h1 | v)::
+
+    B(v) ~= (1/S) sum_s log w_s - log Z_top,   log w_s = -F_top(h1^s) + log p(v | h1^s) - log q(h1^s | v)
+
+with S = ``BOUND_SAMPLES`` = 100 per test image, and log Z_top from AIS (exact when the
+top RBM has a layer of at most 20 units). Taking log q of each sample, rather than q's
+entropy in closed form, keeps the variance small: when q is the exact posterior every
+log w_s - log Z_top equals log p(v). From the same samples, log (1/S) sum_s w_s - log Z_top
+is the importance-sampling estimate of log p(v), a tighter bound in expectation (Burda,
+Grosse & Salakhutdinov 2016) reported as ``test_loglik_iw``. Both inherit the AIS
+estimate's uncertainty about log Z_top (``test_loglik_low``/``_high``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from genlab import data
+from genlab.evaluate.common import binarized, source_for_run
+from genlab.evaluate.probe import probe_accuracy
+from genlab.evaluate.rbm import TRAIN_LOGLIK_IMAGES, log_partition
+from genlab.models.dbn import BeliefNet
+from genlab.rng import bernoulli, make_generator
+from genlab.runs import Run
+from genlab.train import dbn as train_dbn
+
+BOUND_SAMPLES = 100  # samples of h1 ~ q(h1 | v) per image
+
+
+@dataclass
+class Bound:
+    """Per-image estimates of the variational bound B(v) and of the importance-sampling
+    estimate of log p(v), and the Monte-Carlo standard error of the bound's mean."""
+
+    bound: torch.Tensor  # [N], float64
+    iw: torch.Tensor  # [N], float64
+    mc_se: float
+    samples: int
+
+    def mean(self) -> float:
+        return self.bound.mean().item()
+
+
+def log_weights(model: BeliefNet, v: torch.Tensor, h1: torch.Tensor, h1_logits: torch.Tensor) -> torch.Tensor:
+    """log w = -F_top(h1) + log p(v | h1) - log q(h1 | v) for rows of v, h1 and the logits l of q(h1 | v)."""
+    x = model.v_logits(h1)
+    log_p_v = (v * x - F.softplus(x)).sum(1)
+    log_q = (h1 * h1_logits - F.softplus(h1_logits)).sum(1)
+    return -model.top.free_energy(h1) + log_p_v - log_q
+
+
+@torch.no_grad()
+def variational_bound(
+    model: BeliefNet,
+    v: torch.Tensor,
+    log_z: float,
+    samples: int = BOUND_SAMPLES,
+    generator: torch.Generator | None = None,
+    chunk: int = 100,
+) -> Bound:
+    """B(v) and the importance-sampling estimate for each row of the binary v, from ``samples`` draws of q(h1 | v)."""
+    bounds, iws, variances = [], [], []
+    for start in range(0, v.shape[0], chunk):
+        vb = v[start : start + chunk]
+        logits = model.h1_logits(vb).repeat_interleave(samples, 0)
+        h1 = bernoulli(torch.sigmoid(logits), generator)
+        log_w = log_weights(model, vb.repeat_interleave(samples, 0), h1, logits).double().reshape(-1, samples)
+        bounds.append(log_w.mean(1) - log_z)
+        iws.append(torch.logsumexp(log_w, 1) - math.log(samples) - log_z)
+        variances.append(log_w.var(1) if samples > 1 else torch.zeros(vb.shape[0], dtype=torch.float64, device=v.device))
+    var = torch.cat(variances)
+    mc_se = (var.sum() / samples).sqrt().item() / v.shape[0]  # of the mean over the images
+    return Bound(torch.cat(bounds), torch.cat(iws), mc_se, samples)
+
+
+@torch.no_grad()
+def measure(
+    model: BeliefNet, train: data.ImageSet, test: data.ImageSet, config, generator: torch.Generator, progress: bool = False
+) -> dict[str, Any]:
+    """Every number of a DBN's eval.json, for a model in memory (``config``: an EvalConfig)."""
+    train_x, test_x = data.as_float(train.images), data.as_float(test.images)
+
+    # log Z of the top RBM; its AIS base rate comes from the h1 probabilities of the training data
+    part = log_partition(model.top, model.p_h1(train_x), config.ais_runs, config.ais_betas, generator, progress)
+    results: dict[str, Any] = {"log_z_method": part.pop("test_loglik_method"), **part}
+    log_z = results["log_z"]
+
+    bound = variational_bound(model, binarized(test.images), log_z, generator=generator)
+    results["test_loglik"] = results["test_loglik_bound"] = bound.mean()
+    results["test_loglik_method"] = "bound"
+    results["bound_samples"] = bound.samples
+    results["bound_mc_se"] = bound.mc_se
+    results["test_loglik_iw"] = bound.iw.mean().item()
+    if results["log_z_low"] is not None:  # the bound is linear in -log Z
+        results["test_loglik_low"] = bound.mean() + log_z - results["log_z_high"]
+        results["test_loglik_high"] = bound.mean() + log_z - results["log_z_low"]
+    train_bound = variational_bound(model, binarized(train.images[:TRAIN_LOGLIK_IMAGES]), log_z, generator=generator)
+    results["train_loglik"] = train_bound.mean()
+
+    results["recon_error"] = train_dbn.recon_error(model, test_x, generator)
+    results["probe_accuracy"] = probe_accuracy(model.features(train_x), train.labels, model.features(test_x), test.labels)
+    results["n_params"] = sum(t.numel() for t in model.tensors().values())
+    return results
+
+
+def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
+    """The numbers of eval.json for a DBN or fine-tuned DBN run."""
+    from genlab.families import family_of
+
+    model: BeliefNet = family_of(run).load(run, device)
+    source = source_for_run(run, data_dir)
+    train = data.load_split(source, "train", device, limit=run.config.get("limit"))
+    test = data.load_split(source, "test", device).head(config.test_limit)
+    return measure(model, train, test, config, make_generator(config.seed, device), progress)
