@@ -7,7 +7,7 @@ import torch
 from dbn_truth import exact_bound, exact_log_p, random_dbn, random_rbm, top_log_z
 
 from genlab.evaluate import loglik
-from genlab.evaluate.dbn import variational_bound
+from genlab.evaluate.dbn import top_log_partition, variational_bound
 from genlab.models.dbn import DBN, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.train import dbn as train_dbn
@@ -81,3 +81,14 @@ def test_greedy_training_of_the_top_rbm_raises_the_bound_from_rbm_1s_log_likelih
     assert start == pytest.approx(rbm_log_p, abs=1e-9)
     train_dbn.fit_top(dbn, x, DBNConfig(epochs=10, lr=0.05, batch_size=20), g, progress=False)
     assert exact_bound(dbn, x).mean().item() > start + 0.02
+
+
+def test_top_log_z_by_ais_runs_both_directions_and_keeps_the_larger():
+    g = torch.Generator().manual_seed(0)
+    dbn = DBN(random_rbm(30, 22, g, std=0.3).float(), random_rbm(22, 21, g, std=0.3).float())
+    states = loglik.all_states(21, dtype=torch.float32)
+    exact = torch.logsumexp(-dbn.top.free_energy_h(states).double(), 0).item()
+    result = top_log_partition(dbn, torch.rand(200, 30, generator=g), runs=50, betas=1000, generator=g)
+    assert result["test_loglik_method"] == "ais"
+    assert result["log_z"] == max(result["log_z_ais_h1"], result["log_z_ais_h2"])
+    assert abs(result["log_z_ais_h1"] - exact) < 0.3 and abs(result["log_z_ais_h2"] - exact) < 0.3
