@@ -439,9 +439,9 @@ def run_finetune(preset_name: str | Preset, out: Path, device: str = "auto", dat
         observations=[
             f"Bound before fine-tuning {loglik_text(before)}, after {loglik_text(after)}: "
             f"{after['test_loglik'] - before['test_loglik']:+.2f} nats.",
-            f"RBM 1: {loglik_text(results['rbm'])} with its own AIS over the pixels (log Z {results['rbm']['log_z']:.2f}), "
-            f"{results['rbm_hidden']['test_loglik']:.2f} nats with the larger of that and AIS over its hidden units "
-            f"(log Z {results['rbm_hidden'].get('log_z_ais_hidden', results['rbm']['log_z']):.2f}). An AIS estimate "
+            f"RBM 1: {loglik_text(results['rbm'])} with its own AIS over the pixels (log Z {results['rbm']['log_z']:.2f}); "
+            f"AIS over its hidden units gives log Z {results['rbm_hidden'].get('log_z_ais_hidden', results['rbm']['log_z']):.2f}, "
+            f"and the larger log Z gives {results['rbm_hidden']['test_loglik']:.2f} nats. An AIS estimate "
             "exceeds log Z by t nats with probability at most e^-t, so the larger log Z is the closer.",
             f"Reconstruction error {before['recon_error']:.4f} -> {after['recon_error']:.4f}; "
             f"probe accuracy {before['probe_accuracy']:.4f} -> {after['probe_accuracy']:.4f}.",
