@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 
 from genlab.errors import ConfigError
@@ -10,12 +11,10 @@ from genlab.errors import ConfigError
 PRESETS = ("quick", "full")
 
 # task name -> function(preset, out, device=, data_dir=, progress=) -> output directory
-LABS: dict[str, Callable[..., Path]] = {}
-
-from genlab.lab import dbn as _dbn  # noqa: E402
-
-LABS["dbn"] = _dbn.run_dbn
-LABS["dbn-finetune"] = _dbn.run_finetune
+LABS: dict[str, Callable[..., Path]] = {
+    "dbn": lambda *args, **kwargs: import_module("genlab.lab.dbn").run_dbn(*args, **kwargs),
+    "dbn-finetune": lambda *args, **kwargs: import_module("genlab.lab.dbn").run_finetune(*args, **kwargs),
+}
 
 
 def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:

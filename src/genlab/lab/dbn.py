@@ -175,15 +175,17 @@ def preset(name: str) -> Preset:
             "AIS with 100 runs and 14,500 distributions",
         )
     if name == "quick":
-        epochs = 20
+        # RBM 1 and the evaluation as in the RBM lab's quick preset, so both labs share that run
+        images, epochs = 10_000, 20
         return Preset(
             "quick",
-            RBMConfig(epochs=epochs, limit=20_000),
-            DBNConfig(epochs=epochs, limit=20_000),
-            FinetuneConfig(epochs=epochs, limit=20_000),
-            EvalConfig(ais_runs=32, ais_betas=3000, samples=1000),
-            f"reduced from the SPEC reference: the first 20,000 training images, {epochs} epochs per layer and of "
-            "fine-tuning (instead of 60,000 and 100), AIS with 32 runs and 3,000 distributions (instead of 100 and 14,500)",
+            RBMConfig(epochs=10, limit=images),
+            DBNConfig(epochs=epochs, limit=images),
+            FinetuneConfig(epochs=epochs, limit=images),
+            EvalConfig(ais_runs=100, ais_betas=4_000, samples=1_000),
+            f"reduced from the SPEC reference: the first {images:,} training images (instead of 60,000), 10 epochs "
+            f"for RBM 1 and {epochs} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs and "
+            "4,000 distributions (instead of 14,500)",
         )
     raise ValueError(f"unknown preset {name!r}")
 
