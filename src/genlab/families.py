@@ -12,9 +12,10 @@ from typing import Any
 import torch
 
 from genlab.errors import ConfigError
+from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import rbm as evaluate_rbm
 from genlab.runs import Run
-from genlab.train import rbm
+from genlab.train import dbn, rbm
 from genlab.train.common import TrainConfig
 
 
@@ -36,6 +37,11 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (SPEC task 1)",
                   rbm.RBMConfig, rbm.train, rbm.load, rbm.sample, evaluate_rbm.evaluate),
+    "dbn": Family("dbn", "Deep Belief Network: a top RBM trained greedily on RBM 1 (SPEC task 2)",
+                  dbn.DBNConfig, dbn.train, dbn.load, dbn.sample, evaluate_dbn.evaluate),
+    "dbn-finetune": Family("dbn-finetune", "a DBN run fine-tuned with the up-down (wake-sleep) algorithm (SPEC task 3)",
+                           dbn.FinetuneConfig, dbn.train_finetune, dbn.load_finetuned, dbn.sample,
+                           evaluate_dbn.evaluate),
 }
 
 

@@ -10,24 +10,24 @@ from genlab.errors import ConfigError
 
 PRESETS = ("quick", "full")
 
-# task name -> function(preset, out, device=, data_dir=, progress=) -> output directory
-LABS: dict[str, Callable[..., Path]] = {
-    "rbm": lambda *args, **kwargs: import_module("genlab.lab.rbm").run(*args, **kwargs),
+# task name -> "module:function"; the function takes (preset, out, device=, data_dir=, progress=)
+# and returns the task's output directory. Modules are imported only when their task runs.
+LABS: dict[str, str] = {
+    "rbm": "genlab.lab.rbm:run",
+    "dbn": "genlab.lab.dbn:run_dbn",
+    "dbn-finetune": "genlab.lab.dbn:run_finetune",
+    "all": "genlab.lab.all:run_all",
 }
 
 
-def _register() -> None:
-    from genlab.lab.all import run_all
-
-    LABS["all"] = run_all
-
-
-_register()
+def lab_function(task: str) -> Callable[..., Path]:
+    if task not in LABS:
+        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted(LABS))}")
+    module, name = LABS[task].split(":")
+    return getattr(import_module(module), name)
 
 
 def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:
-    if task not in LABS:
-        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted(LABS)) or '(none yet)'}")
     if preset not in PRESETS:
         raise ConfigError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
-    return LABS[task](preset, Path(out), device=device, data_dir=data_dir, progress=progress)
+    return lab_function(task)(preset, Path(out), device=device, data_dir=data_dir, progress=progress)

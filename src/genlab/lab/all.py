@@ -78,14 +78,14 @@ def samples_figure(models: list[tuple[str, Run]], path: Path, device: torch.devi
 
 
 def run_all(preset: str, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
-    from genlab.lab import LABS
+    from genlab.lab import LABS, lab_function
 
     lab = Lab(out, preset, device, data_dir, progress)
     tasks = [t for t in TASKS if t in LABS]
     task_dirs = []
     for i, task in enumerate(tasks, 1):
         lab.say(f"=== task {i}/{len(tasks)}: {task} ===")
-        task_dirs.append(LABS[task](preset, out, device=device, data_dir=data_dir, progress=progress))
+        task_dirs.append(lab_function(task)(preset, out, device=device, data_dir=data_dir, progress=progress))
     models = headline_runs(task_dirs)
     table = Table(
         "Every model on the same measurements",

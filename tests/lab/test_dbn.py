@@ -1,0 +1,72 @@
+"""genlab.lab.dbn: both DBN labs end to end on a tiny data set, and run re-use keyed by the source run."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from genlab import plots
+from genlab.evaluate.run import EvalConfig
+from genlab.lab import LABS
+from genlab.lab.core import config_key
+from genlab.lab.dbn import Preset, generation_initialisations, run_dbn, run_finetune, stacked_config
+from genlab.models.rbm import RBM
+from genlab.runs import Run
+from genlab.train.dbn import DBNConfig, FinetuneConfig
+from genlab.train.rbm import RBMConfig
+
+
+def tiny_preset(dataset) -> Preset:
+    common = {"dataset": str(dataset), "epochs": 1}
+    return Preset("tiny", RBMConfig(hidden=9, **common), DBNConfig(top_hidden=4, **common),
+                  FinetuneConfig(**common), EvalConfig(samples=0), "a tiny data set", gibbs_steps=5)
+
+
+def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, monkeypatch):
+    assert {"dbn", "dbn-finetune"} <= set(LABS)
+    # one matplotlib axes per image makes 20-column figures slow: draw two columns of each here
+    rows_figure = plots.rows_figure
+    monkeypatch.setattr(plots, "rows_figure", lambda rows, path, **kw: rows_figure([(n, x[:2]) for n, x in rows], path, **kw))
+    p = tiny_preset(tiny_dataset)
+    task = run_dbn(p, tmp_path / "lab", device="cpu", progress=False)
+    results = json.loads((task / "results.json").read_text())
+    table = results["sections"][0]["tables"][0]
+    assert [row[0] for row in table["rows"]][:3] == ["RBM (task 1)", "RBM (task 1), log Z checked", "DBN 784-9-4"]
+    assert table["columns"][1:3] == ["test log p(v) [nats]", "method"]
+    assert [row[2] for row in table["rows"]] == ["exact", "exact", "bound", "bound", "bound"]
+    rbm_loglik, init_bound = table["rows"][0][1], table["rows"][3][1]
+    assert abs(rbm_loglik - init_bound) < 0.05  # the wide DBN at initialisation is RBM 1 (MC error only)
+    for section in results["sections"]:
+        for figure in section["figures"]:
+            assert (task / figure["path"]).read_bytes()[:4] == b"\x89PNG"
+    runs = sorted(p.name for p in (tmp_path / "lab" / "runs").iterdir())
+    assert [r.split("-")[0] for r in runs] == ["dbn", "dbn", "rbm"]
+
+    stamps = {r: (tmp_path / "lab" / "runs" / r / "model.safetensors").stat().st_mtime_ns for r in runs}
+    task = run_finetune(p, tmp_path / "lab", device="cpu", progress=False)
+    md = (task / "report.md").read_text()
+    assert "DBN + up-down (task 3)" in md and "Bound before fine-tuning" in md
+    after = {r: (tmp_path / "lab" / "runs" / r / "model.safetensors").stat().st_mtime_ns for r in runs}
+    assert after == stamps  # the RBM and the DBNs were re-used
+    assert len(list((tmp_path / "lab" / "runs").glob("dbn-finetune-*"))) == 1
+
+
+def test_the_config_hash_of_a_stacked_dbn_follows_the_rbm_runs_content(tmp_path):
+    def rbm_run(seed):
+        run = Run.create(tmp_path / "rbm", "rbm", RBMConfig(hidden=6).to_dict(), overwrite=True)
+        run.save_model(RBM(784, 6, generator=torch.Generator().manual_seed(seed)).tensors())
+        run.update_meta(train_time_s=1.0)
+        return run
+
+    first = config_key("dbn", stacked_config(DBNConfig(), rbm_run(0)))
+    assert config_key("dbn", stacked_config(DBNConfig(), rbm_run(0))) == first
+    assert config_key("dbn", stacked_config(DBNConfig(), rbm_run(1))) != first
+
+
+def test_generation_initialisations_are_those_of_spec_1_7():
+    init = generation_initialisations(100, torch.Generator().manual_seed(0))
+    random_rows, single_rows = init[:10], init[10:]
+    assert set(random_rows.unique().tolist()) == {0.0, 20.0} and 0.03 < (random_rows > 0).float().mean() < 0.2
+    assert torch.equal((single_rows > 0).sum(1), torch.ones(10, dtype=torch.long)) and single_rows.max() == 10.0
+    assert single_rows.argmax(1).tolist() == [0, 11, 22, 33, 44, 55, 66, 77, 88, 99]

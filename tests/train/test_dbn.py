@@ -1,0 +1,176 @@
+"""genlab.train.dbn: the up-down update, greedy training, run directories and the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+from dbn_truth import random_dbn
+from test_cli import run_cli
+
+from genlab.cli import main
+from genlab.models.dbn import UpDownDBN
+from genlab.runs import Run
+from genlab.train import dbn as train_dbn
+from genlab.train import rbm as train_rbm
+from genlab.train.dbn import DBNConfig
+
+
+def bern(p, g):
+    return (torch.rand(p.shape, generator=g, dtype=p.dtype) < p).to(p.dtype)
+
+
+@pytest.mark.parametrize("sample_predictions", [True, False])
+def test_one_up_down_step_matches_the_hand_computed_update(sample_predictions):
+    """SPEC 3 / Hinton et al. (2006) appendix, replaying the step's random draws in their order."""
+    model = UpDownDBN.from_dbn(random_dbn(6, 4, 3, seed=1))
+    model.R1.data.add_(0.3)  # untied, so that a mix-up of R1 and W1' shows
+    old = {k: t.clone() for k, t in model.tensors().items()}
+    v = bern(torch.full((5, 6), 0.5, dtype=torch.float64), torch.Generator().manual_seed(7))
+    lr, n = 0.05, 5
+    train_dbn.updown_step(model, v, lr, k=2, generator=torch.Generator().manual_seed(3),
+                          sample_predictions=sample_predictions)
+
+    sig = torch.sigmoid
+    R1, b_up, G, a = old["R1"], old["h1_bias_up"], old["W1_down"], old["v_bias_down"]
+    W2, c, d = old["W2"], old["top_v_bias"], old["h2_bias"]
+    g = torch.Generator().manual_seed(3)
+
+    def predict(p):
+        return bern(p, g) if sample_predictions else p
+
+    s1 = bern(sig(v @ R1 + b_up), g)  # wake
+    v_new = predict(sig(s1 @ G.T + a))
+    ph2_0 = sig(s1 @ W2 + d)  # top RBM, CD-2 from s1
+    h2 = bern(ph2_0, g)
+    h1 = bern(sig(h2 @ W2.T + c), g)
+    h2 = bern(sig(h1 @ W2 + d), g)
+    s1_down = bern(sig(h2 @ W2.T + c), g)
+    ph2_k = sig(s1_down @ W2 + d)
+    v_down = predict(sig(s1_down @ G.T + a))  # sleep
+    s1_new = predict(sig(v_down @ R1 + b_up))
+
+    expected = {
+        "W1_down": G + lr * sum(torch.outer(v[i] - v_new[i], s1[i]) for i in range(n)) / n,
+        "v_bias_down": a + lr * (v - v_new).mean(0),
+        "W2": W2 + lr * sum(torch.outer(s1[i], ph2_0[i]) - torch.outer(s1_down[i], ph2_k[i]) for i in range(n)) / n,
+        "top_v_bias": c + lr * (s1 - s1_down).mean(0),
+        "h2_bias": d + lr * (ph2_0 - ph2_k).mean(0),
+        "R1": R1 + lr * sum(torch.outer(v_down[i], s1_down[i] - s1_new[i]) for i in range(n)) / n,
+        "h1_bias_up": b_up + lr * (s1_down - s1_new).mean(0),
+    }
+    for name, tensor in model.tensors().items():
+        assert torch.allclose(tensor, expected[name]), name
+    assert any(not torch.equal(model.tensors()[k], old[k]) for k in ("R1", "W1_down", "W2"))
+
+
+def test_greedy_training_leaves_rbm_1_frozen():
+    dbn = random_dbn(784, 8, 6, std=0.1).float()
+    before = {k: t.clone() for k, t in dbn.tensors().items()}
+    x = torch.rand(200, 784)
+    train_dbn.fit_top(dbn, x, DBNConfig(epochs=2, batch_size=50), torch.Generator().manual_seed(0), progress=False)
+    after = dbn.tensors()
+    assert all(torch.equal(after[k], before[k]) for k in ("W1", "v_bias", "h1_bias"))
+    assert all(not torch.equal(after[k], before[k]) for k in ("W2", "top_v_bias", "h2_bias"))
+
+
+COMMON = ["--quiet", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """rbm -> dbn (--rbm) -> fine-tuned, and a 784-unit top RBM started as W1^T, trained by the command line."""
+    from helpers import write_dataset
+
+    tmp = tmp_path_factory.mktemp("dbn-runs")
+    paths = {"data": write_dataset(tmp / "tiny"), **{name: tmp / name for name in ("rbm", "dbn", "wide", "ft")}}
+    data = ["--dataset", str(paths["data"]), *COMMON]
+    for argv in (["train", "rbm", "--out", str(paths["rbm"]), "--hidden", "10", "--epochs", "2"],
+                 ["train", "dbn", "--out", str(paths["dbn"]), "--rbm", str(paths["rbm"]), "--top-hidden", "6", "--epochs", "2"],
+                 ["train", "dbn", "--out", str(paths["wide"]), "--rbm", str(paths["rbm"]), "--top-hidden", "784",
+                  "--top-init", "transpose", "--epochs", "1"],
+                 ["train", "dbn-finetune", "--out", str(paths["ft"]), "--dbn", str(paths["dbn"]), "--epochs", "2"]):
+        assert main(argv + data) == 0, argv
+    return paths
+
+
+def sha256(path):
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_a_stacked_run_records_its_source_and_uses_its_rbm(runs):
+    meta = json.loads((runs["dbn"] / "config.json").read_text())
+    assert meta["config"]["rbm"] == str(runs["rbm"].resolve()) and meta["config"]["rbm_sha256"] == sha256(runs["rbm"])
+    assert meta["config"]["rbm_hidden"] == 10 and meta["layer1"]["config"]["hidden"] == 10
+    assert meta["layer1"]["sha256"] == sha256(runs["rbm"]) and "train_time_s" in meta
+    assert [(e["layer"], e["epoch"]) for e in Run.open(runs["dbn"]).log] == [(2, 1), (2, 2)]
+    assert torch.equal(train_dbn.load(Run.open(runs["dbn"])).rbm1.W, train_rbm.load(Run.open(runs["rbm"])).W)
+
+    meta = json.loads((runs["ft"] / "config.json").read_text())
+    assert meta["config"]["lr"] == 0.01 and meta["config"]["epochs"] == 2
+    assert meta["config"]["dbn_sha256"] == sha256(runs["dbn"]) and meta["source"]["config"]["rbm"] == str(runs["rbm"].resolve())
+    assert {p.name for p in (runs["ft"] / "figures").iterdir()} >= {
+        "recognition_weights.png", "generative_weights.png", "weights_difference.png", "reconstructions.png", "samples.png"}
+
+
+def test_both_layers_in_one_command_train_the_same_rbm_1_as_train_rbm(runs, tmp_path):
+    cfg = DBNConfig(dataset=str(runs["data"]), rbm_hidden=10, top_hidden=6, epochs=2)
+    assert cfg.layer1() == train_rbm.RBMConfig.from_dict(Run.open(runs["rbm"]).config)
+    run = train_dbn.train(cfg, tmp_path / "dbn", device="cpu", progress=False)
+    dbn, rbm = train_dbn.load(Run.open(run.path)), train_rbm.load(Run.open(runs["rbm"]))
+    assert torch.equal(dbn.rbm1.W, rbm.W) and torch.equal(dbn.rbm1.v_bias, rbm.v_bias)
+    assert [(e["layer"], e["epoch"]) for e in run.log] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert run.meta["layer1"]["run"] is None and run.meta["layer1"]["config"] == cfg.layer1().to_dict()
+
+
+@pytest.mark.parametrize("name, n_params", [
+    ("dbn", 784 * 10 + 784 + 10 + 10 * 6 + 10 + 6),
+    ("wide", 784 * 10 + 784 + 10 + 10 * 784 + 10 + 784),
+    ("ft", 2 * 784 * 10 + 784 + 10 + 10 * 6 + 10 + 6),
+])
+def test_eval_reports_the_bound_and_the_other_numbers(capsys, runs, name, n_params):
+    code, out, err = run_cli(capsys, "eval", str(runs[name]), *COMMON, "--samples", "0")
+    results = json.loads(out)
+    assert code == 0, err
+    assert results["test_loglik_method"] == "bound" and results["log_z_method"] == "exact"
+    assert results["test_loglik"] == results["test_loglik_bound"] < results["test_loglik_iw"] < 0
+    assert results["bound_samples"] == 100 and 0 < results["bound_mc_se"] < 1
+    assert 0 < results["recon_error"] < 1 and 0 <= results["probe_accuracy"] <= 1
+    assert results["n_params"] == n_params
+
+
+def test_sample_command_draws_images(capsys, runs, tmp_path):
+    code, _, err = run_cli(capsys, "sample", str(runs["ft"]), "--n", "9", "--out", str(tmp_path / "s.png"), *COMMON[1:])
+    assert code == 0, err
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sample_returns_probabilities_of_the_right_shape():
+    images = train_dbn.sample(random_dbn(), 7, torch.Generator().manual_seed(0), steps=3)
+    assert images.shape == (7, 12) and images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "dbn-finetune"], "--dbn: required"),
+        (["train", "dbn", "--rbm", "{tmp}/nothing"], "--rbm: RUN {tmp}/nothing: not a directory"),
+        (["train", "dbn", "--rbm", "{dbn}"], "a dbn run, expected a rbm run"),
+        (["train", "dbn", "--rbm", "{rbm}", "--rbm-sha256", "abc"], "its model has changed"),
+        (["train", "dbn", "--rbm", "{rbm}", "--top-init", "transpose"], "--top-hidden: expected 784"),
+        (["train", "dbn", "--rbm", "{rbm}", "--dataset", "{other}"], "not on --dataset"),
+        (["train", "dbn-finetune", "--dbn", "{rbm}"], "a rbm run, expected a dbn run"),
+    ],
+)
+def test_bad_source_runs_exit_2_with_one_line(capsys, runs, tmp_path, argv, message):
+    from helpers import write_dataset
+
+    other = write_dataset(tmp_path / "other", seed=1) if "{other}" in argv else None
+    fill = {"tmp": str(tmp_path), "rbm": str(runs["rbm"]), "dbn": str(runs["dbn"]), "other": str(other)}
+    argv = [a.format(**fill) for a in argv]
+    data = [] if "--dataset" in argv else ["--dataset", str(runs["data"])]
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "new"), *data, *COMMON)
+    assert code == 2 and message.format(**fill) in err and "Traceback" not in err
+    assert not (tmp_path / "new").exists()
