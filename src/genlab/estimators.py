@@ -27,8 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from genlab.devices import resolve_device
-from genlab.evaluate.ais import base_rate_bias
-from genlab.evaluate.rbm import log_partition
+from genlab.evaluate.ais import log_partition
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 from genlab.train import rbm as train_rbm
@@ -152,15 +151,16 @@ class RBMEstimator(TransformerMixin, BaseEstimator):
     def score_samples(self, X) -> np.ndarray:
         """log p(x) in nats for each (binary) row of X: -F(x) - log Z.
 
-        log Z is exact when the smaller layer has at most 20 units, otherwise an AIS
-        estimate with ``ais_runs`` runs over ``ais_betas`` distributions from the
-        base-rate model of the data seen (computed once per fitted model).
+        log Z is exact when the smaller layer has at most 20 units, otherwise the checked
+        AIS estimate of :func:`genlab.evaluate.ais.log_partition` with ``ais_runs`` runs
+        over ``ais_betas`` distributions, from base-rate models of the mean of the data
+        seen (computed once per fitted model).
         """
         check_is_fitted(self, "rbm_")
         x = self._input(X, reset=False)
         if self.log_z_ is None:
-            base = base_rate_bias(torch.from_numpy(self.pixel_mean_)[None]).to(x)
-            self.log_z_ = log_partition(self.rbm_, base, self.ais_runs, self.ais_betas, self.generator_)["log_z"]
+            mean = torch.from_numpy(self.pixel_mean_)[None].to(x)  # the base-rate models come from the data's mean
+            self.log_z_ = log_partition(self.rbm_, mean, self.ais_runs, self.ais_betas, self.generator_)["log_z"]
         exact = RBM.from_tensors({k: t.double() for k, t in self.rbm_.tensors().items()})  # row-independent sums
         return (-exact.free_energy(x.double()) - self.log_z_).cpu().numpy()
 

@@ -8,7 +8,8 @@ from dbn_truth import exact_bound, exact_log_p, random_dbn, random_rbm, top_log_
 
 from genlab.evaluate import loglik
 from genlab.evaluate import ais
-from genlab.evaluate.dbn import log_z_floor, top_log_partition, variational_bound
+from genlab.evaluate.ais import log_z_floor
+from genlab.evaluate.dbn import top_log_partition, variational_bound
 from genlab.models.dbn import DBN, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.train import dbn as train_dbn

@@ -6,7 +6,6 @@ import json
 
 import torch
 
-from genlab.data import load_split
 from genlab.evaluate.run import EvalConfig
 from genlab.lab import LABS
 from genlab.lab import rbm as lab_rbm

@@ -21,7 +21,7 @@ The sum over the 2^|h1| states is estimated without bias from S samples h1^s ~ q
 
 with S = ``BOUND_SAMPLES`` = 100 per test image, and log Z_top from AIS in both directions
 and a certain lower bound from Gibbs chains, whichever is largest
-(:func:`checked_log_partition`; exact when the top RBM has a layer of at most 20 units). Taking log q of each sample, rather than q's
+(:func:`genlab.evaluate.ais.log_partition`; exact when the top RBM has a layer of at most 20 units). Taking log q of each sample, rather than q's
 entropy in closed form, keeps the variance small: when q is the exact posterior every
 log w_s - log Z_top equals log p(v). From the same samples, log (1/S) sum_s w_s - log Z_top
 is the importance-sampling estimate of log p(v), a tighter bound in expectation (Burda,
@@ -41,17 +41,14 @@ import torch.nn.functional as F
 from genlab import data
 from genlab.evaluate.common import binarized, source_for_run
 from genlab.evaluate.probe import probe_accuracy
-from genlab.evaluate import loglik
-from genlab.evaluate.ais import ais_log_z, base_rate_bias
+from genlab.evaluate.ais import log_partition
 from genlab.evaluate.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.models.dbn import BeliefNet
-from genlab.models.rbm import RBM
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run
 from genlab.train import dbn as train_dbn
 
 BOUND_SAMPLES = 100  # samples of h1 ~ q(h1 | v) per image
-FLOOR_CHAINS, FLOOR_STEPS = 1000, 300  # Gibbs chains for the certain lower bound on log Z
 
 
 @dataclass
@@ -100,67 +97,12 @@ def variational_bound(
     return Bound(torch.cat(bounds), torch.cat(iws), mc_se, samples)
 
 
-@torch.no_grad()
-def log_z_floor(rbm: RBM, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
-                generator: torch.Generator | None = None) -> float:
-    """A certain lower bound on log Z: Z >= exp(-F(v)) and Z >= exp(-F_h(h)) for any single
-    state, maximised over the states that Gibbs chains from uniformly random hidden states visit."""
-    h = bernoulli(torch.full((chains, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype), generator)
-    best = -math.inf
-    for _ in range(steps):
-        _, v = rbm.sample_v(h, generator)
-        _, h = rbm.sample_h(v, generator)
-        best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
-    return best
-
-
-@torch.no_grad()
-def checked_log_partition(
-    rbm: RBM, visible_base: torch.Tensor, hidden_base: torch.Tensor, runs: int, betas: int,
-    generator: torch.Generator, progress: bool = False,
-) -> dict[str, Any]:
-    """log Z of an RBM: exact when a layer has at most 20 units; otherwise the largest of three
-    estimates that can each only fall short of it (beyond chance):
-
-    * AIS annealing over the visible units (hidden summed out) from a base-rate model with
-      visible biases ``visible_base``,
-    * AIS annealing over the hidden units (visible summed out: the RBM flipped) from a
-      base-rate model with biases ``hidden_base``,
-    * :func:`log_z_floor`, a certain lower bound from the states of Gibbs chains.
-
-    AIS estimates Z without bias, so a log estimate exceeds log Z by t nats with probability
-    at most e^-t; but a chain that never finds one of the model's modes underestimates log Z
-    with a deceptively small spread, and which direction does depends on the model (on CD-1
-    RBMs of MNIST the two directions differ by 20 to 50 nats, see docs/dbn.md). The
-    largest estimate is the closest, and keeps a bound on log p(v) a lower bound. When the
-    floor is above the better AIS run's interval, that interval no longer applies (None).
-    """
-    if min(rbm.n_visible, rbm.n_hidden) <= loglik.MAX_EXACT_UNITS:
-        log_z = loglik.log_z_exact(rbm)
-        return {"log_z": log_z, "log_z_low": log_z, "log_z_high": log_z, "test_loglik_method": "exact"}
-    flipped = RBM.from_tensors({"W": rbm.W.t(), "v_bias": rbm.h_bias, "h_bias": rbm.v_bias})
-    over_visible = ais_log_z(rbm, visible_base, runs, betas, generator, progress)
-    over_hidden = ais_log_z(flipped, hidden_base, runs, betas, generator, progress)
-    floor = log_z_floor(rbm, generator=generator)
-    best = max(over_visible, over_hidden, key=lambda r: r.log_z)
-    low, high = best.log_z_low, best.log_z_high
-    if floor > best.log_z_high:
-        low = high = None
-    return {
-        "log_z": max(best.log_z, floor), "log_z_low": low, "log_z_high": high, "test_loglik_method": "ais",
-        "ais_runs": best.runs, "ais_betas": best.betas,
-        "log_z_ais_visible": over_visible.log_z, "log_z_ais_hidden": over_hidden.log_z, "log_z_floor": floor,
-    }
-
-
 def top_log_partition(
     model: BeliefNet, train_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False
 ) -> dict[str, Any]:
-    """log Z of the top RBM (:func:`checked_log_partition`), its base-rate models from the
-    training data: the marginals of q(h1 | x) for h1, of p(h2 | q(h1 | x)) for h2."""
-    h1 = model.p_h1(train_x)
-    return checked_log_partition(model.top, base_rate_bias(h1), base_rate_bias(model.top.p_h(h1)), runs, betas,
-                                 generator, progress)
+    """log Z of the top RBM (:func:`genlab.evaluate.ais.log_partition`), its base-rate models
+    from the training data: the marginals of q(h1 | x) for h1, of p(h2 | q(h1 | x)) for h2."""
+    return log_partition(model.top, model.p_h1(train_x), runs, betas, generator, progress)
 
 
 @torch.no_grad()

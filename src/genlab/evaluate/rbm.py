@@ -1,4 +1,5 @@
-"""Evaluating an RBM run: log-likelihood (exact or AIS), reconstruction error, probe accuracy."""
+"""Evaluating an RBM run: log-likelihood (exact, or the checked AIS estimate of
+:func:`genlab.evaluate.ais.log_partition`), reconstruction error, probe accuracy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from genlab import data
 from genlab.evaluate import loglik
-from genlab.evaluate.ais import ais_log_z, base_rate_bias
+from genlab.evaluate.ais import log_partition
 from genlab.evaluate.common import binarized, source_for_run
 from genlab.evaluate.probe import probe_accuracy
 from genlab.models.rbm import RBM
@@ -30,38 +31,16 @@ TRAINING_AIS_BETAS = 2000
 @dataclass
 class LoglikData:
     """What log-likelihoods are measured on: the test set binarised once with the fixed
-    seed, as many training images binarised the same way, and the base-rate model's
-    visible biases (from the training pixel marginals) for AIS."""
+    seed, as many training images binarised the same way, and the training images'
+    pixel probabilities (for the base-rate models of AIS)."""
 
     test_v: torch.Tensor
     train_v: torch.Tensor
-    base_v_bias: torch.Tensor
+    train_x: torch.Tensor
 
     @classmethod
     def of(cls, train: data.ImageSet, test: data.ImageSet) -> LoglikData:
-        return cls(
-            binarized(test.images),
-            binarized(train.images[:TRAIN_LOGLIK_IMAGES]),
-            base_rate_bias(data.as_float(train.images)),
-        )
-
-
-def log_partition(
-    model: RBM, base_v_bias: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False
-) -> dict[str, Any]:
-    """log Z exactly when the smaller layer has at most 20 units, else by AIS from a base-rate model."""
-    if min(model.n_visible, model.n_hidden) <= loglik.MAX_EXACT_UNITS:
-        log_z = loglik.log_z_exact(model)
-        return {"log_z": log_z, "log_z_low": log_z, "log_z_high": log_z, "test_loglik_method": "exact"}
-    result = ais_log_z(model, base_v_bias, runs, betas, generator, progress)
-    return {
-        "log_z": result.log_z,
-        "log_z_low": result.log_z_low,
-        "log_z_high": result.log_z_high,
-        "test_loglik_method": "ais",
-        "ais_runs": result.runs,
-        "ais_betas": result.betas,
-    }
+        return cls(binarized(test.images), binarized(train.images[:TRAIN_LOGLIK_IMAGES]), data.as_float(train.images))
 
 
 def logliks(model: RBM, d: LoglikData, partition: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +61,7 @@ def logliks(model: RBM, d: LoglikData, partition: dict[str, Any]) -> dict[str, A
 @torch.no_grad()
 def training_loglik(model: RBM, d: LoglikData, generator: torch.Generator) -> dict[str, Any]:
     """The log-likelihoods logged during training: exact log Z, or the cheap AIS."""
-    partition = log_partition(model, d.base_v_bias, TRAINING_AIS_RUNS, TRAINING_AIS_BETAS, generator)
+    partition = log_partition(model, d.train_x, TRAINING_AIS_RUNS, TRAINING_AIS_BETAS, generator)
     return {**partition, **logliks(model, d, partition)}
 
 
@@ -96,7 +75,7 @@ def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bo
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
 
     d = LoglikData.of(train, test)
-    results = log_partition(model, d.base_v_bias, config.ais_runs, config.ais_betas, generator, progress)
+    results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress)
     results.update(logliks(model, d, results))
     results["recon_error"] = train_rbm.recon_error(model, test_x, generator)
     results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels)
