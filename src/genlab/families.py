@@ -13,8 +13,10 @@ import torch
 
 from genlab.errors import ConfigError
 from genlab.evaluate import rbm as evaluate_rbm
+from genlab.evaluate import vae as evaluate_vae
 from genlab.runs import Run
 from genlab.train import rbm
+from genlab.train import vae
 from genlab.train.common import TrainConfig
 
 
@@ -36,6 +38,8 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (SPEC task 1)",
                   rbm.RBMConfig, rbm.train, rbm.load, rbm.sample, evaluate_rbm.evaluate),
+    "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (SPEC task 4)",
+                  vae.VAEConfig, vae.train, vae.load, vae.sample, evaluate_vae.evaluate),
 }
 
 

@@ -19,3 +19,12 @@ def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_
     if preset not in PRESETS:
         raise ConfigError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
     return LABS[task](preset, Path(out), device=device, data_dir=data_dir, progress=progress)
+
+
+def _vae(*args, **kwargs) -> Path:
+    from genlab.lab import vae
+
+    return vae.run(*args, **kwargs)
+
+
+LABS["vae"] = _vae

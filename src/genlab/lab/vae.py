@@ -1,0 +1,298 @@
+"""VAE experiments and figures (SPEC task 4).
+
+``genlab lab vae`` trains the reference VAE (20 latent dimensions) and the one with
+a 2-D latent space, measures both (ELBO, IWAE, active units, probe accuracy) and
+draws SPEC 4.1-4.4: reconstructions with the latent state, box plots of mu,
+sigma^2 and the decoder's first-layer weights per latent dimension, the test set in
+latent space, a decoded walk over a latent grid, and 100 samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab import data, plots
+from genlab.data import ImageSet
+from genlab.evaluate.common import binarized
+from genlab.evaluate.run import EvalConfig
+from genlab.evaluate.vae import ACTIVE_THRESHOLD, latent_usage, posterior
+from genlab.lab.core import Figure, Lab, Section, Table, TaskReport
+from genlab.lab.rbm import hidden_grid_shape
+from genlab.models.vae import VAE
+from genlab.rng import make_generator
+from genlab.runs import Run
+from genlab.train import vae as train_vae
+from genlab.train.vae import VAEConfig
+
+plt = plots.plt
+BURDA_2016_VAE = -86.76  # test log-likelihood (k = 5000) of their one-stochastic-layer VAE, 50 latents
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def top_kl_dims(model: VAE, x: torch.Tensor) -> tuple[list[int], list[float]]:
+    """The two latent dimensions to plot: (0, 1) for a 2-D latent, else the two with the largest KL."""
+    kl = latent_usage(*posterior(model, x))["kl_per_dim"]
+    dims = [0, 1] if model.latent == 2 else sorted(range(model.latent), key=lambda j: -kl[j])[:2]
+    return dims, [kl[j] for j in dims]
+
+
+def dim_label(model: VAE, dim: int, kl: float, rank: int) -> str:
+    if model.latent == 2:
+        return f"z{dim + 1}"
+    return f"z{dim + 1} ({'largest' if rank == 0 else '2nd largest'} KL: {kl:.2f} nats)"
+
+
+@torch.no_grad()
+def reconstructions_figure(model: VAE, test: ImageSet, path: Path, generator: torch.Generator, n: int = 20) -> Path:
+    """SPEC 4.1: the first n test images, p(x = 1 | z) for z = mu and for z ~ q(z | x), and mu."""
+    x = data.as_float(test.images[:n])
+    mu, logvar = model.encode(x)
+    z = model.reparameterize(mu, logvar, generator)
+    shape = test.image_shape
+    return plots.rows_figure(
+        [
+            ("input", x.reshape(n, *shape)),
+            ("p(x|z=mu)", model.decode(mu).reshape(n, *shape)),
+            ("p(x|z~q)", model.decode(z).reshape(n, *shape)),
+            ("mu", mu.reshape(n, *hidden_grid_shape(model.latent))),
+        ],
+        path,
+        title=f"Reconstructions of the first test images ({model.latent}-D latent; mu on its own grey scale)",
+        col_labels=[str(int(c)) for c in test.labels[:n]],
+    )
+
+
+@torch.no_grad()
+def latent_boxplots_figure(model: VAE, x: torch.Tensor, path: Path) -> Path:
+    """SPEC 4.2: per latent dimension, box plots over the inputs x of mu and of sigma^2 = exp(log sigma^2),
+    and over the decoder's first hidden units of their weights from that dimension."""
+    mu, logvar = posterior(model, x)
+    active = torch.tensor(latent_usage(mu, logvar)["posterior_mean_variance"]) > ACTIVE_THRESHOLD
+    panels = [
+        ("mu over the test inputs", mu),
+        ("sigma^2 = exp(log sigma^2) over the test inputs", logvar.exp()),
+        ("decoder's first-layer weights from each latent dimension", model.decoder[0].weight),
+    ]
+    dims = list(range(1, model.latent + 1))
+    fig, axes = plt.subplots(3, 1, figsize=(max(5.0, 0.45 * model.latent + 1.5), 8.5), sharex=True)
+    for ax, (title, values) in zip(axes, panels):
+        boxes = ax.boxplot(values.detach().cpu().float().numpy(), positions=dims, showfliers=False, patch_artist=True)
+        for box, on in zip(boxes["boxes"], active.tolist()):
+            box.set_facecolor("tab:blue" if on else "lightgrey")
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[1].axhline(1.0, color="tab:red", lw=0.8, ls="--")  # the prior's variance
+    axes[-1].set_xlabel(f"latent dimension (blue: active, Var(mu) > {ACTIVE_THRESHOLD}; grey: at the prior)")
+    fig.suptitle(f"Latent usage of the {model.latent}-D VAE (whiskers 1.5 IQR, outliers not drawn)", fontsize=10)
+    fig.tight_layout()
+    return plots.save_figure(fig, path)
+
+
+@torch.no_grad()
+def latent_scatter_figure(model: VAE, test: ImageSet, x: torch.Tensor, path: Path) -> Path:
+    """SPEC 4.3: the posterior means of the test inputs in two latent dimensions, coloured by label."""
+    dims, kls = top_kl_dims(model, x)
+    mu = posterior(model, x)[0][:, dims].cpu()
+    labels = test.labels.cpu()
+    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    for c in labels.unique().tolist():
+        points = mu[labels == c]
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.6, color=plt.cm.tab10(c % 10), label=str(c), rasterized=True)
+    ax.set_xlabel(f"mu of {dim_label(model, dims[0], kls[0], 0)}")
+    ax.set_ylabel(f"mu of {dim_label(model, dims[1], kls[1], 1)}")
+    ax.legend(markerscale=5, fontsize=7, title="label", loc="best")
+    ax.set_title(f"Test inputs in latent space ({model.latent}-D VAE)", fontsize=10)
+    return plots.save_figure(fig, path)
+
+
+@torch.no_grad()
+def latent_walk_figure(
+    model: VAE, x: torch.Tensor, path: Path, image_shape: tuple[int, int], n: int = 15, extent: float = 1.5
+) -> Path:
+    """SPEC 4.4: p(x = 1 | z) decoded on an n x n grid over [-extent, extent]^2 of two latent dimensions
+    (the other dimensions at 0, the prior mean)."""
+    dims, kls = top_kl_dims(model, x)
+    ref = model.logits.weight
+    values = torch.linspace(-extent, extent, n, device=ref.device, dtype=ref.dtype)
+    z = torch.zeros(n * n, model.latent, device=ref.device, dtype=ref.dtype)
+    z[:, dims[0]] = values.repeat(n)  # columns: left to right
+    z[:, dims[1]] = values.flip(0).repeat_interleave(n)  # rows: top to bottom
+    array = plots.tile(model.decode(z).reshape(n * n, *image_shape), nrow=n, pad=0)
+    step = 2 * extent / (n - 1)
+    fig, ax = plt.subplots(figsize=(6.4, 6.4))
+    lim = (-extent - step / 2, extent + step / 2)
+    ax.imshow(array, cmap="gray", vmin=0, vmax=1, extent=(*lim, *lim), interpolation="nearest")
+    ax.set_xlabel(dim_label(model, dims[0], kls[0], 0))
+    ax.set_ylabel(dim_label(model, dims[1], kls[1], 1))
+    others = "" if model.latent == 2 else ", other dimensions 0"
+    ax.set_title(f"p(x=1|z) on a {n}x{n} grid over [-{extent}, {extent}]^2{others}", fontsize=10)
+    return plots.save_figure(fig, path)
+
+
+@torch.no_grad()
+def samples_figure(model: VAE, path: Path, image_shape: tuple[int, int], generator: torch.Generator, n: int = 100) -> Path:
+    """100 new images p(x = 1 | z), z ~ N(0, I), as a 10x10 grid (compare with the DCGAN's)."""
+    images = model.sample(n, generator).reshape(n, *image_shape)
+    return plots.grid_figure(images, path, nrow=10, title=f"{n} samples p(x=1|z), z ~ N(0, I) ({model.latent}-D latent)")
+
+
+def standard_figures(model: VAE, test: ImageSet, out: Path, generator: torch.Generator) -> dict[str, Path]:
+    """The figures every VAE run writes, by name."""
+    x = binarized(test.images)
+    shape = test.image_shape
+    return {
+        "reconstructions": reconstructions_figure(model, test, out / "reconstructions.png", generator),
+        "latent_boxplots": latent_boxplots_figure(model, x, out / "latent_boxplots.png"),
+        "latent_scatter": latent_scatter_figure(model, test, x, out / "latent_scatter.png"),
+        "latent_walk": latent_walk_figure(model, x, out / "latent_walk.png", shape),
+        "samples": samples_figure(model, out / "samples.png", shape, generator),
+    }
+
+
+# ----------------------------------------------------------------------------- the lab
+
+
+@dataclass(frozen=True)
+class Preset:
+    epochs: int
+    limit: int | None  # training images (None: all)
+    iwae_k: int
+    reduced: str  # what is reduced with respect to the SPEC reference, for the report
+
+
+PRESETS = {
+    "quick": Preset(epochs=20, limit=None, iwae_k=500, reduced="20 epochs instead of 100; IWAE with k = 500 instead of 5000"),
+    "full": Preset(epochs=100, limit=None, iwae_k=5000, reduced="nothing: the SPEC reference runs, IWAE with k = 5000"),
+}
+
+
+def row(latent: int, config: VAEConfig, run: Run, results: dict[str, Any]) -> list[Any]:
+    return [
+        latent,
+        config.targets,
+        config.epochs,
+        run.meta["data"]["train_images"],
+        results["test_elbo"],
+        results["test_iwae"],
+        results["iwae_k"],
+        f"{results['active_units']} / {latent}",
+        results["probe_accuracy"],
+        run.meta["train_time_s"],
+    ]
+
+
+def observations(results: dict[int, dict[str, Any]]) -> list[str]:
+    """What the numbers say, in sentences generated from them."""
+    out = []
+    for latent, r in results.items():
+        gap = r["test_iwae"] - r["test_elbo"]
+        kl = sorted(r["kl_per_dim"], reverse=True)
+        out.append(
+            f"Latent {latent}: the importance-weighted estimate (k = {r['iwae_k']}) is {gap:.2f} nats above the ELBO "
+            f"({r['test_iwae']:.2f} vs {r['test_elbo']:.2f}): q(z|x) is not the true posterior, and the ELBO pays for the mismatch."
+        )
+        inactive = latent - r["active_units"]
+        if inactive:
+            out.append(
+                f"Latent {latent}: {r['active_units']} of {latent} dimensions are active (variance of mu over the test inputs "
+                f"> {ACTIVE_THRESHOLD}); the other {inactive} collapse to the prior (their largest KL is "
+                f"{sorted(kl)[inactive - 1]:.3f} nats, against {kl[0]:.2f} nats for the most used dimension)."
+            )
+        else:
+            out.append(f"Latent {latent}: all {latent} dimensions are active (KL per dimension from {kl[-1]:.2f} to {kl[0]:.2f} nats).")
+    if len(results) == 2:
+        (big, rb), (small, rs) = sorted(results.items(), reverse=True)
+        out.append(
+            f"Going from {big} to {small} latent dimensions costs {rb['test_iwae'] - rs['test_iwae']:.2f} nats of test "
+            f"log-likelihood and changes the linear-probe accuracy from {rb['probe_accuracy']:.3f} to {rs['probe_accuracy']:.3f}: "
+            f"two dimensions hold the digit classes only partly (see the overlapping clusters in the scatter plot)."
+        )
+    best = max(results, key=lambda latent: results[latent]["test_iwae"])
+    out.append(
+        f"For scale: Burda et al. (2016) report {BURDA_2016_VAE} nats for a VAE with one stochastic layer of 50 units "
+        f"and two deterministic layers of 200, trained for 3,280 passes on dynamically binarised data; the best run here "
+        f"(latent {best}) is {BURDA_2016_VAE - results[best]['test_iwae']:.2f} nats below it (see docs/vae.md for what closes the gap)."
+    )
+    return out
+
+
+def run(preset: str, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
+    """``genlab lab vae``: both reference runs, their measurements and every SPEC 4 figure."""
+    p = PRESETS[preset]
+    lab = Lab(out, preset, device, data_dir, progress)
+    task = lab.task_dir("vae")
+    report = TaskReport("vae", "Task 4: variational autoencoder", preset, lab.device_name)
+    eval_config = EvalConfig(iwae_k=p.iwae_k)
+    runs, results, models, configs = {}, {}, {}, {}
+    for latent in (20, 2):
+        configs[latent] = VAEConfig(latent=latent, epochs=p.epochs, limit=p.limit)
+        runs[latent] = lab.train("vae", configs[latent], f"(latent {latent})")
+        results[latent] = lab.evaluate(runs[latent], eval_config)
+        models[latent] = train_vae.load(runs[latent], lab.device)
+
+    test = data.load_split(configs[20].dataset, "test", lab.device, data_dir=data_dir)
+    figures = {}
+    for latent, model in models.items():
+        lab.say(f"figures of the {latent}-D VAE")
+        figures[latent] = standard_figures(model, test, task / "figures" / f"latent-{latent}", make_generator(0, lab.device))
+
+    def fig(latent: int, name: str, caption: str) -> Figure:
+        return Figure(figures[latent][name], caption)
+
+    config_dicts = {f"latent {latent}": c.to_dict() for latent, c in configs.items()}
+    report.add(Section(
+        "4.1 Reconstructions (20-D latent)",
+        "The first 20 test images, their reconstructions p(x=1|z) from the posterior mean and from a sample of "
+        "q(z|x), and the posterior mean mu as a 4x5 image.",
+        configs=config_dicts,
+        figures=[fig(20, "reconstructions", "Reconstructions and latent state, 20-D latent")],
+    ))
+    usage = results[20]
+    report.add(Section(
+        "4.2 Which latent dimensions are used (20-D latent)",
+        "Box plots over the binarised test inputs of each dimension's mu and sigma^2 = exp(log sigma^2) (not its "
+        "square), and of the decoder's first-layer weights from each dimension. A dimension at the prior has "
+        "mu ~ 0 and sigma^2 ~ 1 for every input, and the decoder ignores it (weights ~ 0).",
+        figures=[fig(20, "latent_boxplots", "mu, sigma^2 and decoder weights per latent dimension, 20-D latent")],
+        tables=[Table("KL(q(z|x) || p(z)) per latent dimension, mean over the test set (nats)",
+                      ["dimension", "KL", "Var(mu)"],
+                      [[j + 1, kl, var] for j, (kl, var) in enumerate(zip(usage["kl_per_dim"], usage["posterior_mean_variance"]))])],
+    ))
+    report.add(Section(
+        "4.3 The test set in latent space (20-D latent)",
+        "Posterior means of the 10,000 test images in the two dimensions with the largest KL (named on the axes), "
+        "coloured by label; and p(x=1|z) decoded on a grid over those two dimensions with the others at 0.",
+        figures=[fig(20, "latent_scatter", "Test inputs in the two most used latent dimensions"),
+                 fig(20, "latent_walk", "Decoded grid over the two most used latent dimensions")],
+    ))
+    report.add(Section(
+        "4.4 A 2-D latent space",
+        "The same with a 2-dimensional latent space, and the decoded 15x15 walk over [-1.5, 1.5]^2.",
+        figures=[fig(2, name, f"{caption}, 2-D latent") for name, caption in (
+            ("reconstructions", "Reconstructions and latent state"), ("latent_boxplots", "mu, sigma^2 and decoder weights"),
+            ("latent_scatter", "Test inputs in latent space"), ("latent_walk", "Decoded 15x15 walk"))],
+    ))
+    curves = {f"latent {latent}": [e["test_elbo"] for e in r.log] for latent, r in runs.items()}
+    curves_path = plots.curves_figure(curves, task / "figures" / "test_elbo.png", "Test ELBO per epoch", ylabel="nats")
+    report.add(Section(
+        "Samples and measurements",
+        "100 samples of each model (the DCGAN lab compares against these), the test ELBO during training, and the "
+        "measurements of `genlab eval` on the test set binarised with the fixed seed.",
+        figures=[fig(20, "samples", "100 samples, 20-D latent"), fig(2, "samples", "100 samples, 2-D latent"),
+                 Figure(curves_path, "Test ELBO per epoch")],
+        tables=[Table(
+            "VAE measurements (nats; higher is better)",
+            ["latent", "targets", "epochs", "train images", "test ELBO", "test IWAE", "IWAE k", "active units",
+             "probe accuracy", "training time (s)"],
+            [row(latent, configs[latent], runs[latent], results[latent]) for latent in runs],
+            note=f"Preset {preset}: {p.reduced}. Training time as measured on {lab.device_name}.",
+        )],
+        observations=observations(results),
+    ))
+    return report.write(task)
