@@ -42,7 +42,7 @@ def iwae(
     x: torch.Tensor,
     k: int,
     generator: torch.Generator | None = None,
-    max_rows: int = 4096,
+    max_rows: int = 2048,
     progress: bool = False,
 ) -> torch.Tensor:
     """log (1/k) sum_i w_i for each row of x: float64 [N].

@@ -17,7 +17,7 @@ import torch
 
 from genlab import data, plots
 from genlab.data import ImageSet
-from genlab.evaluate.common import binarized
+from genlab.evaluate.common import binarized, source_for_run
 from genlab.evaluate.run import EvalConfig
 from genlab.evaluate.vae import ACTIVE_THRESHOLD, latent_usage, posterior
 from genlab.lab.core import Figure, Lab, Section, Table, TaskReport
@@ -50,22 +50,38 @@ def dim_label(model: VAE, dim: int, kl: float, rank: int) -> str:
 
 @torch.no_grad()
 def reconstructions_figure(model: VAE, test: ImageSet, path: Path, generator: torch.Generator, n: int = 20) -> Path:
-    """SPEC 4.1: the first n test images, p(x = 1 | z) for z = mu and for z ~ q(z | x), and mu."""
+    """SPEC 4.1: the first n test images, p(x = 1 | z) for z = mu and for z ~ q(z | x), and mu.
+
+    Each row is one strip of images; the posterior means share one grey scale (and a
+    colour bar), so that their values compare across images.
+    """
     x = data.as_float(test.images[:n])
     mu, logvar = model.encode(x)
     z = model.reparameterize(mu, logvar, generator)
     shape = test.image_shape
-    return plots.rows_figure(
-        [
-            ("input", x.reshape(n, *shape)),
-            ("p(x|z=mu)", model.decode(mu).reshape(n, *shape)),
-            ("p(x|z~q)", model.decode(z).reshape(n, *shape)),
-            ("mu", mu.reshape(n, *hidden_grid_shape(model.latent))),
-        ],
-        path,
-        title=f"Reconstructions of the first test images ({model.latent}-D latent; mu on its own grey scale)",
-        col_labels=[str(int(c)) for c in test.labels[:n]],
-    )
+    rows = [
+        ("input", x.reshape(n, *shape)),
+        ("p(x=1|z=mu)", model.decode(mu).reshape(n, *shape)),
+        ("p(x=1|z~q)", model.decode(z).reshape(n, *shape)),
+    ]
+    grid = hidden_grid_shape(model.latent)
+    fig, axes = plt.subplots(4, 1, figsize=(n * 0.55 + 1.5, 4 * 0.65 + 0.9), gridspec_kw={"hspace": 0.1})
+    for ax, (label, images) in zip(axes, rows):
+        ax.imshow(plots.tile(images, nrow=n, pad=2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    limit = float(mu.abs().max())
+    im = axes[3].imshow(plots.tile(mu.reshape(n, *grid), nrow=n, pad=1, pad_value=float("nan")), cmap="RdBu_r",
+                        vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
+    axes[3].set_ylabel(f"mu ({grid[0]}x{grid[1]})", rotation=0, ha="right", va="center", fontsize=8)
+    fig.colorbar(im, ax=list(axes), fraction=0.015, pad=0.01, label="mu")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    width = shape[1] + 2
+    axes[0].set_xticks([i * width + shape[1] / 2 for i in range(n)], [str(int(c)) for c in test.labels[:n]], fontsize=7)
+    axes[0].xaxis.tick_top()
+    fig.suptitle(f"Reconstructions of the first {n} test images and their latent state ({model.latent}-D latent)", fontsize=10)
+    return plots.save_figure(fig, path)
 
 
 @torch.no_grad()
@@ -142,17 +158,29 @@ def samples_figure(model: VAE, path: Path, image_shape: tuple[int, int], generat
     return plots.grid_figure(images, path, nrow=10, title=f"{n} samples p(x=1|z), z ~ N(0, I) ({model.latent}-D latent)")
 
 
+FIGURES = ("reconstructions", "latent_boxplots", "latent_scatter", "latent_walk", "samples")
+
+
 def standard_figures(model: VAE, test: ImageSet, out: Path, generator: torch.Generator) -> dict[str, Path]:
-    """The figures every VAE run writes, by name."""
+    """The figures every VAE run writes (``FIGURES``), by name."""
     x = binarized(test.images)
     shape = test.image_shape
-    return {
-        "reconstructions": reconstructions_figure(model, test, out / "reconstructions.png", generator),
-        "latent_boxplots": latent_boxplots_figure(model, x, out / "latent_boxplots.png"),
-        "latent_scatter": latent_scatter_figure(model, test, x, out / "latent_scatter.png"),
-        "latent_walk": latent_walk_figure(model, x, out / "latent_walk.png", shape),
-        "samples": samples_figure(model, out / "samples.png", shape, generator),
-    }
+    paths = {name: out / f"{name}.png" for name in FIGURES}
+    reconstructions_figure(model, test, paths["reconstructions"], generator)
+    latent_boxplots_figure(model, x, paths["latent_boxplots"])
+    latent_scatter_figure(model, test, x, paths["latent_scatter"])
+    latent_walk_figure(model, x, paths["latent_walk"], shape)
+    samples_figure(model, paths["samples"], shape, generator)
+    return paths
+
+
+def run_figures(run: Run, device: torch.device, data_dir=None) -> dict[str, Path]:
+    """A run's standard figures, drawn again only when one is missing."""
+    paths = {name: run.figures / f"{name}.png" for name in FIGURES}
+    if not all(p.is_file() for p in paths.values()):
+        test = data.load_split(source_for_run(run, data_dir), "test", device)
+        standard_figures(train_vae.load(run, device), test, run.figures, make_generator(run.config["seed"] + 1, device))
+    return paths
 
 
 # ----------------------------------------------------------------------------- the lab
@@ -229,18 +257,12 @@ def run(preset: str, out: Path, device: str = "auto", data_dir=None, progress: b
     task = lab.task_dir("vae")
     report = TaskReport("vae", "Task 4: variational autoencoder", preset, lab.device_name)
     eval_config = EvalConfig(iwae_k=p.iwae_k)
-    runs, results, models, configs = {}, {}, {}, {}
+    runs, results, configs, figures = {}, {}, {}, {}
     for latent in (20, 2):
         configs[latent] = VAEConfig(latent=latent, epochs=p.epochs, limit=p.limit)
         runs[latent] = lab.train("vae", configs[latent], f"(latent {latent})")
         results[latent] = lab.evaluate(runs[latent], eval_config)
-        models[latent] = train_vae.load(runs[latent], lab.device)
-
-    test = data.load_split(configs[20].dataset, "test", lab.device, data_dir=data_dir)
-    figures = {}
-    for latent, model in models.items():
-        lab.say(f"figures of the {latent}-D VAE")
-        figures[latent] = standard_figures(model, test, task / "figures" / f"latent-{latent}", make_generator(0, lab.device))
+        figures[latent] = run_figures(runs[latent], lab.device, data_dir)
 
     def fig(latent: int, name: str, caption: str) -> Figure:
         return Figure(figures[latent][name], caption)
