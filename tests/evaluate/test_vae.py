@@ -30,7 +30,7 @@ def one_latent_vae() -> VAE:
 def exact(model: VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(log p(x), ELBO(x)) per row of x by quadrature over the 1-D latent z."""
     z = GRID[:, None, None].expand(-1, x.shape[0], 1)
-    log_px_z = model.log_px(x, model.decoder(z))  # [grid, N]
+    log_px_z = model.log_px(x, model.decode_logits(z))  # [grid, N]
     dz = GRID[1] - GRID[0]
     log_p = torch.logsumexp(log_px_z + Normal(0.0, 1.0).log_prob(GRID)[:, None], 0) + dz.log()
     mu, logvar = model.encode(x)

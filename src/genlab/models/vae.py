@@ -103,22 +103,16 @@ class VAE(nn.Module):
         """KL(q(z | x) || N(0, I)) per latent dimension, in closed form: [N, L]."""
         return 0.5 * (mu.square() + logvar.exp() - 1 - logvar)
 
-    def log_px(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) = sum_i x_i l_i - softplus(l_i), from the decoder's last hidden layer h(z).
-
-        With l = W h + b (the ``logits`` layer), sum_i x_i l_i = (x W).h + x.b: one small
-        product per image instead of a D-wide one per sample of z. x is [N, D], h is [..., N, H]
-        (e.g. k samples per image); the result has h's leading shape.
-        """
-        W, b = self.logits.weight, self.logits.bias
-        x_dot_l = (h * (x @ W)).sum(-1) + x @ b
-        return x_dot_l - F.softplus(F.linear(h, W, b)).sum(-1)
+    @staticmethod
+    def log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) = sum_i x_i l_i - softplus(l_i) (= -BCE), summed over the last (pixel) axis."""
+        return (x * logits - F.softplus(logits)).sum(-1)
 
     def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """ELBO(x) per row of x, with E_q[log p(x | z)] from one sample of z: [N]."""
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, generator)
-        return self.log_px(x, self.decoder(z)) - self.kl(mu, logvar).sum(-1)
+        return self.log_px(x, self.decode_logits(z)) - self.kl(mu, logvar).sum(-1)
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss: binary cross-entropy summed over pixels plus the KL, averaged over
@@ -129,13 +123,19 @@ class VAE(nn.Module):
         """log w = log p(x | z) + log p(z) - log q(z | x) for k samples z ~ q(z | x) per row of x: [k, N].
 
         log p(z) - log q(z | x) = 1/2 sum_j (eps_j^2 - z_j^2 + log sigma_j^2), since
-        z = mu + sigma * eps; the log(2 pi) terms cancel.
+        z = mu + sigma * eps; the log(2 pi) terms cancel. In log p(x | z), with the
+        logits l = W h + b of the decoder's last hidden layer h, the term
+        sum_i x_i l_i = (x W).h + x.b is formed once per image instead of once per sample.
         """
         mu, logvar = self.encode(x)
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         log_prior_ratio = 0.5 * (eps.square() - z.square() + logvar).sum(-1)
-        return self.log_px(x, self.decoder(z)) + log_prior_ratio
+        h = self.decoder(z)  # [k, N, H]
+        W, b = self.logits.weight, self.logits.bias
+        x_dot_l = (h * (x @ W)).sum(-1) + x @ b
+        log_px = x_dot_l - F.softplus(F.linear(h, W, b)).sum(-1)
+        return log_px + log_prior_ratio
 
     # -- generation ------------------------------------------------------------
 
