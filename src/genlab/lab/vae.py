@@ -100,7 +100,7 @@ def latent_boxplots_figure(model: VAE, x: torch.Tensor, path: Path) -> Path:
     for ax, (title, values) in zip(axes, panels):
         boxes = ax.boxplot(values.detach().cpu().float().numpy(), positions=dims, showfliers=False, patch_artist=True)
         for box, on in zip(boxes["boxes"], active.tolist()):
-            box.set_facecolor("tab:blue" if on else "lightgrey")
+            box.set_facecolor("tab:blue" if on else "0.7")
         ax.set_title(title, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[1].axhline(1.0, color="tab:red", lw=0.8, ls="--")  # the prior's variance
