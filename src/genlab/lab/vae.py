@@ -70,8 +70,7 @@ def reconstructions_figure(model: VAE, test: ImageSet, path: Path, generator: to
         ax.imshow(plots.tile(images, nrow=n, pad=2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     limit = float(mu.abs().max())
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("0.25")  # the gaps between images
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.25")  # dark gaps between the images
     im = axes[3].imshow(plots.tile(mu.reshape(n, *grid), nrow=n, pad=1, pad_value=float("nan")), cmap=cmap,
                         vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
     axes[3].set_ylabel(f"mu ({grid[0]}x{grid[1]})", rotation=0, ha="right", va="center", fontsize=8)
