@@ -110,3 +110,8 @@ def test_invalid_vae_options_exit_2_with_one_line(capsys, tmp_path):
     assert code == 2 and "--targets" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "train", "vae", "--out", str(tmp_path / "x"), "--hidden", "200,abc")
     assert code == 2 and "--hidden: expected comma-separated positive layer sizes" in err
+
+
+def test_a_one_dimensional_latent_trains_and_skips_the_latent_plane_figures(tiny_dataset, tmp_path):
+    run = train_vae.train(small_config(tiny_dataset, latent=1, epochs=1), tmp_path / "run", device="cpu", progress=False)
+    assert {p.name for p in run.figures.iterdir()} == {"reconstructions.png", "latent_boxplots.png", "samples.png"}

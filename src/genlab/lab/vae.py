@@ -162,22 +162,28 @@ def samples_figure(model: VAE, path: Path, image_shape: tuple[int, int], generat
 FIGURES = ("reconstructions", "latent_boxplots", "latent_scatter", "latent_walk", "samples")
 
 
+def figure_names(latent: int) -> tuple[str, ...]:
+    """The standard figures of a VAE with this latent size (the latent-plane ones need two dimensions)."""
+    return FIGURES if latent >= 2 else tuple(n for n in FIGURES if n not in ("latent_scatter", "latent_walk"))
+
+
 def standard_figures(model: VAE, test: ImageSet, out: Path, generator: torch.Generator) -> dict[str, Path]:
-    """The figures every VAE run writes (``FIGURES``), by name."""
+    """The figures every VAE run writes (``figure_names``), by name."""
     x = binarized(test.images)
     shape = test.image_shape
-    paths = {name: out / f"{name}.png" for name in FIGURES}
+    paths = {name: out / f"{name}.png" for name in figure_names(model.latent)}
     reconstructions_figure(model, test, paths["reconstructions"], generator)
     latent_boxplots_figure(model, x, paths["latent_boxplots"])
-    latent_scatter_figure(model, test, x, paths["latent_scatter"])
-    latent_walk_figure(model, x, paths["latent_walk"], shape)
+    if "latent_scatter" in paths:
+        latent_scatter_figure(model, test, x, paths["latent_scatter"])
+        latent_walk_figure(model, x, paths["latent_walk"], shape)
     samples_figure(model, paths["samples"], shape, generator)
     return paths
 
 
 def run_figures(run: Run, device: torch.device, data_dir=None) -> dict[str, Path]:
     """A run's standard figures, drawn again only when one is missing."""
-    paths = {name: run.figures / f"{name}.png" for name in FIGURES}
+    paths = {name: run.figures / f"{name}.png" for name in figure_names(run.config["latent"])}
     if not all(p.is_file() for p in paths.values()):
         test = data.load_split(source_for_run(run, data_dir), "test", device)
         standard_figures(train_vae.load(run, device), test, run.figures, make_generator(run.config["seed"] + 1, device))
