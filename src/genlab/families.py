@@ -14,8 +14,9 @@ import torch
 from genlab.errors import ConfigError
 from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import rbm as evaluate_rbm
+from genlab.evaluate import vae as evaluate_vae
 from genlab.runs import Run
-from genlab.train import dbn, rbm
+from genlab.train import dbn, rbm, vae
 from genlab.train.common import TrainConfig
 
 
@@ -42,6 +43,8 @@ FAMILIES: dict[str, Family] = {
     "dbn-finetune": Family("dbn-finetune", "a DBN run fine-tuned with the up-down (wake-sleep) algorithm (SPEC task 3)",
                            dbn.FinetuneConfig, dbn.train_finetune, dbn.load_finetuned, dbn.sample,
                            evaluate_dbn.evaluate),
+    "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (SPEC task 4)",
+                  vae.VAEConfig, vae.train, vae.load, vae.sample, evaluate_vae.evaluate),
 }
 
 

@@ -16,6 +16,7 @@ LABS: dict[str, str] = {
     "rbm": "genlab.lab.rbm:run",
     "dbn": "genlab.lab.dbn:run_dbn",
     "dbn-finetune": "genlab.lab.dbn:run_finetune",
+    "vae": "genlab.lab.vae:run",
     "all": "genlab.lab.all:run_all",
 }
 

@@ -374,6 +374,7 @@ def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir
             f"{results['dbn_784']['test_loglik']:.2f} nats; the 100-unit top gives {results['dbn']['test_loglik']:.2f}.",
         ],
     ))
+    report.models[f"DBN {layers(s.dbn)}"] = s.dbn_run.path
     report.write(task)
     return task
 
@@ -450,5 +451,6 @@ def run_finetune(preset_name: str | Preset, out: Path, device: str = "auto", dat
         ],
         tables=[table],
     ))
+    report.models["DBN + up-down fine-tuning"] = ft_run.path
     report.write(task)
     return task

@@ -1,0 +1,125 @@
+"""Evaluating a VAE run: ELBO, importance-weighted log-likelihood, latent usage, probe accuracy.
+
+The importance-weighted bound of Burda, Grosse & Salakhutdinov (2016), for
+w_i = p(x | z_i) p(z_i) / q(z_i | x) with z_1..z_k ~ q(z | x)::
+
+    L_k(x) = E[ log (1/k) sum_i w_i ],    ELBO = L_1 <= L_k <= L_{k+1} <= log p(x),
+
+and L_k -> log p(x) as k grows; one draw of the inner average with k = 5000 is the
+usual estimate of log p(x). A latent dimension u is *active* when
+Cov_x(E_q[u | x]) = the variance over the test inputs of its posterior mean
+exceeds 0.01 (Burda et al. 2016); the others carry no information about x.
+
+Log-likelihood numbers use the binarised test set of ``evaluate.common.binarized``
+(the same fixed sample as every other model's).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from genlab import data
+from genlab.evaluate.common import binarized, source_for_run
+from genlab.evaluate.probe import probe_accuracy
+from genlab.models.vae import VAE
+from genlab.rng import make_generator
+from genlab.runs import Run
+from genlab.train import vae as train_vae
+from genlab.train.common import chunks
+
+ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)
+TRAIN_ELBO_IMAGES = 10_000  # training images for train_elbo (the overfitting gap)
+
+
+@torch.no_grad()
+def iwae(
+    model: VAE,
+    x: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    max_rows: int = 2048,
+    progress: bool = False,
+) -> torch.Tensor:
+    """log (1/k) sum_i w_i for each row of x: float64 [N].
+
+    At most ``max_rows`` samples of z are decoded at once: several images per chunk
+    when k is small, chunks of one image's samples when k is large. The log-mean-exp
+    over the k log-weights is taken in float64.
+    """
+    images_per_chunk = max(1, max_rows // k)
+    samples_per_chunk = min(k, max_rows)
+    groups = chunks(x, images_per_chunk)
+    total = math.ceil(x.shape[0] / images_per_chunk)
+    out = []
+    for group in tqdm(groups, total=total, desc=f"IWAE k={k}", unit="chunk", disable=not progress, leave=False, mininterval=1.0):
+        log_w = torch.cat(
+            [
+                model.log_weights(group, min(samples_per_chunk, k - start), generator).double()
+                for start in range(0, k, samples_per_chunk)
+            ]
+        )
+        out.append(torch.logsumexp(log_w, 0) - math.log(k))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def posterior(model: VAE, x: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, log sigma^2) of q(z | x) for every row of x."""
+    parts = [model.encode(part) for part in chunks(x, chunk)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:
+    """KL per latent dimension (mean over the inputs), the variance of each posterior mean, active units."""
+    variance = mu.double().var(0)
+    return {
+        "kl_per_dim": VAE.kl(mu.double(), logvar.double()).mean(0).tolist(),
+        "posterior_mean_variance": variance.tolist(),
+        "active_units": int((variance > ACTIVE_THRESHOLD).sum()),
+    }
+
+
+@torch.no_grad()
+def recon_error(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """Mean squared error per pixel between x and p(x = 1 | z), z ~ q(z | x)."""
+    total = 0.0
+    for part in chunks(x, chunk):
+        mu, logvar = model.encode(part)
+        p = model.decode(model.reparameterize(mu, logvar, generator))
+        total += (part - p).square().sum().item()
+    return total / x.numel()
+
+
+@torch.no_grad()
+def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
+    model = train_vae.load(run, device)
+    source = source_for_run(run, data_dir)
+    train = data.load_split(source, "train", device, limit=run.config.get("limit"))
+    test = data.load_split(source, "test", device).head(config.test_limit)
+    generator = make_generator(config.seed, device)
+    test_v = binarized(test.images)
+
+    results: dict[str, Any] = {"test_elbo": train_vae.mean_elbo(model, test_v, generator)}
+    results["train_elbo"] = train_vae.mean_elbo(model, binarized(train.images[:TRAIN_ELBO_IMAGES]), generator)
+    started = time.perf_counter()
+    per_image = iwae(model, test_v, config.iwae_k, generator, progress=progress)
+    iwae_time = time.perf_counter() - started
+    results.update(
+        test_iwae=per_image.mean().item(),
+        test_loglik=per_image.mean().item(),
+        test_loglik_method="iwae",
+        iwae_k=config.iwae_k,
+        iwae_time_s=round(iwae_time, 2),
+        iwae_ms_per_image=round(1000 * iwae_time / len(test), 3),
+    )
+    results.update(latent_usage(*posterior(model, test_v)))
+    train_x, test_x = data.as_float(train.images), data.as_float(test.images)
+    results["recon_error"] = recon_error(model, test_x, generator)
+    results["probe_accuracy"] = probe_accuracy(posterior(model, train_x)[0], train.labels, posterior(model, test_x)[0], test.labels)
+    results["n_params"] = sum(p.numel() for p in model.parameters())
+    return results

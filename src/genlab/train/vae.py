@@ -1,0 +1,149 @@
+"""Training a VAE by stochastic gradient ascent on the ELBO (SPEC task 4).
+
+Per minibatch of N images: one z ~ q(z | x) per image by reparameterisation, the
+loss -ELBO = binary cross-entropy summed over pixels + KL(q(z | x) || N(0, I)),
+averaged over the minibatch, and one Adam step. The targets x are either the grey
+values themselves (``soft``, the pixel read as p(x_i = 1) as in SPEC's lab) or a
+fresh Bernoulli sample of them for every minibatch (``binarized``, "dynamic
+binarisation", which matches the binary data the log-likelihood is measured on).
+
+After every epoch the log records the mean training loss and the ELBO of the
+binarised test set (one z per image, the same noise every epoch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genlab import data
+from genlab.config import one_of, option, positive
+from genlab.evaluate.common import binarized
+from genlab.models.vae import ACTIVATIONS, VAE
+from genlab.rng import bernoulli, make_generator
+from genlab.runs import Run
+from genlab.train import common
+
+TARGETS = ("soft", "binarized")
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """'200,200' -> (200, 200)."""
+    return tuple(int(part) for part in text.split(","))
+
+
+def _check_hidden(text: str) -> str | None:
+    try:
+        sizes = hidden_sizes(text)
+    except ValueError:
+        sizes = ()
+    return None if sizes and all(n > 0 for n in sizes) else "comma-separated positive layer sizes, e.g. 200,200"
+
+
+@dataclass
+class VAEConfig(common.TrainConfig):
+    """The reference run of SPEC task 4 by default."""
+
+    latent: int = option(20, "dimensions of the latent z", check=positive)
+    hidden: str = option("200,200", "encoder hidden layer sizes, comma-separated (the decoder mirrors them)", check=_check_hidden)
+    activation: str = option("softplus", "activation of the hidden layers", check=one_of(*ACTIVATIONS))
+    lr: float = option(3.24e-4, "Adam learning rate", check=positive)
+    epochs: int = option(100, "passes over the training set", check=positive)
+    batch_size: int = option(1024, "minibatch size", check=positive)
+    targets: str = option(
+        "soft", "soft: the grey values as Bernoulli targets; binarized: a fresh Bernoulli sample per minibatch",
+        check=one_of(*TARGETS),
+    )
+
+
+@torch.no_grad()
+def mean_elbo(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """The ELBO averaged over the rows of x (one z per row), in nats."""
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for part in common.chunks(x, chunk):
+        total += model.elbo(part, generator).double().sum()
+    return total.item() / x.shape[0]
+
+
+def fit(
+    model: VAE,
+    x: torch.Tensor,
+    config: VAEConfig,
+    generator: torch.Generator,
+    progress: bool = True,
+    on_epoch=None,
+) -> list[float]:
+    """Train ``model`` on the rows of ``x`` (grey values in [0, 1]); returns the per-epoch mean losses.
+
+    ``on_epoch(epoch, train_loss)`` is called after each epoch (logging, evaluation); what it
+    returns (a dict of strings) is shown on the progress bar.
+    The loss is accumulated on the device and read once per epoch.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    losses = []
+    bar = common.epochs(config.epochs, "vae", progress)
+    for epoch in bar:
+        total = torch.zeros((), device=x.device)
+        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+            target = x[idx] if config.targets == "soft" else bernoulli(x[idx], generator)
+            loss = model.loss(target, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * idx.shape[0]
+        losses.append(total.item() / x.shape[0])
+        postfix = {"loss": f"{losses[-1]:.2f}"}
+        if on_epoch is not None:
+            postfix.update(on_epoch(epoch, losses[-1]) or {})
+        bar.set_postfix(postfix)
+    return losses
+
+
+def build(config: VAEConfig, n_visible: int, generator: torch.Generator | None = None, device=None) -> VAE:
+    """A freshly initialised VAE of this config."""
+    return VAE(n_visible, config.latent, hidden_sizes(config.hidden), config.activation, generator=generator, device=device)
+
+
+def train(
+    config: VAEConfig,
+    out: str | Path,
+    device: str | torch.device = "auto",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Run:
+    """Train a VAE and write its run directory (config, model, log, standard figures)."""
+    from genlab.lab.vae import standard_figures
+
+    s = common.start("vae", config, out, device, data_dir, overwrite)
+    x = data.as_float(s.train.images)
+    test_v = binarized(s.test.images)
+    model = build(config, x.shape[1], s.generator, s.device)
+
+    def log_epoch(epoch: int, train_loss: float) -> dict[str, str]:
+        test_elbo = mean_elbo(model, test_v, make_generator(config.seed + 1, s.device))
+        s.run.append_log({"epoch": epoch, "train_loss": train_loss, "test_elbo": test_elbo, "time_s": s.elapsed()})
+        s.run.save_model(model.tensors())
+        return {"test_elbo": f"{test_elbo:.2f}"}
+
+    fit(model, x, config, s.generator, progress, log_epoch)
+    s.run.update_meta(train_time_s=s.elapsed())
+    standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device))
+    return s.run
+
+
+def load(run: Run, device: str | torch.device = "cpu") -> VAE:
+    """The trained VAE of a run directory."""
+    cfg = VAEConfig.from_dict(run.config)
+    h, w = run.meta["data"]["image_shape"]
+    tensors = run.load_model(VAE.shapes(h * w, cfg.latent, hidden_sizes(cfg.hidden)))
+    model = build(cfg, h * w, device=device)
+    model.load_state_dict(tensors)
+    return model
+
+
+def sample(model: VAE, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n new images p(x = 1 | z), z ~ N(0, I), [n, D] in [0, 1]."""
+    return model.sample(n, generator)

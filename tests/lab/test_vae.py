@@ -1,0 +1,34 @@
+"""genlab lab vae: every SPEC 4 figure and the measurement table, on a shrunken preset."""
+
+from __future__ import annotations
+
+import json
+
+from genlab.cli import main
+from genlab.lab import vae as lab_vae
+from genlab.train.vae import VAEConfig
+
+
+def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys):
+    longer = VAEConfig(latent=3, targets="binarized", batch_size=100, epochs=1, limit=300)
+    monkeypatch.setitem(lab_vae.PRESETS, "quick", lab_vae.Preset(epochs=1, limit=300, iwae_k=5, reduced="a test", longer=longer))
+    argv = ["lab", "vae", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--device", "cpu", "--quiet"]
+    assert main(argv) == 0
+    task = tmp_path / "vae"
+    results = json.loads((task / "results.json").read_text())
+    figures = [f["path"] for section in results["sections"] for f in section["figures"]]
+    assert all((task / f).is_file() for f in figures) and len(figures) == 11
+    assert (task / "figures" / "test_elbo.png").is_file()
+    assert {f.rsplit("/", 1)[1] for f in figures} >= {f"{name}.png" for name in lab_vae.FIGURES}
+    table = results["sections"][-1]["tables"][0]
+    assert table["columns"][:3] == ["run", "latent", "targets"] and [r[1] for r in table["rows"]] == [20, 2, 3]
+    elbo, iwae = table["columns"].index("test ELBO"), table["columns"].index("test IWAE")
+    assert all(r[elbo] < r[iwae] < 0 for r in table["rows"])
+    report = (task / "report.md").read_text()
+    assert "| run | latent | targets |" in report and "Burda et al. (2016)" in report and "dimensions are active" in report
+    assert "nats from the 20-D reference run" in report
+    stamps = sorted(p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/model.safetensors"))
+    assert len(stamps) == 3
+    capsys.readouterr()
+    assert main(argv) == 0  # a second time: both runs and their evaluations are re-used
+    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/model.safetensors")) == stamps

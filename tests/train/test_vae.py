@@ -1,0 +1,117 @@
+"""genlab.train.vae: run directories, reproducibility, options, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genlab import data
+from genlab.cli import main
+from genlab.errors import ConfigError
+from genlab.models.vae import VAE
+from genlab.rng import make_generator
+from genlab.runs import Run
+from genlab.train import vae as train_vae
+from genlab.train.vae import VAEConfig
+
+
+def small_config(dataset, **kw) -> VAEConfig:
+    return VAEConfig(**{"dataset": str(dataset), "latent": 3, "hidden": "32,16", "epochs": 2, "batch_size": 64, **kw})
+
+
+def test_training_writes_a_complete_run_directory(tiny_dataset, tmp_path):
+    run = train_vae.train(small_config(tiny_dataset), tmp_path / "run", device="cpu", progress=False)
+    meta = json.loads((run.path / "config.json").read_text())
+    assert meta["family"] == "vae" and meta["config"]["latent"] == 3 and meta["config"]["targets"] == "soft"
+    assert meta["train_time_s"] > 0 and meta["data"]["train_images"] == 300
+    log = [json.loads(line) for line in (run.path / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log] == [1, 2]
+    assert all(e["train_loss"] > 0 and e["test_elbo"] < 0 for e in log)
+    assert {p.name for p in (run.path / "figures").iterdir()} == {
+        "reconstructions.png", "latent_boxplots.png", "latent_scatter.png", "latent_walk.png", "samples.png"
+    }
+    model = train_vae.load(Run.open(run.path))
+    assert model.latent == 3 and model.encoder[0].weight.shape == (32, 784) and model.decoder[0].weight.shape == (16, 3)
+
+
+def fit_from_seed(train_x: torch.Tensor, config: VAEConfig) -> VAE:
+    generator = make_generator(config.seed)
+    model = train_vae.build(config, train_x.shape[1], generator)
+    train_vae.fit(model, train_x, config, generator, progress=False)
+    return model
+
+
+def same(a: VAE, b: VAE) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.tensors().values(), b.tensors().values()))
+
+
+@pytest.mark.parametrize("targets", ["soft", "binarized"])
+def test_same_seed_gives_bit_identical_weights_on_the_cpu(tiny_dataset, targets):
+    cfg = small_config(tiny_dataset, targets=targets)
+    x = data.as_float(data.load_split(str(tiny_dataset), "train").images)
+    a, b = fit_from_seed(x, cfg), fit_from_seed(x, cfg)
+    assert same(a, b)
+    assert not torch.equal(a.mu.weight, fit_from_seed(x, cfg.replace(seed=1)).mu.weight)
+    other = "soft" if targets == "binarized" else "binarized"  # fresh Bernoulli targets change the training
+    assert not torch.equal(a.mu.weight, fit_from_seed(x, cfg.replace(targets=other)).mu.weight)
+
+
+def test_a_trained_run_is_determined_by_its_seed(tiny_dataset, tmp_path):
+    cfg = small_config(tiny_dataset, targets="binarized", epochs=1)
+    run = train_vae.train(cfg, tmp_path / "run", device="cpu", progress=False)
+    x = data.as_float(data.load_split(str(tiny_dataset), "train").images)
+    assert same(train_vae.load(run), fit_from_seed(x, cfg))
+
+
+def test_the_reference_defaults_and_option_checks():
+    cfg = VAEConfig()
+    assert (cfg.latent, cfg.hidden, cfg.activation, cfg.lr, cfg.batch_size, cfg.epochs, cfg.targets) == (
+        20, "200,200", "softplus", 3.24e-4, 1024, 100, "soft"
+    )
+    for bad, flag in (({"hidden": "200,x"}, "--hidden"), ({"hidden": "200,0"}, "--hidden"),
+                      ({"targets": "grey"}, "--targets"), ({"activation": "gelu"}, "--activation"),
+                      ({"latent": 0}, "--latent")):
+        with pytest.raises(ConfigError, match=flag):
+            VAEConfig(**bad)
+
+
+def run_cli(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_eval_sample_through_the_cli(capsys, tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", "vae", "--out", str(run), "--dataset", str(tiny_dataset), "--latent", "2",
+                             "--hidden", "24", "--epochs", "2", "--batch-size", "100", "--targets", "binarized",
+                             "--quiet", "--device", "cpu")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "eval", str(run), "--iwae-k", "50", "--samples", "0", "--quiet", "--device", "cpu")
+    assert code == 0, err
+    results = json.loads(out)
+    assert results["test_loglik_method"] == "iwae" and results["test_loglik"] == results["test_iwae"]
+    assert results["test_elbo"] < results["test_iwae"] < 0 and results["iwae_k"] == 50
+    assert len(results["kl_per_dim"]) == 2 and 0 <= results["active_units"] <= 2
+    assert results["n_params"] == (784 * 24 + 24) + 2 * (24 * 2 + 2) + (2 * 24 + 24) + (24 * 784 + 784)
+    assert 0 <= results["probe_accuracy"] <= 1 and 0 < results["recon_error"] < 1
+    assert json.loads((run / "eval.json").read_text())["test_iwae"] == results["test_iwae"]
+    code, out, err = run_cli(capsys, "sample", str(run), "--n", "16", "--out", str(tmp_path / "s.png"), "--device", "cpu")
+    assert code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_invalid_vae_options_exit_2_with_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "vae", "--out", str(tmp_path / "x"), "--targets", "grey")
+    assert code == 2 and "--targets" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "train", "vae", "--out", str(tmp_path / "x"), "--hidden", "200,abc")
+    assert code == 2 and "--hidden: expected comma-separated positive layer sizes" in err
+
+
+def test_a_one_dimensional_latent_trains_and_skips_the_latent_plane_figures(tiny_dataset, tmp_path):
+    run = train_vae.train(small_config(tiny_dataset, latent=1, epochs=1), tmp_path / "run", device="cpu", progress=False)
+    assert {p.name for p in run.figures.iterdir()} == {"reconstructions.png", "latent_boxplots.png", "samples.png"}
