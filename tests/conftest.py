@@ -31,4 +31,17 @@ def isolated_home(tmp_path_factory, monkeypatch):
     """No test reads or writes the real ~/.cache/genlab."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GENLAB_CACHE_DIR", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def shared_cache_dir(tmp_path_factory) -> Path:
+    """One genlab cache for the whole test session: the metrics classifier of MNIST is trained once."""
+    return tmp_path_factory.mktemp("shared-cache")
+
+
+@pytest.fixture
+def shared_cache(shared_cache_dir, monkeypatch) -> Path:
+    monkeypatch.setenv("GENLAB_CACHE_DIR", str(shared_cache_dir))
+    return shared_cache_dir

@@ -163,7 +163,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = family.load(run, device)
     shape = tuple(run.meta["data"]["image_shape"])
     images = plots.as_images(family.sample(model, args.n, make_generator(args.seed, device)), shape)
-    plots.grid_figure(images.clamp(0, 1), out, title=f"{args.n} samples from {run.path.name} ({family.name})")
+    plots.grid_figure(images.clamp(0, 1), out, title=f"{args.n} samples from {run.path.name} ({family.name})",
+                      scale=plots.scale_for(images.shape[-1]))
     print(f"{args.n} samples written to {out}")
     return 0
 

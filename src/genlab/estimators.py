@@ -142,10 +142,14 @@ class RBMEstimator(TransformerMixin, BaseEstimator):
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """p(h = 1 | x) for each row of X: the features, [n, hidden]."""
+        """p(h = 1 | x) for each row of X: the features, [n, hidden].
+
+        Computed in float64, so that a row's features do not depend on the other rows
+        (float32 matrix products may sum in a different order for a different batch).
+        """
         check_is_fitted(self, "rbm_")
         x, dtype = self._checked(X, reset=False)
-        return self.rbm_.p_h(x).cpu().numpy().astype(dtype)
+        return self._double().p_h(x.double()).cpu().numpy().astype(dtype)
 
     @torch.no_grad()
     def score_samples(self, X) -> np.ndarray:
@@ -161,8 +165,11 @@ class RBMEstimator(TransformerMixin, BaseEstimator):
         if self.log_z_ is None:
             mean = torch.from_numpy(self.pixel_mean_)[None].to(x)  # the base-rate models come from the data's mean
             self.log_z_ = log_partition(self.rbm_, mean, self.ais_runs, self.ais_betas, self.generator_)["log_z"]
-        exact = RBM.from_tensors({k: t.double() for k, t in self.rbm_.tensors().items()})  # row-independent sums
-        return (-exact.free_energy(x.double()) - self.log_z_).cpu().numpy()
+        return (-self._double().free_energy(x.double()) - self.log_z_).cpu().numpy()  # row-independent sums
+
+    def _double(self) -> RBM:
+        """The fitted RBM in float64."""
+        return RBM.from_tensors({k: t.double() for k, t in self.rbm_.tensors().items()})
 
     @torch.no_grad()
     def gibbs(self, v) -> np.ndarray:

@@ -13,10 +13,11 @@ import torch
 
 from genlab.errors import ConfigError
 from genlab.evaluate import dbn as evaluate_dbn
+from genlab.evaluate import dcgan as evaluate_dcgan
 from genlab.evaluate import rbm as evaluate_rbm
 from genlab.evaluate import vae as evaluate_vae
 from genlab.runs import Run
-from genlab.train import dbn, rbm, vae
+from genlab.train import dbn, dcgan, rbm, vae
 from genlab.train.common import TrainConfig
 
 
@@ -45,6 +46,8 @@ FAMILIES: dict[str, Family] = {
                            evaluate_dbn.evaluate),
     "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (SPEC task 4)",
                   vae.VAEConfig, vae.train, vae.load, vae.sample, evaluate_vae.evaluate),
+    "dcgan": Family("dcgan", "Deep Convolutional GAN on 64x64 images (SPEC task 5)",
+                    dcgan.DCGANConfig, dcgan.train, dcgan.load, dcgan.sample, evaluate_dcgan.evaluate),
 }
 
 

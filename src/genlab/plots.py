@@ -60,6 +60,11 @@ def as_images(x: torch.Tensor, shape: tuple[int, int] | None = None) -> torch.Te
     return x
 
 
+def scale_for(width: int) -> float:
+    """A ``grid_figure`` scale that draws images ``width`` pixels wide as large as 28-pixel ones by default."""
+    return 0.06 * 28 / width
+
+
 def grid_figure(
     images: torch.Tensor,
     path: str | Path,

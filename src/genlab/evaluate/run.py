@@ -43,6 +43,10 @@ def evaluate(
     started = time.perf_counter()
     results: dict[str, Any] = {"family": run.family}
     results.update(family.evaluate(run, config, dev, data_dir, progress))
+    if config.samples > 0:
+        from genlab.metrics.quality import evaluate_samples
+
+        results.update(evaluate_samples(run, family, config, dev, data_dir, progress))
     results["eval_config"] = config.to_dict()
     results["eval_time_s"] = round(time.perf_counter() - started, 2)
     results["device"] = str(dev)

@@ -17,6 +17,7 @@ LABS: dict[str, str] = {
     "dbn": "genlab.lab.dbn:run_dbn",
     "dbn-finetune": "genlab.lab.dbn:run_finetune",
     "vae": "genlab.lab.vae:run",
+    "dcgan": "genlab.lab.dcgan:run",
     "all": "genlab.lab.all:run_all",
 }
 

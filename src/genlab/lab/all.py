@@ -23,7 +23,7 @@ SUMMARY_COLUMNS = [
     "fid",
     "fid floor (real data)",
     "classifier score",
-    "label entropy (nats)",
+    "label entropy (bits)",
     "smallest class share",
     "probe accuracy",
     "parameters",
@@ -35,7 +35,6 @@ SUMMARY_COLUMNS = [
 def summary_row(name: str, run: Run) -> list[Any]:
     """One model's numbers from its eval.json and config.json."""
     ev = run.read_eval() or {}
-    coverage = ev.get("coverage") or {}
     return [
         name,
         ev.get("test_loglik"),
@@ -43,8 +42,8 @@ def summary_row(name: str, run: Run) -> list[Any]:
         ev.get("fid"),
         ev.get("fid_floor"),
         ev.get("classifier_score"),
-        coverage.get("entropy"),
-        coverage.get("min_share"),
+        ev.get("coverage"),
+        ev.get("coverage_min_share"),
         ev.get("probe_accuracy"),
         ev.get("n_params"),
         run.meta.get("train_time_s"),

@@ -281,6 +281,12 @@ def observations(measured: list[Measured]) -> list[str]:
     return out
 
 
+def reference_config(preset: str, latent: int = 20) -> VAEConfig:
+    """The SPEC 4 reference run as the preset trains it (the DCGAN lab compares against it)."""
+    p = PRESETS[preset]
+    return VAEConfig(latent=latent, epochs=p.epochs, limit=p.limit)
+
+
 def run(preset: str, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
     """``genlab lab vae``: the reference runs (20-D and 2-D latent), their measurements and every SPEC 4 figure."""
     p = PRESETS[preset]
@@ -288,8 +294,7 @@ def run(preset: str, out: Path, device: str = "auto", data_dir=None, progress: b
     task = lab.task_dir("vae")
     report = TaskReport("vae", "Task 4: variational autoencoder", preset, lab.device_name)
     eval_config = EvalConfig(iwae_k=p.iwae_k)
-    configs = {"latent 20": VAEConfig(latent=20, epochs=p.epochs, limit=p.limit),
-               "latent 2": VAEConfig(latent=2, epochs=p.epochs, limit=p.limit)}
+    configs = {"latent 20": reference_config(preset), "latent 2": reference_config(preset, latent=2)}
     if p.longer is not None:
         configs["latent 50, binarized, batch 100"] = p.longer
     measured = []

@@ -1,0 +1,32 @@
+"""genlab lab dcgan on a tiny preset: every variant trained, measured, drawn and reported."""
+
+from __future__ import annotations
+
+import json
+
+from genlab.lab import dcgan as lab_dcgan
+from genlab.lab import vae as lab_vae
+from genlab.lab import run_lab
+
+
+def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):
+    tiny = lab_dcgan.Preset({"dataset": str(tiny_dataset), "limit": 16, "batch_size": 8, "epochs": 1}, 30, "tiny test preset")
+    monkeypatch.setitem(lab_dcgan.PRESETS, "quick", tiny)
+    monkeypatch.setitem(lab_vae.PRESETS, "quick", lab_vae.Preset(epochs=1, limit=16, iwae_k=2, reduced="tiny"))
+    task = run_lab("dcgan", "quick", tmp_path / "lab", device="cpu", progress=False)
+    results = json.loads((task / "results.json").read_text())
+    table = results["sections"][0]["tables"][0]
+    assert [row[0] for row in table["rows"]] == [label for label, _, _ in lab_dcgan.VARIANTS]
+    assert table["columns"][:5] == ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)"]
+    assert "tiny test preset" in table["note"]
+    report = (task / "report.md").read_text()
+    assert "5.2" in report and "5.3" in report and "Lowest fid of these" in report
+    for name in ("reference", "d2g1", "d1g2", "no-batchnorm"):
+        assert (task / "figures" / f"samples_{name}.png").stat().st_size > 0
+    assert "VAE and DCGAN samples side by side" in report and (task / "figures" / "samples_vae.png").is_file()
+    assert list(results["models"]) == ["DCGAN"]
+    runs = sorted((tmp_path / "lab" / "runs").iterdir())
+    assert len(runs) == 5  # four DCGANs and the VAE
+    stamps = [(r / "model.safetensors").stat().st_mtime_ns for r in runs]
+    run_lab("dcgan", "quick", tmp_path / "lab", device="cpu", progress=False)
+    assert [(r / "model.safetensors").stat().st_mtime_ns for r in runs] == stamps
