@@ -135,6 +135,92 @@ def rbm_epoch_macs(n_images: int, n_visible: int = 784, n_hidden: int = 100) -> 
     return 5.0 * n_images * n_visible * n_hidden
 
 
+# ----------------------------------------------------------------------------- VAE
+
+
+def vae_model(device: torch.device):
+    from genlab.models.vae import VAE
+
+    return VAE(784, 20, (200, 200), "softplus", generator=torch.Generator().manual_seed(0), device=device)
+
+
+def vae_genlab(x: torch.Tensor, device: torch.device) -> Callable[[], object]:
+    from genlab.train.vae import VAEConfig, fit
+
+    model, g = vae_model(device), torch.Generator(device=device).manual_seed(0)
+    return lambda: fit(model, x, VAEConfig(epochs=1), g, progress=False)
+
+
+def vae_dataloader(images: np.ndarray, device: torch.device) -> Callable[[], object]:
+    """The same model and loss through a per-sample Dataset and a DataLoader (batch 1024, shuffled)."""
+    model = vae_model(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3.24e-4)
+    loader = torch.utils.data.DataLoader(PerSampleMNIST(images), batch_size=1024, shuffle=True)
+
+    def epoch():
+        for x in loader:
+            loss = model.loss(x.to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+# ----------------------------------------------------------------------------- DCGAN
+
+
+def dcgan_genlab(images64: torch.Tensor, device: torch.device, batch_size: int) -> Callable[[], object]:
+    from genlab.models.dcgan import DCGAN
+    from genlab.train.dcgan import DCGANConfig, fit
+
+    gan, g = DCGAN(generator=torch.Generator().manual_seed(0), device=device), torch.Generator(device=device).manual_seed(0)
+    return lambda: fit(gan, images64, DCGANConfig(epochs=1, batch_size=batch_size), g, progress=False)
+
+
+class PerSampleResized(torch.utils.data.Dataset):
+    """What the PyTorch DCGAN tutorial does: each image resized to 64x64 and scaled to [-1, 1] in __getitem__."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        x = torch.tensor(self.images[i], dtype=torch.float32)[None, None] / 255.0
+        x = torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
+        return x[0] * 2 - 1
+
+
+def dcgan_plain(images: np.ndarray, device: torch.device, batch_size: int) -> Callable[[], object]:
+    """The tutorial's loop on the same networks: one D and one G update per minibatch, BCE on logits."""
+    from genlab.models.dcgan import DCGAN
+
+    gan = DCGAN(generator=torch.Generator().manual_seed(0), device=device)
+    opt_d = torch.optim.Adam(gan.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(gan.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loader = torch.utils.data.DataLoader(PerSampleResized(images), batch_size=batch_size, shuffle=True)
+
+    def epoch():
+        for real in loader:
+            real = real.to(device)
+            n = real.shape[0]
+            ones, zeros = torch.ones(n, device=device), torch.zeros(n, device=device)
+            fake = gan.G(torch.randn(n, 100, 1, 1, device=device))
+            loss_d = loss_fn(gan.D(real).view(-1), ones) + loss_fn(gan.D(fake.detach()).view(-1), zeros)
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            loss_g = loss_fn(gan.D(fake).view(-1), ones)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+
+    return epoch
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -142,7 +228,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--only", default="rbm,rate", help="comma-separated: rbm, vae, dcgan, rate")
+    parser.add_argument("--only", default="rbm,vae,dcgan,rate", help="comma-separated: rbm, vae, dcgan, rate")
+    parser.add_argument("--dcgan-images", type=int, help="training images per DCGAN measurement "
+                        "(default: 512 on the CPU, 60,000 elsewhere)")
+    parser.add_argument("--dcgan-batch-size", type=int, default=128)
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -153,24 +242,38 @@ def main() -> None:
 
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
-        results.append(Result("RBM epoch", "genlab", timed(rbm_genlab(x, device), args.repeats, device)))
+        results.append(Result("RBM epoch", "genlab", timed(rbm_genlab(x, device), args.repeats, device), work=len(train)))
     if "rbm" in parts and device.type == "cpu":
         np_x = x.numpy()
-        results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0)))
+        results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0), work=len(train)))
         results.append(Result("RBM epoch", "notebook loop (Dataset + DataLoader)",
-                              timed(rbm_notebook(train.images.numpy()), args.repeats, device, warmup=0)))
+                              timed(rbm_notebook(train.images.numpy()), args.repeats, device, warmup=0), work=len(train)))
+
+    if "vae" in parts:
+        x = data.as_float(train.images).to(device)
+        results.append(Result("VAE epoch", "genlab", timed(vae_genlab(x, device), args.repeats, device), work=len(train)))
+        results.append(Result("VAE epoch", "DataLoader loop (same model)",
+                              timed(vae_dataloader(train.images.numpy(), device), args.repeats, device), work=len(train)))
+    if "dcgan" in parts:
+        n = args.dcgan_images or (512 if device.type == "cpu" else len(train))
+        images64 = data.resize(train.images[:n], 64).to(device)
+        for variant, fn in (("genlab", dcgan_genlab(images64, device, args.dcgan_batch_size)),
+                            ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size))):
+            seconds = timed(fn, args.repeats, device)
+            results.append(Result(f"DCGAN pass over {n:,} images, batch {args.dcgan_batch_size}", variant, seconds, "s/pass", work=n))
 
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
-    print("| benchmark | variant | median | unit | vs genlab |")
-    print("|---|---|---|---|---|")
+    print("| benchmark | variant | median | unit | images/s | time vs genlab |")
+    print("|---|---|---|---|---|---|")
     by_name: dict[str, float] = {}
     for r in results:
         if r.variant == "genlab":
             by_name[r.name] = r.median
     for r in results:
         ratio = r.median / by_name[r.name] if r.name in by_name else float("nan")
-        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {ratio:.1f}x |")
+        per_second = f"{r.work / r.median:,.0f}" if r.work else ""
+        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {per_second} | {ratio:.2f}x |")
     if "rate" in parts:
         rate = matmul_rate(device)
         genlab_epoch = by_name["RBM epoch"]

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import write_dataset, write_idx
 
 from genlab import data
 from genlab.errors import ConfigError, GenlabError
-
-from helpers import write_dataset, write_idx
 
 MNIST_TRAIN_PER_CLASS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_PER_CLASS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     # -- lab -------------------------------------------------------------------
     p_lab = commands.add_parser("lab", help="run a SPEC task's experiments and write its figures, tables and report")
     p_lab.add_argument("task", metavar="TASK", choices=sorted(LABS), help="one of: " + ", ".join(sorted(LABS)))
-    p_lab.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
+    p_lab.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
     p_lab.add_argument("--out", required=True, metavar="DIR", help="output directory (finished runs in it are re-used)")
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)

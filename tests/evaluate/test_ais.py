@@ -46,3 +46,18 @@ def test_base_rate_bias_is_the_logit_of_pixel_marginals():
     x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
     b = ais.base_rate_bias(x, eps=1e-3)
     assert torch.allclose(torch.sigmoid(b), torch.tensor([0.5, 1e-3, 1 - 1e-3]), atol=1e-6)
+
+
+def test_a_floor_above_the_ais_interval_becomes_the_lower_end_and_the_upper_end_is_unknown(monkeypatch):
+    from genlab.evaluate.rbm import LoglikData, logliks
+
+    rbm = random_rbm(30, 25)
+    data = (torch.rand(50, 30, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    honest = ais.log_partition(rbm, data, runs=20, betas=200, generator=torch.Generator().manual_seed(0))
+    assert honest["log_z_low"] is not None and honest["log_z_high"] >= honest["log_z"]
+    floor = honest["log_z_high"] + 10  # as if a Gibbs chain had found a state above the AIS interval
+    monkeypatch.setattr(ais, "log_z_floor", lambda *a, **k: floor)
+    part = ais.log_partition(rbm, data, runs=20, betas=200, generator=torch.Generator().manual_seed(0))
+    assert part["log_z"] == part["log_z_low"] == floor and part["log_z_high"] is None
+    ll = logliks(rbm, LoglikData(data, data, data), part)
+    assert ll["test_loglik_low"] is None and abs(ll["test_loglik_high"] - ll["test_loglik"]) < 1e-9

@@ -6,8 +6,7 @@ import pytest
 import torch
 from dbn_truth import exact_bound, exact_log_p, random_dbn, random_rbm, top_log_z
 
-from genlab.evaluate import loglik
-from genlab.evaluate import ais
+from genlab.evaluate import ais, loglik
 from genlab.evaluate.ais import log_z_floor
 from genlab.evaluate.dbn import top_log_partition, variational_bound
 from genlab.models.dbn import DBN, UpDownDBN

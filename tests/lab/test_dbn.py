@@ -10,7 +10,13 @@ from genlab import plots
 from genlab.evaluate.run import EvalConfig
 from genlab.lab import LABS
 from genlab.lab.core import config_key
-from genlab.lab.dbn import Preset, generation_initialisations, run_dbn, run_finetune, stacked_config
+from genlab.lab.dbn import (
+    Preset,
+    generation_initialisations,
+    run_dbn,
+    run_finetune,
+    stacked_config,
+)
 from genlab.models.rbm import RBM
 from genlab.runs import Run
 from genlab.train.dbn import DBNConfig, FinetuneConfig

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from genlab.lab import dcgan as lab_dcgan
-from genlab.lab import vae as lab_vae
 from genlab.lab import run_lab
+from genlab.lab import vae as lab_vae
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):

@@ -9,7 +9,13 @@ import torch
 
 from genlab import data
 from genlab.metrics import classifier as clf
-from genlab.metrics.classifier import ClassifierConfig, accuracy, classifier_dir, load_classifier, train_classifier
+from genlab.metrics.classifier import (
+    ClassifierConfig,
+    accuracy,
+    classifier_dir,
+    load_classifier,
+    train_classifier,
+)
 
 
 def test_the_classifier_reaches_99_percent_on_mnist(shared_cache, mnist_dir):

@@ -9,7 +9,13 @@ import pytest
 import scipy.linalg
 import torch
 
-from genlab.metrics.scores import classifier_score, coverage, frechet_distance, frechet_distance_of, gaussian_stats
+from genlab.metrics.scores import (
+    classifier_score,
+    coverage,
+    frechet_distance,
+    frechet_distance_of,
+    gaussian_stats,
+)
 
 
 def random_spd(d: int, seed: int) -> torch.Tensor:

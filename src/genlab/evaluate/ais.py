@@ -143,7 +143,7 @@ def log_partition(
     briefly trained CD-1 RBMs of MNIST the two directions differ by 20 to 50 nats, see
     docs/dbn.md). The largest estimate is the closest, and keeps log-likelihoods from being
     overstated. When the floor is above the better AIS run's interval, that interval no
-    longer applies (None).
+    longer applies: ``log_z_low`` is the floor (certain) and ``log_z_high`` unknown (None).
     """
     if min(rbm.n_visible, rbm.n_hidden) <= loglik.MAX_EXACT_UNITS:
         log_z = loglik.log_z_exact(rbm)
@@ -155,7 +155,7 @@ def log_partition(
     best = max(over_visible, over_hidden, key=lambda r: r.log_z)
     low, high = best.log_z_low, best.log_z_high
     if floor > best.log_z_high:
-        low = high = None
+        low, high = floor, None
     return {
         "log_z": max(best.log_z, floor), "log_z_low": low, "log_z_high": high, "test_loglik_method": "ais",
         "ais_runs": best.runs, "ais_betas": best.betas,

@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 
 from genlab import data
+from genlab.evaluate.ais import log_partition
 from genlab.evaluate.common import binarized, source_for_run
 from genlab.evaluate.probe import probe_accuracy
-from genlab.evaluate.ais import log_partition
 from genlab.evaluate.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.models.dbn import BeliefNet
 from genlab.rng import bernoulli, make_generator

@@ -47,12 +47,13 @@ def logliks(model: RBM, d: LoglikData, partition: dict[str, Any]) -> dict[str, A
     """Mean log p(v) of the test and training images given log Z and its interval.
 
     log p = -F - log Z, so the upper end of log Z gives the lower end of the log-likelihood;
-    ``test_loglik_high`` is None when AIS's lower bound on log Z is undefined (mean - 3 se <= 0).
+    ``test_loglik_high`` is None when AIS's lower bound on log Z is undefined (mean - 3 se <= 0),
+    ``test_loglik_low`` when its upper bound is (the certain floor lies above the AIS interval).
     """
     low_z, high_z = partition["log_z_low"], partition["log_z_high"]
     return {
         "test_loglik": loglik.mean_log_prob(model, d.test_v, partition["log_z"]),
-        "test_loglik_low": loglik.mean_log_prob(model, d.test_v, high_z),
+        "test_loglik_low": None if high_z is None else loglik.mean_log_prob(model, d.test_v, high_z),
         "test_loglik_high": None if low_z is None else loglik.mean_log_prob(model, d.test_v, low_z),
         "train_loglik": loglik.mean_log_prob(model, d.train_v, partition["log_z"]),
     }

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from genlab.errors import ConfigError
 
-PRESETS = ("quick", "full")
+# tiny: a smoke test of every step in a few minutes (its numbers mean nothing);
+# quick: minutes to tens of minutes on a laptop CPU; full: the SPEC reference configs.
+PRESETS = ("tiny", "quick", "full")
+
+# What the tiny preset of every lab trains on and measures with.
+TINY_IMAGES = 500  # first training images
+TINY_TEST = 500  # first test images
 
 # task name -> "module:function"; the function takes (preset, out, device=, data_dir=, progress=)
 # and returns the task's output directory. Modules are imported only when their task runs.

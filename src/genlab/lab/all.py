@@ -46,7 +46,7 @@ def summary_row(name: str, run: Run) -> list[Any]:
         ev.get("coverage_min_share"),
         ev.get("probe_accuracy"),
         ev.get("n_params"),
-        run.meta.get("train_time_s"),
+        None if run.meta.get("train_time_s") is None else round(run.meta["train_time_s"], 1),
         run.meta.get("device"),
     ]
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genlab.devices import describe, resolve_device
+from genlab.lab.report import TaskReport
 from genlab.runs import CONFIG, MODEL, Run
 from genlab.train.common import TrainConfig
 
@@ -46,6 +48,7 @@ class Lab:
         self.data_dir = data_dir
         self.progress = progress
         self.trained = self.reused = 0
+        self.started = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -85,6 +88,10 @@ class Lab:
             return previous
         self.say(f"evaluating {run.path.name}")
         return evaluate(run, eval_config, self.device, self.data_dir, self.progress)
+
+    def report(self, task: str, title: str) -> TaskReport:
+        """The task's report, timed from the start of this lab."""
+        return TaskReport(task, title, self.preset, self.device_name, started=self.started)
 
     def task_dir(self, task: str) -> Path:
         d = self.out / task

@@ -18,14 +18,21 @@ import torch
 from genlab import data, plots
 from genlab.data import ImageSet
 from genlab.evaluate.run import EvalConfig
+from genlab.lab import TINY_IMAGES, TINY_TEST
 from genlab.lab.core import Lab
-from genlab.lab.report import Figure, Section, Table, TaskReport
 from genlab.lab.rbm import hidden_grid_shape, weights_figure
+from genlab.lab.report import Figure, Section, Table
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run, write_json
-from genlab.train.dbn import DBNConfig, FinetuneConfig, model_sha256, sample, sample_chains
+from genlab.train.dbn import (
+    DBNConfig,
+    FinetuneConfig,
+    model_sha256,
+    sample,
+    sample_chains,
+)
 from genlab.train.rbm import RBMConfig
 from genlab.train.rbm import sample as sample_rbm
 
@@ -188,6 +195,16 @@ def preset(name: str) -> Preset:
             f"for RBM 1 and {epochs} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs and "
             "4,000 distributions (instead of 14,500)",
         )
+    if name == "tiny":  # RBM 1 and the evaluation as in the RBM lab's tiny preset
+        return Preset(
+            "tiny",
+            RBMConfig(epochs=2, limit=TINY_IMAGES),
+            DBNConfig(epochs=2, limit=TINY_IMAGES),
+            FinetuneConfig(epochs=2, limit=TINY_IMAGES),
+            EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, samples=TINY_TEST),
+            f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs per layer and of "
+            f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
+        )
     raise ValueError(f"unknown preset {name!r}")
 
 
@@ -305,7 +322,7 @@ def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = TaskReport("dbn", "SPEC task 2: a DBN of two greedily trained RBMs", p.name, lab.device_name)
+    report = lab.report("dbn", "SPEC task 2: a DBN of two greedily trained RBMs")
     configs = {"rbm": s.rbm_run.config, "dbn": s.dbn_run.config, "dbn_784": run_784.config}
 
     table = comparison_table(
@@ -394,8 +411,7 @@ def run_finetune(preset_name: str | Preset, out: Path, device: str = "auto", dat
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = TaskReport("dbn-finetune", "SPEC task 3: the DBN fine-tuned with the up-down algorithm", p.name,
-                        lab.device_name)
+    report = lab.report("dbn-finetune", "SPEC task 3: the DBN fine-tuned with the up-down algorithm")
     table = comparison_table(
         "RBM, DBN and fine-tuned DBN", [
             ("RBM (task 1)", s.rbm_run, results["rbm"]),

@@ -18,8 +18,9 @@ import torch
 from genlab import plots
 from genlab.evaluate.run import EvalConfig
 from genlab.families import family_of
+from genlab.lab import TINY_TEST
 from genlab.lab.core import Lab
-from genlab.lab.report import Figure, Section, Table, TaskReport
+from genlab.lab.report import Figure, Section, Table
 from genlab.rng import make_generator
 from genlab.runs import Run
 from genlab.train import dcgan
@@ -33,9 +34,14 @@ class Preset:
     train: dict[str, Any]  # DCGANConfig fields shared by every variant
     samples: int  # model samples per sample-quality measurement
     note: str
+    test_limit: int | None = None  # test images the metrics compare with (None: all)
 
 
 PRESETS = {
+    "tiny": Preset({"limit": 256, "epochs": 1, "batch_size": 32}, TINY_TEST,
+                   f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
+                   f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images",
+                   test_limit=TINY_TEST),
     # sized on this project's 2-core CPU: see docs/dcgan.md for the per-image cost
     "quick": Preset({"limit": 4000, "epochs": 2, "batch_size": 16}, 5000,
                     "quick preset: the first 4,000 training images, 2 epochs, minibatch 16, 5,000 samples per metric "
@@ -73,8 +79,8 @@ def run(preset: str, out: Path, device: str = "auto", data_dir: str | Path | Non
     spec = PRESETS[preset]
     task = lab.task_dir("dcgan")
     figures = task / "figures"
-    report = TaskReport("dcgan", "Task 5: DCGAN", preset, lab.device_name)
-    eval_config = EvalConfig(samples=spec.samples)
+    report = lab.report("dcgan", "Task 5: DCGAN")
+    eval_config = EvalConfig(samples=spec.samples, test_limit=spec.test_limit)
     base = DCGANConfig(**spec.train)
 
     runs: dict[str, Run] = {}

@@ -19,8 +19,9 @@ from genlab import data, plots
 from genlab.data import ImageSet
 from genlab.evaluate.common import BINARIZE_SEED
 from genlab.evaluate.run import EvalConfig
+from genlab.lab import TINY_IMAGES, TINY_TEST
 from genlab.lab.core import Lab, config_key
-from genlab.lab.report import Figure, Section, Table, TaskReport
+from genlab.lab.report import Figure, Section, Table
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run
@@ -218,6 +219,9 @@ class Preset:
 
 
 PRESETS = {
+    "tiny": Preset("tiny", RBMConfig(limit=TINY_IMAGES, epochs=2),
+                   EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, samples=TINY_TEST),
+                   ks=(1, 3), lrs=(0.03, 0.1), hiddens=(20, 100)),
     "full": Preset("full", RBMConfig(eval_every=10), EvalConfig()),
     # a sixth of the data, a tenth of the epochs, a cheaper AIS, no log-likelihood during training
     "quick": Preset("quick", RBMConfig(limit=10_000, epochs=10), EvalConfig(ais_runs=100, ais_betas=4_000, samples=1_000)),
@@ -247,7 +251,7 @@ def run_preset(p: Preset, out: Path, device: str | torch.device = "auto", data_d
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("rbm")
     figures = task / "figures"
-    report = TaskReport("rbm", "Task 1: RBM trained with CD-k", p.name, lab.device_name)
+    report = lab.report("rbm", "Task 1: RBM trained with CD-k")
     results: dict[str, Result] = {}
 
     def result(label: str, config: RBMConfig) -> Result:
@@ -355,7 +359,7 @@ def _interval(e: dict[str, Any]) -> str:
     if e["test_loglik_method"] == "exact":
         return "exact"
     low, high = e.get("test_loglik_low"), e.get("test_loglik_high")
-    return f"[{low:.2f}, {'n/a' if high is None else f'{high:.2f}'}]"
+    return "[" + ", ".join("n/a" if x is None else f"{x:.2f}" for x in (low, high)) + "]"
 
 
 def _method(e: dict[str, Any]) -> str:
@@ -366,11 +370,14 @@ def _method(e: dict[str, Any]) -> str:
 
 def _resolved(better: Result, worse: Result) -> str:
     """'.' when better's interval lies wholly above worse's, else why the ranking rests on the point estimates."""
-    high = worse.eval.get("test_loglik_high")
+    high, low = worse.eval.get("test_loglik_high"), better.eval.get("test_loglik_low")
     if high is None:
         return (f"; {worse.label}'s AIS interval has no upper end (the mean importance weight minus 3 standard "
                 "errors is not positive), so the ranking rests on the point estimates.")
-    if better.eval["test_loglik_low"] > high:
+    if low is None:
+        return (f"; {better.label}'s AIS interval has no lower end (a Gibbs state showed log Z above it), "
+                "so the ranking rests on the point estimates.")
+    if low > high:
         return "."
     return "; the intervals overlap, so the difference is not resolved."
 

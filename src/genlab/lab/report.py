@@ -217,8 +217,11 @@ def write_combined_report(
     summary_tables: list[Table],
     summary_figures: list[tuple[Path, str]],
 ) -> tuple[Path, Path]:
-    """``OUT/report.html`` and ``OUT/report.md``: the summary first, then every task."""
+    """``OUT/report.html`` and ``OUT/report.md``: the summary first, then every task;
+    ``OUT/results.json``: the summary tables and where each task's results are."""
     results = [(d, load_results(d)) for d in task_dirs]
+    write_json(out / "results.json", {"title": title, "intro": intro, "summary": [t.to_dict() for t in summary_tables],
+                                      "tasks": [_rel(d, out) for d in task_dirs]})
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>"]
     md = [f"# {title}", "", intro, ""]
     body.append("<h2>All models side by side</h2>")

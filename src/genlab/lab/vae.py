@@ -20,9 +20,10 @@ from genlab.data import ImageSet
 from genlab.evaluate.common import binarized, source_for_run
 from genlab.evaluate.run import EvalConfig
 from genlab.evaluate.vae import ACTIVE_THRESHOLD, latent_usage, posterior
+from genlab.lab import TINY_IMAGES, TINY_TEST
 from genlab.lab.core import Lab
-from genlab.lab.report import Figure, Section, Table, TaskReport
 from genlab.lab.rbm import hidden_grid_shape
+from genlab.lab.report import Figure, Section, Table
 from genlab.models.vae import VAE
 from genlab.rng import make_generator
 from genlab.runs import Run
@@ -201,6 +202,8 @@ class Preset:
     iwae_k: int
     reduced: str  # what is reduced with respect to the SPEC reference, for the report
     longer: VAEConfig | None = None  # a run beyond the reference, toward the published numbers
+    test_limit: int | None = None  # test images measured (None: all)
+    samples: int = 10_000  # model samples for the sample-quality metrics
 
 
 # Beyond the reference: 50 latents and dynamic binarisation as in Burda et al. (2016), and ten
@@ -208,6 +211,9 @@ class Preset:
 TOWARD_BURDA = VAEConfig(latent=50, targets="binarized", batch_size=100, lr=1e-3, epochs=100)
 
 PRESETS = {
+    "tiny": Preset(epochs=2, limit=TINY_IMAGES, iwae_k=10, test_limit=TINY_TEST, samples=TINY_TEST,
+                   reduced=f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs, "
+                   f"the first {TINY_TEST} test images, IWAE with k = 10"),
     "quick": Preset(epochs=30, limit=None, iwae_k=500, reduced="30 epochs instead of 100; IWAE with k = 500 instead of 5000"),
     "full": Preset(epochs=100, limit=None, iwae_k=5000, reduced="nothing: the SPEC reference runs and IWAE with k = 5000, plus one run beyond the reference",
                    longer=TOWARD_BURDA),
@@ -292,8 +298,8 @@ def run(preset: str, out: Path, device: str = "auto", data_dir=None, progress: b
     p = PRESETS[preset]
     lab = Lab(out, preset, device, data_dir, progress)
     task = lab.task_dir("vae")
-    report = TaskReport("vae", "Task 4: variational autoencoder", preset, lab.device_name)
-    eval_config = EvalConfig(iwae_k=p.iwae_k)
+    report = lab.report("vae", "Task 4: variational autoencoder")
+    eval_config = EvalConfig(iwae_k=p.iwae_k, test_limit=p.test_limit, samples=p.samples)
     configs = {"latent 20": reference_config(preset), "latent 2": reference_config(preset, latent=2)}
     if p.longer is not None:
         configs["latent 50, binarized, batch 100"] = p.longer

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from genlab import data, plots
 from genlab.config import option, positive
 from genlab.errors import GenlabError
-from genlab.models.dcgan import IMAGE_SIZE, DCGAN
+from genlab.models.dcgan import DCGAN, IMAGE_SIZE
 from genlab.rng import make_generator
 from genlab.runs import Run, write_bytes
 from genlab.train import common

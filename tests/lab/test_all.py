@@ -1,0 +1,69 @@
+"""genlab lab all --preset tiny: every task, the cross-model table and the combined page, opened in Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser import ARTIFACTS, check_in_browser
+
+from genlab.cli import main
+from genlab.lab.all import SUMMARY_COLUMNS, TASKS
+
+MODELS = ["RBM (reference)", "DBN 784-100-100", "DBN + up-down fine-tuning", "VAE (20-D latent)", "VAE (2-D latent)", "DCGAN"]
+
+
+def lab_all_command(out: Path, data_dir: Path, cache: Path) -> int:
+    with pytest.MonkeyPatch.context() as mp:  # a private cache: the metrics classifier is trained there once
+        mp.setenv("HOME", str(cache))
+        mp.setenv("GENLAB_CACHE_DIR", str(cache))
+        return main(["lab", "all", "--preset", "tiny", "--out", str(out), "--data-dir", str(data_dir), "--device", "cpu", "--quiet"])
+
+
+@pytest.fixture(scope="module")
+def lab_all(mnist_dir, tmp_path_factory) -> Path:
+    """One run of ``genlab lab all --preset tiny`` on MNIST, shared by the tests below."""
+    out = tmp_path_factory.mktemp("lab-all")
+    assert lab_all_command(out, mnist_dir, out.parent / "lab-all-cache") == 0
+    return out
+
+
+def summary(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())["summary"][0]
+
+
+def test_lab_all_writes_every_task_and_one_row_per_model(lab_all):
+    for task in TASKS:
+        assert (lab_all / task / "report.html").is_file(), task
+    table = summary(lab_all)
+    assert table["columns"] == SUMMARY_COLUMNS
+    rows = {row[0]: dict(zip(table["columns"], row)) for row in table["rows"]}
+    assert list(rows) == MODELS
+    methods = [rows[m]["obtained by"] for m in MODELS]
+    assert methods == ["ais", "bound", "bound", "iwae", "iwae", "n/a"]
+    assert rows["DCGAN"]["test log-likelihood (nats)"] is None
+    for model, row in rows.items():  # every model's samples measured; the log-likelihoods are finite and negative
+        assert row["fid"] > 0 and 1 <= row["classifier score"] <= 10, model
+        assert row["parameters"] > 0 and row["training time (s)"] > 0, model
+        if row["test log-likelihood (nats)"] is not None:
+            assert -800 < row["test log-likelihood (nats)"] < 0, model
+    md = (lab_all / "report.md").read_text()
+    assert md.index("Every model on the same measurements") < md.index("Task 1")
+    assert (lab_all / "figures" / "samples_side_by_side.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lab_all_is_resumable_without_training_or_evaluating_again(lab_all, mnist_dir):
+    runs = sorted((lab_all / "runs").iterdir())
+    stamps = [(r / name).stat().st_mtime_ns for r in runs for name in ("model.safetensors", "eval.json") if (r / name).exists()]
+    assert lab_all_command(lab_all, mnist_dir, lab_all.parent / "lab-all-cache") == 0
+    assert sorted((lab_all / "runs").iterdir()) == runs
+    assert [(r / name).stat().st_mtime_ns for r in runs for name in ("model.safetensors", "eval.json") if (r / name).exists()] == stamps
+
+
+@pytest.mark.browser
+def test_lab_all_report_renders_in_chromium(lab_all):
+    seen = check_in_browser(lab_all / "report.html", ARTIFACTS / "lab-all-tiny.png")
+    assert len(seen["widths"]) >= 10 and all(w > 0 for w in seen["widths"]), seen["widths"]
+    assert seen["errors"] == []
+    assert seen["tables"] >= 1 + len(TASKS)  # the cross-model table and at least one per task
