@@ -135,6 +135,22 @@ def rbm_epoch_macs(n_images: int, n_visible: int = 784, n_hidden: int = 100) -> 
     return 5.0 * n_images * n_visible * n_hidden
 
 
+def rbm_breakdown(x: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """Seconds of one genlab RBM epoch by kind of operator (torch.profiler, self CPU time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    epoch = rbm_genlab(x, device)
+    epoch()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        epoch()
+    kinds = {"aten::addmm": "matrix products", "aten::mm": "matrix products", "aten::uniform_": "uniform draws"}
+    out: dict[str, float] = {}
+    for event in prof.key_averages():
+        kind = kinds.get(event.key, "everything else")
+        out[kind] = out.get(kind, 0.0) + event.self_cpu_time_total / 1e6
+    return out
+
+
 # ----------------------------------------------------------------------------- VAE
 
 
@@ -281,6 +297,13 @@ def main() -> None:
         print(f"\nRBM epoch: {rbm_epoch_macs(len(train)) / 1e9:.1f} G multiply-adds in {genlab_epoch:.3f} s = "
               f"{achieved / 1e9:.1f} GMAC/s; dense 2048^3 matmul: {rate / 1e9:.1f} GMAC/s "
               f"({100 * achieved / rate:.0f}% of it)")
+        if device.type == "cpu":
+            parts_s = rbm_breakdown(x, device)
+            total = sum(parts_s.values())
+            print("RBM epoch under torch.profiler: " + ", ".join(
+                f"{kind} {t:.3f} s ({100 * t / total:.0f}%)" for kind, t in sorted(parts_s.items(), key=lambda kv: -kv[1])))
+            macs = rbm_epoch_macs(len(train)) / parts_s["matrix products"]
+            print(f"  the matrix products alone run at {macs / 1e9:.1f} GMAC/s ({100 * macs / rate:.0f}% of the dense rate)")
 
 
 if __name__ == "__main__":
