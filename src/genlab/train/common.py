@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from tqdm import tqdm
@@ -83,6 +83,35 @@ def start(
 def epochs(n: int, desc: str, progress: bool = True) -> tqdm:
     """A progress bar over epochs; set its postfix with the epoch's numbers."""
     return tqdm(range(1, n + 1), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True, leave=True)
+
+
+OnEpoch = Callable[[int, Any], "dict[str, Any] | None"]
+
+
+def run_epochs(
+    n: int,
+    desc: str,
+    one_epoch: Callable[[int], T],
+    shown: Callable[[T], dict[str, Any]],
+    progress: bool = True,
+    on_epoch: OnEpoch | None = None,
+) -> list[T]:
+    """Every training loop of genlab: ``one_epoch(epoch)`` for epochs 1 to ``n`` under a progress bar.
+
+    After each epoch, ``on_epoch(epoch, result)`` (1-based; logging, checkpoints,
+    evaluation) may return more numbers for the bar, beside ``shown(result)``.
+    Returns the epochs' results.
+    """
+    results = []
+    bar = epochs(n, desc, progress)
+    for epoch in bar:
+        result = one_epoch(epoch)
+        results.append(result)
+        postfix = shown(result)
+        if on_epoch is not None:
+            postfix.update(on_epoch(epoch, result) or {})
+        bar.set_postfix(postfix)
+    return results
 
 
 def chunks(x: torch.Tensor, size: int) -> Iterator[torch.Tensor]:

@@ -46,7 +46,7 @@ from genlab.rng import bernoulli
 from genlab.runs import CONFIG, MODEL, Run
 from genlab.train import common
 from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig, cd_step
+from genlab.train.rbm import RBMConfig, cd_step, recon_shown
 
 
 @dataclass
@@ -189,28 +189,24 @@ def n_pixels(config: common.TrainConfig, data_dir: str | Path | None) -> int:
 
 
 def fit_top(
-    dbn: DBN, x: torch.Tensor, config: DBNConfig, generator: torch.Generator, progress: bool = True, on_epoch=None
+    dbn: DBN, x: torch.Tensor, config: DBNConfig, generator: torch.Generator, progress: bool = True,
+    on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
     """Train the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(x), with RBM 1 frozen; returns per-epoch errors.
 
     The error is the top RBM's reconstruction error of its h1 input, per unit.
     ``on_epoch(epoch, error)`` is called after each epoch.
     """
-    errors = []
-    bar = common.epochs(config.epochs, "top rbm", progress)
-    for epoch in bar:
+    def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
             v = bernoulli(x[idx], generator)
             h1 = bernoulli(dbn.p_h1(v), generator)
             recon = cd_step(dbn.top, h1, config.cd_k, config.lr, generator)
             total += (h1 - recon).square_().sum()
-        error = total.item() / (x.shape[0] * dbn.n_h1)
-        errors.append(error)
-        bar.set_postfix(recon_error=f"{error:.4f}")
-        if on_epoch is not None:
-            on_epoch(epoch, error)
-    return errors
+        return total.item() / (x.shape[0] * dbn.n_h1)
+
+    return common.run_epochs(config.epochs, "top rbm", one_epoch, recon_shown, progress, on_epoch)
 
 
 def train(
@@ -334,24 +330,19 @@ def updown_step(
 
 def fit_updown(
     model: UpDownDBN, x: torch.Tensor, config: FinetuneConfig, generator: torch.Generator, progress: bool = True,
-    on_epoch=None,
+    on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
     """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities); returns per-epoch wake reconstruction errors."""
-    errors = []
-    bar = common.epochs(config.epochs, "up-down", progress)
-    for epoch in bar:
+    def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
             probs = x[idx]
             p_wake = updown_step(model, bernoulli(probs, generator), config.lr, config.cd_k, generator,
                                  config.sample_predictions)
             total += (probs - p_wake).square_().sum()
-        error = total.item() / x.numel()
-        errors.append(error)
-        bar.set_postfix(recon_error=f"{error:.4f}")
-        if on_epoch is not None:
-            on_epoch(epoch, error)
-    return errors
+        return total.item() / x.numel()
+
+    return common.run_epochs(config.epochs, "up-down", one_epoch, recon_shown, progress, on_epoch)
 
 
 def train_finetune(

@@ -24,6 +24,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +119,7 @@ def fit(
     config: DCGANConfig,
     generator: torch.Generator,
     progress: bool = True,
-    on_epoch=None,
+    on_epoch: common.OnEpoch | None = None,
 ) -> list[dict[str, float]]:
     """Train ``gan`` on uint8 [N, 64, 64] images; returns each epoch's numbers.
 
@@ -139,9 +140,8 @@ def fit(
     betas = (config.beta1, config.beta2)
     opt_d = torch.optim.Adam(gan.D.parameters(), lr=config.lr, betas=betas)
     opt_g = torch.optim.Adam(gan.G.parameters(), lr=config.lr, betas=betas)
-    history = []
-    bar = common.epochs(config.epochs, "dcgan", progress)
-    for epoch in bar:
+
+    def one_epoch(epoch: int) -> dict[str, Any]:
         d_stats, g_stats = [], []
         batches = list(data.batch_indices(images.shape[0], config.batch_size, generator))
         for start in range(0, len(batches), config.d_steps):
@@ -157,12 +157,13 @@ def fit(
         for name, network in (("d_loss", "discriminator"), ("g_loss", "generator")):
             if not math.isfinite(numbers[name]):
                 raise NonFiniteLoss(f"the {network} loss is {numbers[name]} in epoch {epoch}")
-        history.append(numbers)
-        bar.set_postfix(d_loss=f"{numbers['d_loss']:.3f}", g_loss=f"{numbers['g_loss']:.3f}",
-                        D_x=f"{numbers['d_real']:.2f}", D_Gz=f"{numbers['d_fake']:.2f}")
-        if on_epoch is not None:
-            on_epoch(epoch, numbers)
-    return history
+        return numbers
+
+    def shown(n: dict[str, Any]) -> dict[str, str]:
+        return {"d_loss": f"{n['d_loss']:.3f}", "g_loss": f"{n['g_loss']:.3f}", "D_x": f"{n['d_real']:.2f}",
+                "D_Gz": f"{n['d_fake']:.2f}"}
+
+    return common.run_epochs(config.epochs, "dcgan", one_epoch, shown, progress, on_epoch)
 
 
 def train(

@@ -12,7 +12,6 @@ it instead of restarting at the data (PCD, Tieleman 2008).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,7 +150,7 @@ def fit(
     config: RBMConfig,
     generator: torch.Generator,
     progress: bool = True,
-    on_epoch: Callable[[int, float], dict[str, Any] | None] | None = None,
+    on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
     """Train ``rbm`` for ``config.epochs`` epochs on the rows of ``x``; returns per-epoch train errors.
 
@@ -159,14 +158,13 @@ def fit(
     the numbers it returns join the progress bar's.
     """
     state = CDState()
-    errors = []
-    bar = common.epochs(config.epochs, "rbm", progress)
-    for epoch in bar:
-        error = train_epoch(rbm, x, config, generator, state)
-        errors.append(error)
-        shown = on_epoch(epoch, error) if on_epoch is not None else None
-        bar.set_postfix(recon_error=f"{error:.4f}", **(shown or {}))
-    return errors
+    return common.run_epochs(config.epochs, "rbm", lambda _: train_epoch(rbm, x, config, generator, state),
+                             recon_shown, progress, on_epoch)
+
+
+def recon_shown(error: float) -> dict[str, str]:
+    """An epoch's reconstruction error for the progress bar."""
+    return {"recon_error": f"{error:.4f}"}
 
 
 def train(

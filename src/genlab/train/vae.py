@@ -73,7 +73,7 @@ def fit(
     config: VAEConfig,
     generator: torch.Generator,
     progress: bool = True,
-    on_epoch=None,
+    on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
     """Train ``model`` on the rows of ``x`` (grey values in [0, 1]); returns the per-epoch mean losses.
 
@@ -82,9 +82,8 @@ def fit(
     The loss is accumulated on the device and read once per epoch.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    losses = []
-    bar = common.epochs(config.epochs, "vae", progress)
-    for epoch in bar:
+
+    def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
             target = x[idx] if config.targets == "soft" else bernoulli(x[idx], generator)
@@ -93,12 +92,9 @@ def fit(
             loss.backward()
             optimizer.step()
             total += loss.detach() * idx.shape[0]
-        losses.append(total.item() / x.shape[0])
-        postfix = {"loss": f"{losses[-1]:.2f}"}
-        if on_epoch is not None:
-            postfix.update(on_epoch(epoch, losses[-1]) or {})
-        bar.set_postfix(postfix)
-    return losses
+        return total.item() / x.shape[0]
+
+    return common.run_epochs(config.epochs, "vae", one_epoch, lambda loss: {"loss": f"{loss:.2f}"}, progress, on_epoch)
 
 
 def build(config: VAEConfig, n_visible: int, generator: torch.Generator | None = None, device=None) -> VAE:
