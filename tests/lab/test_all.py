@@ -67,3 +67,19 @@ def test_lab_all_report_renders_in_chromium(lab_all):
     assert len(seen["widths"]) >= 10 and all(w > 0 for w in seen["widths"]), seen["widths"]
     assert seen["errors"] == []
     assert seen["tables"] >= 1 + len(TASKS)  # the cross-model table and at least one per task
+
+
+def test_sample_quality_is_compared_at_one_sample_count(lab_all, mnist_dir, monkeypatch):
+    from genlab.lab.all import at_equal_sample_count, headline_runs
+    from genlab.lab.core import Lab
+
+    monkeypatch.setenv("GENLAB_CACHE_DIR", str(lab_all.parent / "lab-all-cache"))  # the classifier trained above
+    models = headline_runs([lab_all / task for task in TASKS])
+    name, run = models[-1]
+    measured = run.read_eval()
+    run.read_eval = lambda: {**measured, "metric_samples": 2 * measured["metric_samples"], "fid": -1.0}  # as if measured at 1,000
+    evals, n, test = at_equal_sample_count(models, Lab(lab_all, "tiny", "cpu", mnist_dir, progress=False))
+    assert (n, test) == (measured["metric_samples"], measured["metric_test_images"]) == (500, 500)
+    assert evals[name]["metric_samples"] == 500 and evals[name]["fid"] == pytest.approx(measured["fid"], rel=1e-6)
+    floors = {(tuple(ev["metric_sample_size"]), ev["fid_floor"]) for ev in evals.values()}
+    assert len(floors) == len({size for size, _ in floors}) == 2  # one floor per image size (28x28, 64x64)

@@ -32,9 +32,8 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def summary_row(name: str, run: Run) -> list[Any]:
-    """One model's numbers from its eval.json and config.json."""
-    ev = run.read_eval() or {}
+def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
+    """One model's numbers from its evaluation ``ev`` and its config.json."""
     return [
         name,
         ev.get("test_loglik"),
@@ -49,6 +48,32 @@ def summary_row(name: str, run: Run) -> list[Any]:
         None if run.meta.get("train_time_s") is None else round(run.meta["train_time_s"], 1),
         run.meta.get("device"),
     ]
+
+
+def at_equal_sample_count(models: list[tuple[str, Run]], lab: Lab) -> tuple[dict[str, dict[str, Any]], int | None, int | None]:
+    """Each model's eval.json, its sample-quality numbers re-measured where needed so that all
+    are taken at one sample count and one test set (the smallest any of them used): fid is
+    biased upward at small sample counts, so only equal counts compare.
+
+    Returns (evaluation per model, that sample count, that number of test images).
+    """
+    from genlab.evaluate.run import EvalConfig
+    from genlab.families import family_of
+    from genlab.metrics.quality import evaluate_samples
+
+    evals = {name: run.read_eval() or {} for name, run in models}
+    measured = [ev for ev in evals.values() if "metric_samples" in ev]
+    if not measured:
+        return evals, None, None
+    n = min(ev["metric_samples"] for ev in measured)
+    test = min(ev["metric_test_images"] for ev in measured)
+    for name, run in models:
+        ev = evals[name]
+        if "metric_samples" in ev and (ev["metric_samples"], ev["metric_test_images"]) != (n, test):
+            lab.say(f"measuring {name}'s samples again at {n:,} samples, as every model's")
+            config = EvalConfig(seed=ev.get("eval_config", {}).get("seed", 0), samples=n, test_limit=test)
+            evals[name] = {**ev, **evaluate_samples(run, family_of(run), config, lab.device, lab.data_dir)}
+    return evals, n, test
 
 
 def headline_runs(task_dirs: list[Path]) -> list[tuple[str, Run]]:
@@ -86,13 +111,16 @@ def run_all(preset: str, out: Path, device: str = "auto", data_dir=None, progres
         lab.say(f"=== task {i}/{len(tasks)}: {task} ===")
         task_dirs.append(lab_function(task)(preset, out, device=device, data_dir=data_dir, progress=progress))
     models = headline_runs(task_dirs)
+    evals, n, test = at_equal_sample_count(models, lab)
+    samples_note = "" if n is None else f" ({n:,} samples of each model against the first {test:,} test images; the floor: as many training images, taken at the image size of the samples)"
     table = Table(
         "Every model on the same measurements",
         SUMMARY_COLUMNS,
-        [summary_row(name, run) for name, run in models],
+        [summary_row(name, run, evals[name]) for name, run in models],
         note="test log-likelihood on the MNIST test set binarised once with a fixed seed: exact or AIS for the RBM, "
         "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs; "
-        "fid and the classifier score use genlab's own MNIST classifier; n/a where a measure does not apply.",
+        f"fid, its floor, the classifier score and the label coverage use genlab's own MNIST classifier{samples_note}; "
+        "n/a where a measure does not apply.",
     )
     figure = samples_figure(models, out / "figures" / "samples_side_by_side.png", lab.device)
     write_combined_report(
