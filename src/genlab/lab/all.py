@@ -45,7 +45,7 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
         ev.get("coverage_min_share"),
         ev.get("probe_accuracy"),
         ev.get("n_params"),
-        None if run.meta.get("train_time_s") is None else round(run.meta["train_time_s"], 1),
+        None if run.meta.get("train_time_s") is None else f"{run.meta['train_time_s']:.1f}",
         run.meta.get("device"),
     ]
 

@@ -240,7 +240,7 @@ def comparison_table(title: str, rows: list[tuple[str, Run | None, dict[str, Any
     keys = [(k, c) for k, c in COLUMNS if any(r.get(k) is not None for _, _, r in rows)]
     table_rows = []
     for name, run, results in rows:
-        train_time = None if run is None else run.meta.get("train_time_s")
+        train_time = None if run is None or "train_time_s" not in run.meta else f"{run.meta['train_time_s']:.1f}"
         table_rows.append([name, *[results.get(k) for k, _ in keys], train_time])
     return Table(title, ["model", *[c for _, c in keys], "train time [s]"], table_rows, note)
 
