@@ -46,13 +46,15 @@ def one_of(*choices: str) -> Check:
     return check
 
 
-def option(default: Any, help: str, *, check: Check | None = None, flag: str | None = None) -> Any:
+def option(default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool = True) -> Any:
     """A config field with its default, help text, validation and CLI flag.
 
     For a boolean whose default is True the flag is ``--no-NAME``; for one whose
-    default is False it is ``--NAME``.
+    default is False it is ``--NAME``. ``identity=False`` marks where something is
+    (a path whose content another field pins by checksum), not what the run is:
+    :meth:`Config.identity` leaves it out.
     """
-    return dataclasses.field(default=default, metadata={"help": help, "check": check, "flag": flag})
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "flag": flag, "identity": identity})
 
 
 def flag_of(field: dataclasses.Field) -> str:
@@ -84,6 +86,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the run: ``to_dict`` without locations (``option(identity=False)``)."""
+        return {f.name: v for f, v in zip(dataclasses.fields(self), self.to_dict().values())  # type: ignore[arg-type]
+                if f.metadata.get("identity", True)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):

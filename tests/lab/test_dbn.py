@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import torch
 
@@ -68,6 +69,10 @@ def test_the_config_hash_of_a_stacked_dbn_follows_the_rbm_runs_content(tmp_path)
     first = config_key("dbn", stacked_config(DBNConfig(), rbm_run(0)))
     assert config_key("dbn", stacked_config(DBNConfig(), rbm_run(0))) == first
     assert config_key("dbn", stacked_config(DBNConfig(), rbm_run(1))) != first
+    rbm_run(0)
+    moved = Run.open(shutil.copytree(tmp_path / "rbm", tmp_path / "moved-lab" / "rbm"))
+    stacked = stacked_config(DBNConfig(), moved)
+    assert stacked.rbm == str(moved.path.resolve()) and config_key("dbn", stacked) == first  # the same content elsewhere
 
 
 def test_generation_initialisations_are_those_of_spec_1_7():

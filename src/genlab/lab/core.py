@@ -26,8 +26,9 @@ from genlab.train.common import TrainConfig
 
 
 def config_key(family: str, config: TrainConfig) -> str:
-    """A short, stable hash of a family and its full config."""
-    text = json.dumps({"family": family, "config": config.to_dict()}, sort_keys=True)
+    """A short, stable hash of a family and its config (without locations: a stacked run is
+    keyed by the checksum of the run below it, so a lab directory can move)."""
+    text = json.dumps({"family": family, "config": config.identity()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

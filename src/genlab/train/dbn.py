@@ -55,7 +55,7 @@ class DBNConfig(common.TrainConfig):
 
     rbm: str | None = option(
         None, "finished RBM run to stack on (RBM 1, frozen); without it RBM 1 is trained first, with "
-        "--rbm-hidden, --rbm-cd-k and the options shared by both layers"
+        "--rbm-hidden, --rbm-cd-k and the options shared by both layers", identity=False,
     )
     rbm_sha256: str | None = option(None, "sha256 of --rbm's model.safetensors: checked when given, recorded when not")
     rbm_hidden: int = option(100, "hidden units of RBM 1 when trained here (with --rbm: recorded from it)", check=positive)
@@ -84,7 +84,7 @@ class DBNConfig(common.TrainConfig):
 class FinetuneConfig(common.TrainConfig):
     """SPEC task 3: up-down fine-tuning of a DBN run, lr 0.01, 100 epochs, minibatch 100."""
 
-    dbn: str | None = option(None, "finished DBN run to fine-tune (required)")
+    dbn: str | None = option(None, "finished DBN run to fine-tune (required)", identity=False)
     dbn_sha256: str | None = option(None, "sha256 of --dbn's model.safetensors: checked when given, recorded when not")
     lr: float = option(0.01, "learning rate of every update", check=positive)
     epochs: int = option(100, "passes over the training set", check=positive)
