@@ -88,24 +88,24 @@ def rbm_sklearn(x: np.ndarray) -> Callable[[], object]:
     return run
 
 
-class PerSampleMNIST(torch.utils.data.Dataset):
-    """What a tutorial does: one image at a time, converted to a tensor in __getitem__."""
+class PerSample(torch.utils.data.Dataset):
+    """What a tutorial does: one image at a time, converted to a tensor (and transformed) in __getitem__."""
 
-    def __init__(self, images: np.ndarray) -> None:
-        self.images = images
+    def __init__(self, images: np.ndarray, transform: Callable[[torch.Tensor], torch.Tensor] = lambda x: x.reshape(-1)) -> None:
+        self.images, self.transform = images, transform
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.tensor(self.images[i], dtype=torch.float32).reshape(-1) / 255.0
+        return self.transform(torch.tensor(self.images[i], dtype=torch.float32) / 255.0)
 
 
 def rbm_notebook(images: np.ndarray) -> Callable[[], object]:
     torch.manual_seed(0)
     W = torch.randn(784, 100) * 0.1
     a, b = torch.zeros(784), torch.zeros(100)
-    loader = torch.utils.data.DataLoader(PerSampleMNIST(images), batch_size=100, shuffle=True)
+    loader = torch.utils.data.DataLoader(PerSample(images), batch_size=100, shuffle=True)
     lr = 0.1
 
     def epoch():
@@ -171,7 +171,7 @@ def vae_dataloader(images: np.ndarray, device: torch.device) -> Callable[[], obj
     """The same model and loss through a per-sample Dataset and a DataLoader (batch 1024, shuffled)."""
     model = vae_model(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=3.24e-4)
-    loader = torch.utils.data.DataLoader(PerSampleMNIST(images), batch_size=1024, shuffle=True)
+    loader = torch.utils.data.DataLoader(PerSample(images), batch_size=1024, shuffle=True)
 
     def epoch():
         for x in loader:
@@ -194,19 +194,10 @@ def dcgan_genlab(images64: torch.Tensor, device: torch.device, batch_size: int) 
     return lambda: fit(gan, images64, DCGANConfig(epochs=1, batch_size=batch_size), g, progress=False)
 
 
-class PerSampleResized(torch.utils.data.Dataset):
-    """What the PyTorch DCGAN tutorial does: each image resized to 64x64 and scaled to [-1, 1] in __getitem__."""
-
-    def __init__(self, images: np.ndarray) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        x = torch.tensor(self.images[i], dtype=torch.float32)[None, None] / 255.0
-        x = torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
-        return x[0] * 2 - 1
+def resized_to_64(x: torch.Tensor) -> torch.Tensor:
+    """What the PyTorch DCGAN tutorial's transforms do to one image: 64x64, scaled to [-1, 1]."""
+    x = torch.nn.functional.interpolate(x[None, None], size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
+    return x[0] * 2 - 1
 
 
 def dcgan_plain(images: np.ndarray, device: torch.device, batch_size: int) -> Callable[[], object]:
@@ -217,7 +208,7 @@ def dcgan_plain(images: np.ndarray, device: torch.device, batch_size: int) -> Ca
     opt_d = torch.optim.Adam(gan.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(gan.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    loader = torch.utils.data.DataLoader(PerSampleResized(images), batch_size=batch_size, shuffle=True)
+    loader = torch.utils.data.DataLoader(PerSample(images, resized_to_64), batch_size=batch_size, shuffle=True)
 
     def epoch():
         for real in loader:

@@ -150,20 +150,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from genlab import plots
     from genlab.devices import resolve_device
-    from genlab.families import family_of
-    from genlab.rng import make_generator
+    from genlab.families import sample_images
     from genlab.runs import Run
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out}: expected a .png file name")
     run = Run.open(args.run)
-    device = resolve_device(args.device)
-    family = family_of(run)
-    model = family.load(run, device)
-    shape = tuple(run.meta["data"]["image_shape"])
-    images = plots.as_images(family.sample(model, args.n, make_generator(args.seed, device)), shape)
-    plots.grid_figure(images.clamp(0, 1), out, title=f"{args.n} samples from {run.path.name} ({family.name})",
+    images = sample_images(run, args.n, args.seed, resolve_device(args.device))
+    plots.grid_figure(images, out, title=f"{args.n} samples from {run.path.name} ({run.family})",
                       scale=plots.scale_for(images.shape[-1]))
     print(f"{args.n} samples written to {out}")
     return 0

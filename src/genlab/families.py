@@ -16,6 +16,7 @@ from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import dcgan as evaluate_dcgan
 from genlab.evaluate import rbm as evaluate_rbm
 from genlab.evaluate import vae as evaluate_vae
+from genlab.rng import make_generator
 from genlab.runs import Run
 from genlab.train import dbn, dcgan, rbm, vae
 from genlab.train.common import TrainConfig
@@ -49,6 +50,16 @@ FAMILIES: dict[str, Family] = {
     "dcgan": Family("dcgan", "Deep Convolutional GAN on 64x64 images (SPEC task 5)",
                     dcgan.DCGANConfig, dcgan.train, dcgan.load, dcgan.sample, evaluate_dcgan.evaluate),
 }
+
+
+@torch.no_grad()
+def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """n new images from a run's model (its family's ``sample``, seeded): [n, H, W] in [0, 1] on the CPU."""
+    from genlab.plots import as_images
+
+    family = family_of(run)
+    images = family.sample(family.load(run, device), n, make_generator(seed, device))
+    return as_images(images.float(), tuple(run.meta["data"]["image_shape"])).clamp(0, 1).cpu()
 
 
 def family_of(run: Run) -> Family:

@@ -11,13 +11,18 @@ from genlab.models.dcgan import DCGAN, Discriminator, Generator, init_weights
 BATCH = 3
 
 
-def test_each_generator_layer_has_the_spec_output_shape():
-    G = Generator()
-    x = torch.randn(BATCH, 100, 1, 1)
+def block_shapes(net, x: torch.Tensor) -> tuple[list[tuple[int, ...]], torch.Tensor]:
+    """The output shape of each of a network's blocks in turn, and the last output."""
     shapes = []
-    for block in G.blocks:
+    for block in net.blocks:
         x = block(x)
         shapes.append(tuple(x.shape))
+    return shapes, x
+
+
+def test_each_generator_layer_has_the_spec_output_shape():
+    G = Generator()
+    shapes, x = block_shapes(G, torch.randn(BATCH, 100, 1, 1))
     assert shapes == [(BATCH, 512, 4, 4), (BATCH, 256, 8, 8), (BATCH, 128, 16, 16), (BATCH, 64, 32, 32), (BATCH, 1, 64, 64)]
     assert -1 <= x.min() and x.max() <= 1  # tanh output
     assert G(torch.randn(BATCH, 100)).shape == (BATCH, 1, 64, 64)  # flat z is accepted too
@@ -25,11 +30,7 @@ def test_each_generator_layer_has_the_spec_output_shape():
 
 def test_each_discriminator_layer_has_the_spec_output_shape():
     D = Discriminator()
-    x = torch.randn(BATCH, 1, 64, 64)
-    shapes = []
-    for block in D.blocks:
-        x = block(x)
-        shapes.append(tuple(x.shape))
+    shapes, _ = block_shapes(D, torch.randn(BATCH, 1, 64, 64))
     assert shapes == [(BATCH, 64, 32, 32), (BATCH, 128, 16, 16), (BATCH, 256, 8, 8), (BATCH, 512, 4, 4), (BATCH, 1, 1, 1)]
     assert D(torch.randn(BATCH, 1, 64, 64)).shape == (BATCH,)  # one logit per image
 

@@ -10,7 +10,6 @@ import torch
 from genlab import plots
 from genlab.lab.core import Lab
 from genlab.lab.report import Table, load_results, write_combined_report
-from genlab.rng import make_generator
 from genlab.runs import Run
 
 # The order of the tasks: later ones re-use earlier runs (the DBN stacks on the RBM).
@@ -85,19 +84,11 @@ def headline_runs(task_dirs: list[Path]) -> list[tuple[str, Run]]:
     return out
 
 
-@torch.no_grad()
 def samples_figure(models: list[tuple[str, Run]], path: Path, device: torch.device, n: int = 10, seed: int = 0) -> Path:
     """One row of n samples from each model, side by side."""
-    from genlab.families import family_of
+    from genlab.families import sample_images
 
-    rows = []
-    for name, run in models:
-        family = family_of(run)
-        model = family.load(run, device)
-        images = family.sample(model, n, make_generator(seed, device))
-        shape = tuple(run.meta["data"]["image_shape"])
-        images = plots.as_images(images.float().clamp(0, 1), shape)
-        rows.append((name, images.cpu()))
+    rows = [(name, sample_images(run, n, seed, device)) for name, run in models]
     return plots.rows_figure(rows, path, title=f"{n} samples from each model (seed {seed})")
 
 

@@ -17,11 +17,10 @@ import torch
 
 from genlab import plots
 from genlab.evaluate.run import EvalConfig
-from genlab.families import family_of
+from genlab.families import family_of, sample_images
 from genlab.lab import TINY_TEST
 from genlab.lab.core import Lab
 from genlab.lab.report import Figure, Section, Table
-from genlab.rng import make_generator
 from genlab.runs import Run
 from genlab.train import dcgan
 from genlab.train.dcgan import DCGANConfig
@@ -58,7 +57,6 @@ VARIANTS = (
 )
 
 
-@torch.no_grad()
 def samples_grid(
     run: Run, path: Path, device: torch.device | str = "cpu", n: int = 100, seed: int = SAMPLE_SEED, title: str | None = None
 ) -> Path:
@@ -66,10 +64,8 @@ def samples_grid(
 
     Images of any size are drawn as large as 28x28 ones, so grids of different models sit side by side.
     """
-    family = family_of(run)
-    samples = family.sample(family.load(run, device), n, make_generator(seed, device))
-    images = plots.as_images(samples, tuple(run.meta["data"]["image_shape"]))
-    return plots.grid_figure(images.clamp(0, 1), path, nrow=10, title=title or f"{n} samples ({family.name})",
+    images = sample_images(run, n, seed, device)
+    return plots.grid_figure(images, path, nrow=10, title=title or f"{n} samples ({run.family})",
                              scale=plots.scale_for(images.shape[-1]))
 
 
@@ -138,7 +134,6 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
                    figures: Path) -> Section:
     """SPEC 5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
     DCGAN, both measured on the same number of samples."""
-    from genlab.families import family_of
     from genlab.lab.vae import reference_config
     from genlab.metrics.quality import evaluate_samples
 
