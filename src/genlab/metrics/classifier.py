@@ -35,8 +35,8 @@ from genlab import data
 from genlab.config import Config, option, positive
 from genlab.errors import GenlabError
 from genlab.rng import make_generator
-from genlab.runs import load_tensors, save_tensors, write_json
-from genlab.train.common import epochs as epoch_bar
+from genlab.runs import file_sha256, load_tensors, save_tensors, write_json
+from genlab.train.common import run_epochs
 
 VERSION = 1  # bump when the architecture or the training procedure changes
 WEIGHTS = "classifier.safetensors"
@@ -96,13 +96,19 @@ def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: b
     steps = config.epochs * -(-len(train) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     model.train()
-    for _ in epoch_bar(config.epochs, "classifier", progress):
+
+    def one_epoch(_: int) -> float:
+        total = torch.zeros(())
         for idx in data.batch_indices(len(train), config.batch_size, generator):
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             schedule.step()
+            total += loss.detach() * len(idx)
+        return total.item() / len(train)
+
+    run_epochs(config.epochs, "classifier", one_epoch, lambda loss: {"loss": f"{loss:.4f}"}, progress)
     return model.eval()
 
 
@@ -123,10 +129,6 @@ def classifier_dir(source: data.DataSource, config: ClassifierConfig) -> Path:
     text = json.dumps({"version": VERSION, "data": data.checksums(source), "config": config.to_dict()}, sort_keys=True)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     return data.cache_root() / "classifiers" / f"{source.name}-{key}"
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def cached(directory: Path, config: ClassifierConfig) -> tuple[Classifier, dict[str, Any]] | None:

@@ -30,7 +30,6 @@ expectation.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from genlab.errors import ConfigError, GenlabError
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
-from genlab.runs import CONFIG, MODEL, Run
+from genlab.runs import CONFIG, MODEL, Run, file_sha256
 from genlab.train import common
 from genlab.train import rbm as train_rbm
 from genlab.train.rbm import RBMConfig, cd_step, recon_shown
@@ -100,7 +99,7 @@ class FinetuneConfig(common.TrainConfig):
 
 
 def model_sha256(run: Run) -> str:
-    return hashlib.sha256((run.path / MODEL).read_bytes()).hexdigest()
+    return file_sha256(run.path / MODEL)
 
 
 def open_source(path: str, family: str, flag: str, expected_sha256: str | None) -> tuple[Run, str]:
