@@ -1,7 +1,14 @@
 """Seeds, generators and Bernoulli sampling.
 
-All randomness in genlab flows through an explicit ``torch.Generator`` so that a
-run is reproducible from its seed alone (bit-identical on the CPU).
+All randomness in genlab flows from an explicit source so that a run is
+reproducible from its seed alone:
+
+* a ``torch.Generator`` (the default; bit-identical runs on the CPU), or
+* a :class:`CounterStream`, a counter-based generator (Threefry-2x32-20 of Salmon
+  et al., "Parallel random numbers: as easy as 1, 2, 3", 2011) written in plain
+  integer tensor arithmetic. It keeps no state on the device, so a compiled training
+  step can draw its random numbers inside its own fused kernels, and it gives the
+  same bits on every device, eager or compiled.
 """
 
 from __future__ import annotations
@@ -16,12 +23,85 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     return generator
 
 
-def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A sample of independent Bernoulli(p) variables as 0./1. floats.
+# -- Threefry-2x32-20 ----------------------------------------------------------
+
+_MASK = 0xFFFFFFFF
+_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
+_PARITY = 0x1BD11BDA  # the key schedule's constant (Skein's C240 for 32-bit words)
+
+Word = torch.Tensor | int
+
+
+def threefry2x32(key: tuple[Word, Word], counter: tuple[Word, Word]) -> tuple[Word, Word]:
+    """Threefry-2x32 with 20 rounds: a key and a counter of two 32-bit words each -> two random words.
+
+    Words are Python ints or int64 tensors holding values in [0, 2^32), so every
+    operation stays exact (no signed overflow) on every device. Tensors broadcast:
+    one key with many counters gives many independent outputs.
+    """
+    k0, k1 = key
+    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0, x1 = (counter[0] + k0) & _MASK, (counter[1] + k1) & _MASK
+    for r in range(20):
+        x0 = (x0 + x1) & _MASK
+        s = _ROTATIONS[r % 8]
+        x1 = (((x1 << s) & _MASK) | (x1 >> (32 - s))) ^ x0
+        if r % 4 == 3:  # key injection every four rounds
+            j = r // 4 + 1
+            x0 = (x0 + ks[j % 3]) & _MASK
+            x1 = (x1 + ks[(j + 1) % 3] + j) & _MASK
+    return x0, x1
+
+
+class CounterStream:
+    """Draws for one training step: Threefry-2x32 of (element index, draw number) under a key.
+
+    ``key`` is an int64 tensor of two 32-bit words (see :func:`new_key`); ``step`` is
+    a 0-d int64 tensor. Draw number i of step s uses the counter word
+    ``s * DRAWS_PER_STEP + i``, so no two draws under one key share a counter as long
+    as each step makes fewer than ``DRAWS_PER_STEP`` draws and there are fewer than
+    2^32 / DRAWS_PER_STEP steps per key.
+    """
+
+    DRAWS_PER_STEP = 256
+
+    def __init__(self, key: torch.Tensor, step: torch.Tensor) -> None:
+        self.key, self.step, self.draws = key, step, 0
+
+    def bits(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        """Independent uniform 32-bit words (in int64) of the given shape."""
+        if self.draws >= self.DRAWS_PER_STEP:
+            raise ValueError(f"a CounterStream makes at most {self.DRAWS_PER_STEP} draws per step")
+        n = 1
+        for size in shape:
+            n *= size
+        index = torch.arange((n + 1) // 2, dtype=torch.int64, device=self.key.device)
+        x0, x1 = threefry2x32((self.key[0], self.key[1]), (index, self.step * self.DRAWS_PER_STEP + self.draws))
+        self.draws += 1
+        return torch.cat([x0, x1])[:n].view(shape)
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        """float32 U[0, 1) draws with 24 random bits each (every value k / 2^24 equally likely), as ``torch.rand``."""
+        return (self.bits(shape) >> 8).to(torch.float32) * (1.0 / (1 << 24))
+
+
+def new_key(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A fresh Threefry key (two 32-bit words as int64) drawn from ``generator``."""
+    source = generator.device if generator is not None else "cpu"
+    return torch.randint(0, 1 << 32, (2,), generator=generator, dtype=torch.int64, device=source).to(device)
+
+
+RandomSource = torch.Generator | CounterStream | None
+
+
+def bernoulli(p: torch.Tensor, generator: RandomSource = None) -> torch.Tensor:
+    """A sample of independent Bernoulli(p) variables as 0./1. values of p's dtype.
 
     Comparing uniform draws with the probabilities is the same distribution as
     ``torch.bernoulli`` and several times faster on the CPU (see
     ``benchmarks/``): P(u < p) = p for u ~ U[0, 1).
     """
+    if isinstance(generator, CounterStream):
+        return (generator.uniform(p.shape) < p).to(p.dtype)
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
     return u.lt_(p)

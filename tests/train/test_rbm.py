@@ -208,3 +208,39 @@ def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_p
     assert entry["test_loglik_method"] == "ais"
     assert (entry["ais_runs"], entry["ais_betas"]) == (evaluate_rbm.TRAINING_AIS_RUNS, evaluate_rbm.TRAINING_AIS_BETAS)
     assert entry["test_loglik_low"] <= entry["test_loglik"] <= (entry["test_loglik_high"] or entry["test_loglik"])
+
+
+# ----------------------------------------------------------------------------- the compiled step
+
+from genlab.rng import new_key  # noqa: E402
+
+needs_compiler = pytest.mark.skipif(
+    not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU"
+)
+
+
+@needs_compiler
+def test_compiled_training_matches_the_same_steps_run_eagerly_and_learns(monkeypatch):
+    """CD-1 with momentum and weight decay, compiled against eager on one stream."""
+    x = bars_and_stripes().float().repeat(20, 1)
+    config = RBMConfig(hidden=8, epochs=10, batch_size=10, lr=1.0, momentum=0.5,
+                       weight_decay=1e-4, compile=True)
+    start = RBM(9, 8, init_std=0.1, generator=torch.Generator().manual_seed(0))
+
+    def train(step_fn) -> tuple[RBM, list[float]]:
+        monkeypatch.setattr(train_rbm, "compiled_step", lambda: step_fn)
+        rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+        return rbm, fit(rbm, x, config, torch.Generator().manual_seed(1), progress=False)
+
+    compiled_step = train_rbm.compiled_step()
+    eager, eager_errors = train(train_rbm.counter_step)
+    compiled, compiled_errors = train(compiled_step)
+    assert compiled_step is not train_rbm.counter_step
+    for name, t in eager.tensors().items():
+        assert torch.allclose(compiled.tensors()[name], t, atol=2e-3), name
+    assert compiled_errors == pytest.approx(eager_errors, rel=1e-3)
+
+    def loglik(rbm: RBM) -> float:
+        return exact_mean_loglik(rbm.W.double(), rbm.v_bias.double(), rbm.h_bias.double(), x.double()).item()
+
+    assert loglik(compiled) > loglik(start) + 1.5

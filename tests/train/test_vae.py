@@ -115,3 +115,28 @@ def test_invalid_vae_options_exit_2_with_one_line(capsys, tmp_path):
 def test_a_one_dimensional_latent_trains_and_skips_the_latent_plane_figures(tiny_dataset, tmp_path):
     run = train_vae.train(small_config(tiny_dataset, latent=1, epochs=1), tmp_path / "run", device="cpu", progress=False)
     assert {p.name for p in run.figures.iterdir()} == {"reconstructions.png", "latent_boxplots.png", "samples.png"}
+
+
+def train_small(**options) -> tuple[VAE, list[float]]:
+    x = (torch.rand(256, 64, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    model = VAE(64, 4, (32,), "softplus", generator=torch.Generator().manual_seed(1))
+    config = VAEConfig(latent=4, hidden="32", epochs=3, batch_size=64, lr=1e-2, **options)
+    return model, train_vae.fit(model, x, config, torch.Generator().manual_seed(2), progress=False)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
+def test_compiled_training_follows_the_eager_run_on_the_same_random_stream():
+    eager, eager_losses = train_small()
+    compiled, compiled_losses = train_small(compile=True)
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
+    for name, t in eager.state_dict().items():
+        assert torch.allclose(compiled.state_dict()[name], t, atol=1e-4), name
+
+
+def test_bf16_training_keeps_float32_parameters_and_close_losses():
+    fp32, fp32_losses = train_small()
+    bf16, bf16_losses = train_small(bf16=True)
+    assert all(t.dtype == torch.float32 for t in bf16.state_dict().values())
+    assert bf16_losses == pytest.approx(fp32_losses, rel=0.01)
+    assert bf16_losses[-1] < bf16_losses[0]
+    assert not torch.equal(bf16.state_dict()["logits.weight"], fp32.state_dict()["logits.weight"])

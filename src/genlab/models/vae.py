@@ -91,9 +91,13 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decode_logits(z))
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I): a sample of q(z | x) that is differentiable in mu and sigma."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I) (drawn here unless given): a sample of q(z | x) that is
+        differentiable in mu and sigma."""
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
     # -- the terms of the ELBO -------------------------------------------------
@@ -108,16 +112,23 @@ class VAE(nn.Module):
         """log p(x | z) = sum_i x_i l_i - softplus(l_i) (= -BCE), summed over the last (pixel) axis."""
         return (x * logits - F.softplus(logits)).sum(-1)
 
-    def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """ELBO(x) per row of x, with E_q[log p(x | z)] from one sample of z: [N]."""
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        return self.log_px(x, self.decode_logits(z)) - self.kl(mu, logvar).sum(-1)
+    def elbo(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ELBO(x) per row of x, with E_q[log p(x | z)] from one sample of z (noise ``eps`` if given): [N].
 
-    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        The terms are computed in x's dtype even when the layers run in bfloat16 (autocast).
+        """
+        mu, logvar = (t.to(x.dtype) for t in self.encode(x))
+        z = self.reparameterize(mu, logvar, generator, eps)
+        return self.log_px(x, self.decode_logits(z).to(x.dtype)) - self.kl(mu, logvar).sum(-1)
+
+    def loss(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The training loss: binary cross-entropy summed over pixels plus the KL, averaged over
         the minibatch (= -ELBO)."""
-        return -self.elbo(x, generator).mean()
+        return -self.elbo(x, generator, eps).mean()
 
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """log w = log p(x | z) + log p(z) - log q(z | x) for k samples z ~ q(z | x) per row of x: [k, N].

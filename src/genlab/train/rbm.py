@@ -8,10 +8,17 @@ where <.>^0 uses the data and p(h | v^0), and <.>^k the state after k Gibbs step
 (all hidden units sampled, then all visible units) and p(h | v^k). With
 ``persistent`` the negative chain continues from where the previous minibatch left
 it instead of restarting at the data (PCD, Tieleman 2008).
+
+With ``compile`` each whole minibatch step (gather, binarisation, Gibbs steps,
+update) runs as one ``torch.compile``d function whose random numbers come from a
+counter-based generator (:class:`genlab.rng.CounterStream`) inside its fused
+kernels: the same update, a different (equally valid) random stream, and the same
+bits on every device.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,8 @@ import torch
 from genlab import data
 from genlab.config import non_negative, option, positive
 from genlab.models.rbm import RBM
-from genlab.rng import bernoulli
+from genlab.devices import check_compile
+from genlab.rng import CounterStream, RandomSource, bernoulli, new_key
 from genlab.runs import Run
 from genlab.train import common
 
@@ -48,6 +56,10 @@ class RBMConfig(common.TrainConfig):
         "hidden units, else a cheap AIS estimate (0: never)",
         check=non_negative,
     )
+    compile: bool = option(
+        False, "compile each minibatch step into fused kernels (torch.compile; needs a C++ compiler on the CPU, "
+        "Triton on CUDA); its random numbers come from a counter-based generator (Threefry) seeded by --seed",
+    )
 
 
 @dataclass
@@ -63,7 +75,7 @@ def cd_step(
     v0: torch.Tensor,
     k: int,
     lr: float,
-    generator: torch.Generator | None = None,
+    generator: RandomSource = None,
     state: CDState | None = None,
     persistent: bool = False,
     momentum: float = 0.0,
@@ -131,17 +143,40 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
 
     Each minibatch is a fresh Bernoulli sample of its pixels (unless ``config.binarize``
     is off). Returns the mean squared error per pixel between x and the reconstructions.
+    With ``config.compile`` the steps draw from a counter stream under a key drawn
+    from ``generator`` once per epoch.
     """
     total = torch.zeros((), device=x.device)
-    for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-        probs = x[idx]
-        v0 = bernoulli(probs, generator) if config.binarize else probs
-        recon = cd_step(
-            rbm, v0, config.cd_k, config.lr, generator, state,
-            config.persistent, config.momentum, config.weight_decay,
-        )
-        total += (probs - recon).square_().sum()
+    if config.compile:
+        check_compile(x.device)
+        key, step_fn = new_key(generator, x.device), compiled_step()
+    for step, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
+        if config.compile:
+            total += step_fn(rbm, x, idx, config, state, key, torch.tensor(step, device=x.device))
+        else:
+            total += minibatch_step(rbm, x, idx, config, state, generator)
     return total.item() / x.numel()
+
+
+def minibatch_step(rbm: RBM, x: torch.Tensor, idx: torch.Tensor, config: RBMConfig, state: CDState,
+                   source: RandomSource) -> torch.Tensor:
+    """One CD update on the rows ``idx`` of ``x``; returns their summed squared reconstruction error."""
+    probs = x[idx]
+    v0 = bernoulli(probs, source) if config.binarize else probs
+    recon = cd_step(rbm, v0, config.cd_k, config.lr, source, state, config.persistent, config.momentum, config.weight_decay)
+    return (probs - recon).square().sum()
+
+
+def counter_step(rbm: RBM, x: torch.Tensor, idx: torch.Tensor, config: RBMConfig, state: CDState,
+                 key: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """:func:`minibatch_step` drawing from the counter stream (key, step): what ``compile`` compiles."""
+    return minibatch_step(rbm, x, idx, config, state, CounterStream(key, step))
+
+
+@functools.cache
+def compiled_step():
+    """:func:`counter_step` under ``torch.compile`` (compiled on first call, cached on disk by PyTorch)."""
+    return torch.compile(counter_step, dynamic=False)
 
 
 def fit(
