@@ -69,13 +69,13 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
 # ----------------------------------------------------------------------------- RBM
 
 
-def rbm_genlab(x: torch.Tensor, device: torch.device) -> Callable[[], object]:
+def rbm_genlab(x: torch.Tensor, device: torch.device, **options) -> Callable[[], object]:
     from genlab.models.rbm import RBM
     from genlab.train.rbm import RBMConfig, fit
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm = RBM(784, 100, 0.1, generator=g, device=device)
-    cfg = RBMConfig(epochs=1)
+    cfg = RBMConfig(epochs=1, **options)
     return lambda: fit(rbm, x, cfg, g, progress=False)
 
 
@@ -135,11 +135,11 @@ def rbm_epoch_macs(n_images: int, n_visible: int = 784, n_hidden: int = 100) -> 
     return 5.0 * n_images * n_visible * n_hidden
 
 
-def rbm_breakdown(x: torch.Tensor, device: torch.device) -> dict[str, float]:
+def rbm_breakdown(x: torch.Tensor, device: torch.device, **options) -> dict[str, float]:
     """Seconds of one genlab RBM epoch by kind of operator (torch.profiler, self CPU time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    epoch = rbm_genlab(x, device)
+    epoch = rbm_genlab(x, device, **options)
     epoch()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         epoch()
@@ -147,6 +147,8 @@ def rbm_breakdown(x: torch.Tensor, device: torch.device) -> dict[str, float]:
     out: dict[str, float] = {}
     for event in prof.key_averages():
         kind = kinds.get(event.key, "everything else")
+        if "CompiledFxGraph" in event.key:
+            kind = "compiled kernels (draws, sigmoids, updates)"
         out[kind] = out.get(kind, 0.0) + event.self_cpu_time_total / 1e6
     return out
 
@@ -160,14 +162,14 @@ def vae_model(device: torch.device):
     return VAE(784, 20, (200, 200), "softplus", generator=torch.Generator().manual_seed(0), device=device)
 
 
-def vae_genlab(x: torch.Tensor, device: torch.device) -> Callable[[], object]:
+def vae_genlab(x: torch.Tensor, device: torch.device, **options) -> Callable[[], object]:
     from genlab.train.vae import VAEConfig, fit
 
     model, g = vae_model(device), torch.Generator(device=device).manual_seed(0)
-    return lambda: fit(model, x, VAEConfig(epochs=1), g, progress=False)
+    return lambda: fit(model, x, VAEConfig(epochs=1, **options), g, progress=False)
 
 
-def vae_dataloader(images: np.ndarray, device: torch.device) -> Callable[[], object]:
+def vae_dataloader(images: np.ndarray, device: torch.device, bf16: bool = False) -> Callable[[], object]:
     """The same model and loss through a per-sample Dataset and a DataLoader (batch 1024, shuffled)."""
     model = vae_model(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=3.24e-4)
@@ -175,7 +177,8 @@ def vae_dataloader(images: np.ndarray, device: torch.device) -> Callable[[], obj
 
     def epoch():
         for x in loader:
-            loss = model.loss(x.to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = model.loss(x.to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -247,9 +250,20 @@ def main() -> None:
     train = data.read_split(source, "train")
     results: list[Result] = []
 
+    first_epochs: list[str] = []
+
+    def genlab_rows(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict]) -> None:
+        for variant, options in variants.items():
+            epoch = make(x, device, **options)
+            start = time.perf_counter()
+            epoch()  # the warm-up epoch; with --compile it includes compiling
+            if options.get("compile"):
+                first_epochs.append(f"{name}, {variant}: first epoch {time.perf_counter() - start:.1f} s including compilation")
+            results.append(Result(name, variant, timed(epoch, args.repeats, device, warmup=0), work=len(train)))
+
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
-        results.append(Result("RBM epoch", "genlab", timed(rbm_genlab(x, device), args.repeats, device), work=len(train)))
+        genlab_rows("RBM epoch", rbm_genlab, {"genlab": {}, "genlab --compile": {"compile": True}})
     if "rbm" in parts and device.type == "cpu":
         np_x = x.numpy()
         results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0), work=len(train)))
@@ -258,9 +272,11 @@ def main() -> None:
 
     if "vae" in parts:
         x = data.as_float(train.images).to(device)
-        results.append(Result("VAE epoch", "genlab", timed(vae_genlab(x, device), args.repeats, device), work=len(train)))
-        results.append(Result("VAE epoch", "DataLoader loop (same model)",
-                              timed(vae_dataloader(train.images.numpy(), device), args.repeats, device), work=len(train)))
+        genlab_rows("VAE epoch", vae_genlab, {"genlab": {}, "genlab --compile": {"compile": True},
+                                              "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
+        for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True)):
+            results.append(Result("VAE epoch", variant, timed(vae_dataloader(train.images.numpy(), device, bf16), args.repeats, device),
+                                  work=len(train)))
     if "dcgan" in parts:
         n = args.dcgan_images or (512 if device.type == "cpu" else len(train))
         images64 = data.resize(train.images[:n], 64).to(device)
@@ -271,30 +287,38 @@ def main() -> None:
 
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
-    print("| benchmark | variant | median | unit | images/s | time vs genlab |")
-    print("|---|---|---|---|---|---|")
+    print("| benchmark | variant | median | unit | images/s | time vs genlab | time vs fastest genlab |")
+    print("|---|---|---|---|---|---|---|")
     by_name: dict[str, float] = {}
+    fastest: dict[str, float] = {}
     for r in results:
         if r.variant == "genlab":
             by_name[r.name] = r.median
+        if r.variant.startswith("genlab"):
+            fastest[r.name] = min(fastest.get(r.name, float("inf")), r.median)
     for r in results:
         ratio = r.median / by_name[r.name] if r.name in by_name else float("nan")
+        best = r.median / fastest[r.name] if r.name in fastest else float("nan")
         per_second = f"{r.work / r.median:,.0f}" if r.work else ""
-        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {per_second} | {ratio:.2f}x |")
+        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {per_second} | {ratio:.2f}x | {best:.2f}x |")
+    for line in first_epochs:
+        print(f"\n{line}", end="")
+    print()
     if "rate" in parts:
         rate = matmul_rate(device)
-        genlab_epoch = by_name["RBM epoch"]
+        genlab_epoch = fastest["RBM epoch"]
         achieved = rbm_epoch_macs(len(train)) / genlab_epoch
         print(f"\nRBM epoch: {rbm_epoch_macs(len(train)) / 1e9:.1f} G multiply-adds in {genlab_epoch:.3f} s = "
               f"{achieved / 1e9:.1f} GMAC/s; dense 2048^3 matmul: {rate / 1e9:.1f} GMAC/s "
               f"({100 * achieved / rate:.0f}% of it)")
         if device.type == "cpu":
-            parts_s = rbm_breakdown(x, device)
-            total = sum(parts_s.values())
-            print("RBM epoch under torch.profiler: " + ", ".join(
-                f"{kind} {t:.3f} s ({100 * t / total:.0f}%)" for kind, t in sorted(parts_s.items(), key=lambda kv: -kv[1])))
-            macs = rbm_epoch_macs(len(train)) / parts_s["matrix products"]
-            print(f"  the matrix products alone run at {macs / 1e9:.1f} GMAC/s ({100 * macs / rate:.0f}% of the dense rate)")
+            for variant, options in (("genlab", {}), ("genlab --compile", {"compile": True})):
+                parts_s = rbm_breakdown(x, device, **options)
+                total = sum(parts_s.values())
+                print(f"RBM epoch, {variant}, under torch.profiler: " + ", ".join(
+                    f"{kind} {t:.3f} s ({100 * t / total:.0f}%)" for kind, t in sorted(parts_s.items(), key=lambda kv: -kv[1])))
+                macs = rbm_epoch_macs(len(train)) / parts_s["matrix products"]
+                print(f"  the matrix products alone run at {macs / 1e9:.1f} GMAC/s ({100 * macs / rate:.0f}% of the dense rate)")
 
 
 if __name__ == "__main__":

@@ -212,7 +212,6 @@ def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_p
 
 # ----------------------------------------------------------------------------- the compiled step
 
-from genlab.rng import new_key  # noqa: E402
 
 needs_compiler = pytest.mark.skipif(
     not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU"
