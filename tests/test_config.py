@@ -45,3 +45,16 @@ def test_dict_round_trip_and_unknown_fields():
     assert Example.from_dict(e.to_dict()) == e
     with pytest.raises(ConfigError, match="unknown Example field\\(s\\): bogus"):
         Example.from_dict({"bogus": 1})
+
+
+@dataclass
+class Keyed(cfg.Config):
+    size: int = cfg.option(3, "a size")
+    where: str = cfg.option("here", "a location", identity=False)
+    fast: bool = cfg.option(False, "an option added later", identity="unless-default")
+
+
+def test_identity_leaves_out_locations_and_later_options_at_their_default():
+    assert Keyed().identity() == {"size": 3}
+    assert Keyed(where="there").identity() == {"size": 3}
+    assert Keyed(fast=True).identity() == {"size": 3, "fast": True}

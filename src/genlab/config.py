@@ -46,13 +46,17 @@ def one_of(*choices: str) -> Check:
     return check
 
 
-def option(default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool = True) -> Any:
+def option(
+    default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool | str = True
+) -> Any:
     """A config field with its default, help text, validation and CLI flag.
 
     For a boolean whose default is True the flag is ``--no-NAME``; for one whose
     default is False it is ``--NAME``. ``identity=False`` marks where something is
     (a path whose content another field pins by checksum), not what the run is:
-    :meth:`Config.identity` leaves it out.
+    :meth:`Config.identity` leaves it out. ``identity="unless-default"`` marks an
+    option added after runs existed: left out at its default, so those runs keep
+    their identity.
     """
     return dataclasses.field(default=default, metadata={"help": help, "check": check, "flag": flag, "identity": identity})
 
@@ -89,8 +93,12 @@ class Config:
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run: ``to_dict`` without locations (``option(identity=False)``)."""
-        return {f.name: v for f, v in zip(dataclasses.fields(self), self.to_dict().values())  # type: ignore[arg-type]
-                if f.metadata.get("identity", True)}
+        out = {}
+        for f, value in zip(dataclasses.fields(self), self.to_dict().values()):  # type: ignore[arg-type]
+            kind = f.metadata.get("identity", True)
+            if kind is True or (kind == "unless-default" and value != f.default):
+                out[f.name] = value
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from genlab import data
 from genlab.config import Config, option, positive
-from genlab.devices import resolve_device
+from genlab.devices import check_compile, resolve_device
 from genlab.rng import make_generator
 from genlab.runs import Run
 
@@ -57,6 +57,8 @@ def start(
 ) -> Session:
     """Resolve device and data, seed everything, and create the run directory."""
     dev = resolve_device(device)
+    if getattr(config, "compile", False):
+        check_compile(dev)  # before anything is written
     source = data.resolve(config.dataset, data_dir)
     train = data.load_split(source, "train", dev, limit=config.limit)
     test = data.load_split(source, "test", dev)

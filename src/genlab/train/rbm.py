@@ -59,6 +59,7 @@ class RBMConfig(common.TrainConfig):
     compile: bool = option(
         False, "compile each minibatch step into fused kernels (torch.compile; needs a C++ compiler on the CPU, "
         "Triton on CUDA); its random numbers come from a counter-based generator (Threefry) seeded by --seed",
+        identity="unless-default",
     )
 
 

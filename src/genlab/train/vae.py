@@ -60,10 +60,12 @@ class VAEConfig(common.TrainConfig):
     bf16: bool = option(
         False, "compute the layers in bfloat16 (autocast; parameters, noise and loss stay float32): faster where the "
         "processor has bfloat16 arithmetic (CPUs with AVX512-BF16 or AMX, recent GPUs), numbers differ slightly",
+        identity="unless-default",
     )
     compile: bool = option(
         False, "compile the loss and its gradient into fused kernels (torch.compile; needs a C++ compiler on the "
         "CPU, Triton on CUDA); the same random stream as without",
+        identity="unless-default",
     )
 
 
