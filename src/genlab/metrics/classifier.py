@@ -100,7 +100,7 @@ def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: b
     def one_epoch(_: int) -> float:
         total = torch.zeros(())
         for idx in data.batch_indices(len(train), config.batch_size, generator):
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = F.cross_entropy(model(data.rows(x, idx)), data.rows(y, idx))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

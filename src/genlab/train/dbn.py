@@ -199,7 +199,7 @@ def fit_top(
     def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-            v = bernoulli(x[idx], generator)
+            v = bernoulli(data.rows(x, idx), generator)
             h1 = bernoulli(dbn.p_h1(v), generator)
             recon = cd_step(dbn.top, h1, config.cd_k, config.lr, generator)
             total += (h1 - recon).square_().sum()
@@ -335,7 +335,7 @@ def fit_updown(
     def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-            probs = x[idx]
+            probs = data.rows(x, idx)
             p_wake = updown_step(model, bernoulli(probs, generator), config.lr, config.cd_k, generator,
                                  config.sample_predictions)
             total += (probs - p_wake).square_().sum()

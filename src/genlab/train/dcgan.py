@@ -73,7 +73,7 @@ def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 def real_batch(images: torch.Tensor, idx: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
     """uint8 [N, 64, 64] rows ``idx`` -> [n, 1, 64, 64] floats in [-1, 1]."""
-    x = data.to_signed(images[idx, None].float().div_(255))
+    x = data.to_signed(data.rows(images, idx)[:, None].float().div_(255))
     return x.contiguous(memory_format=memory_format)
 
 

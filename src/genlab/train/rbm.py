@@ -162,7 +162,7 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
 def minibatch_step(rbm: RBM, x: torch.Tensor, idx: torch.Tensor, config: RBMConfig, state: CDState,
                    source: RandomSource) -> torch.Tensor:
     """One CD update on the rows ``idx`` of ``x``; returns their summed squared reconstruction error."""
-    probs = x[idx]
+    probs = data.rows(x, idx)
     v0 = bernoulli(probs, source) if config.binarize else probs
     recon = cd_step(rbm, v0, config.cd_k, config.lr, source, state, config.persistent, config.momentum, config.weight_decay)
     return (probs - recon).square().sum()
