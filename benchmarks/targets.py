@@ -63,21 +63,21 @@ def fit_seconds(family: str, options: dict, epochs: int, device: torch.device, s
 
         x = data.as_float(train.images)
         rbm = RBM(x.shape[1], 100, 0.1, generator=g, device=device)
-        run = lambda n: fit(rbm, x, RBMConfig(**{**options, "epochs": n}), g, progress=False)  # noqa: E731
+        run = lambda n: fit(rbm, x, RBMConfig(**{**options, "epochs": n}), g, progress=False)
     elif family == "vae":
         from genlab.train.vae import VAEConfig, build, fit
 
         x = data.as_float(train.images)
         config = VAEConfig(**options)
         model = build(config, x.shape[1], g, device)
-        run = lambda n: fit(model, x, config.replace(epochs=n), g, progress=False)  # noqa: E731
+        run = lambda n: fit(model, x, config.replace(epochs=n), g, progress=False)
     else:
         from genlab.models.dcgan import DCGAN
         from genlab.train.dcgan import DCGANConfig, fit
 
         images = data.resize(train.images, 64)
         gan = DCGAN(generator=torch.Generator().manual_seed(0), device=device)
-        run = lambda n: fit(gan, images, DCGANConfig(**{**options, "epochs": n}), g, progress=False)  # noqa: E731
+        run = lambda n: fit(gan, images, DCGANConfig(**{**options, "epochs": n}), g, progress=False)
     run(1)  # warm-up (and compilation)
     sync(device)
     start = time.perf_counter()

@@ -243,3 +243,11 @@ def test_compiled_training_matches_the_same_steps_run_eagerly_and_learns(monkeyp
         return exact_mean_loglik(rbm.W.double(), rbm.v_bias.double(), rbm.h_bias.double(), x.double()).item()
 
     assert loglik(compiled) > loglik(start) + 1.5
+
+
+def test_compile_with_more_gibbs_steps_than_the_counter_stream_holds_is_a_config_error():
+    from genlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^--cd-k 200: with --compile at most 127"):
+        RBMConfig(cd_k=200, compile=True)
+    RBMConfig(cd_k=127, compile=True)

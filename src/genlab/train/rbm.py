@@ -27,8 +27,9 @@ import torch
 
 from genlab import data
 from genlab.config import non_negative, option, positive
-from genlab.models.rbm import RBM
 from genlab.devices import check_compile
+from genlab.errors import ConfigError
+from genlab.models.rbm import RBM
 from genlab.rng import CounterStream, RandomSource, bernoulli, new_key
 from genlab.runs import Run
 from genlab.train import common
@@ -61,6 +62,12 @@ class RBMConfig(common.TrainConfig):
         "Triton on CUDA); its random numbers come from a counter-based generator (Threefry) seeded by --seed",
         identity="unless-default",
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.compile and 2 * self.cd_k + 2 > CounterStream.DRAWS_PER_STEP:
+            raise ConfigError(f"--cd-k {self.cd_k}: with --compile at most {CounterStream.DRAWS_PER_STEP // 2 - 1} "
+                              "Gibbs steps per update")
 
 
 @dataclass
