@@ -97,15 +97,19 @@ def run_epochs(
     shown: Callable[[T], dict[str, Any]],
     progress: bool = True,
     on_epoch: OnEpoch | None = None,
+    compiling: bool = False,
 ) -> list[T]:
     """Every training loop of genlab: ``one_epoch(epoch)`` for epochs 1 to ``n`` under a progress bar.
 
     After each epoch, ``on_epoch(epoch, result)`` (1-based; logging, checkpoints,
     evaluation) may return more numbers for the bar, beside ``shown(result)``.
+    ``compiling`` says on the bar that the first epoch includes compiling the step.
     Returns the epochs' results.
     """
     results = []
     bar = epochs(n, desc, progress)
+    if compiling:
+        bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
     for epoch in bar:
         result = one_epoch(epoch)
         results.append(result)

@@ -9,8 +9,8 @@ where <.>^0 uses the data and p(h | v^0), and <.>^k the state after k Gibbs step
 ``persistent`` the negative chain continues from where the previous minibatch left
 it instead of restarting at the data (PCD, Tieleman 2008).
 
-With ``compile`` each whole minibatch step (gather, binarisation, Gibbs steps,
-update) runs as one ``torch.compile``d function whose random numbers come from a
+With ``compile`` each whole minibatch step (binarisation, Gibbs steps, update)
+runs as one ``torch.compile``d function whose random numbers come from a
 counter-based generator (:class:`genlab.rng.CounterStream`) inside its fused
 kernels: the same update, a different (equally valid) random stream, and the same
 bits on every device.
@@ -159,26 +159,26 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
         check_compile(x.device)
         key, step_fn = new_key(generator, x.device), compiled_step()
     for step, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
+        probs = data.rows(x, idx)
         if config.compile:
-            total += step_fn(rbm, x, idx, config, state, key, torch.tensor(step, device=x.device))
+            total += step_fn(rbm, probs, config, state, key, torch.tensor(step, device=x.device))
         else:
-            total += minibatch_step(rbm, x, idx, config, state, generator)
+            total += minibatch_step(rbm, probs, config, state, generator)
     return total.item() / x.numel()
 
 
-def minibatch_step(rbm: RBM, x: torch.Tensor, idx: torch.Tensor, config: RBMConfig, state: CDState,
-                   source: RandomSource) -> torch.Tensor:
-    """One CD update on the rows ``idx`` of ``x``; returns their summed squared reconstruction error."""
-    probs = data.rows(x, idx)
+def minibatch_step(rbm: RBM, probs: torch.Tensor, config: RBMConfig, state: CDState, source: RandomSource) -> torch.Tensor:
+    """One CD update on a minibatch of pixel probabilities; returns its summed squared reconstruction error."""
     v0 = bernoulli(probs, source) if config.binarize else probs
     recon = cd_step(rbm, v0, config.cd_k, config.lr, source, state, config.persistent, config.momentum, config.weight_decay)
     return (probs - recon).square().sum()
 
 
-def counter_step(rbm: RBM, x: torch.Tensor, idx: torch.Tensor, config: RBMConfig, state: CDState,
+def counter_step(rbm: RBM, probs: torch.Tensor, config: RBMConfig, state: CDState,
                  key: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """:func:`minibatch_step` drawing from the counter stream (key, step): what ``compile`` compiles."""
-    return minibatch_step(rbm, x, idx, config, state, CounterStream(key, step))
+    """:func:`minibatch_step` drawing from the counter stream (key, step): what ``compile`` compiles
+    (for one minibatch shape, whatever the size of the data set)."""
+    return minibatch_step(rbm, probs, config, state, CounterStream(key, step))
 
 
 @functools.cache
@@ -202,7 +202,7 @@ def fit(
     """
     state = CDState()
     return common.run_epochs(config.epochs, "rbm", lambda _: train_epoch(rbm, x, config, generator, state),
-                             recon_shown, progress, on_epoch)
+                             recon_shown, progress, on_epoch, compiling=config.compile)
 
 
 def recon_shown(error: float) -> dict[str, str]:

@@ -117,7 +117,8 @@ def fit(
             total += loss.detach() * idx.shape[0]
         return total.item() / x.shape[0]
 
-    return common.run_epochs(config.epochs, "vae", one_epoch, lambda loss: {"loss": f"{loss:.2f}"}, progress, on_epoch)
+    return common.run_epochs(config.epochs, "vae", one_epoch, lambda loss: {"loss": f"{loss:.2f}"}, progress, on_epoch,
+                             compiling=config.compile)
 
 
 def build(config: VAEConfig, n_visible: int, generator: torch.Generator | None = None, device=None) -> VAE:
