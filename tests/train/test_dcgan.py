@@ -126,3 +126,32 @@ def test_cli_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     code = main(["sample", str(run), "--n", "9", "--out", str(tmp_path / "s.png"), "--device", "cpu"])
     capsys.readouterr()
     assert code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cpu_bf16_runs_the_networks_in_bfloat16_and_keeps_float32_parameters(monkeypatch):
+    seen = []
+    forward = torch.nn.Conv2d.forward
+
+    def recording_forward(self, x):
+        out = forward(self, x)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", recording_forward)
+    images = torch.randint(0, 256, (16, 64, 64), dtype=torch.uint8)
+
+    def train(**options):
+        seen.clear()
+        gan = DCGAN(generator=torch.Generator().manual_seed(0))
+        history = train_dcgan.fit(gan, images, DCGANConfig(batch_size=8, epochs=1, **options), torch.Generator().manual_seed(0),
+                                  progress=False)
+        return gan, history, set(seen)
+
+    fp32, fp32_history, fp32_dtypes = train()
+    bf16, bf16_history, bf16_dtypes = train(cpu_bf16=True)
+    assert fp32_dtypes == {torch.float32} and bf16_dtypes == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in bf16.parameters())
+    assert math.isfinite(bf16_history[0]["d_loss"]) and math.isfinite(bf16_history[0]["g_loss"])
+    assert bf16_history[0]["d_loss"] == pytest.approx(fp32_history[0]["d_loss"], rel=0.05)
+    _, _, off_dtypes = train(cpu_bf16=True, bf16=False)
+    assert off_dtypes == {torch.float32}

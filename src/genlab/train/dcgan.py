@@ -58,7 +58,11 @@ class DCGANConfig(common.TrainConfig):
     d_steps: int = option(1, "discriminator minibatches per iteration (SPEC 5.2)", check=positive)
     g_steps: int = option(1, "generator minibatches per iteration (SPEC 5.2)", check=positive)
     batchnorm: bool = option(True, "switch off batch normalisation in both networks (SPEC 5.3)")
-    bf16: bool = option(True, "no bfloat16 autocast on CUDA (on by default there; the CPU always computes in float32)")
+    bf16: bool = option(True, "no bfloat16 autocast on CUDA (on by default there; the CPU computes in float32 unless --cpu-bf16)")
+    cpu_bf16: bool = option(
+        False, "bfloat16 autocast on the CPU too: about 1.8x faster where the processor has bfloat16 arithmetic "
+        "(AVX512-BF16, AMX), numbers differ slightly", identity="unless-default",
+    )
     channels_last: bool = option(True, "contiguous instead of channels-last memory format (same float32 arithmetic, slower)")
 
 
@@ -130,7 +134,7 @@ def fit(
     epoch whose losses are finite; a NaN or infinite loss raises NonFiniteLoss.
     """
     device = images.device
-    use_bf16 = config.bf16 and device.type == "cuda"
+    use_bf16 = config.bf16 and (device.type == "cuda" or (device.type == "cpu" and config.cpu_bf16))
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     gan.to(memory_format=memory_format).train()
 
