@@ -174,3 +174,39 @@ def test_bad_source_runs_exit_2_with_one_line(capsys, runs, tmp_path, argv, mess
     code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "new"), *data, *COMMON)
     assert code == 2 and message.format(**fill) in err and "Traceback" not in err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
+def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatch):
+    from genlab.models.dbn import DBN
+    from genlab.models.rbm import RBM
+    from genlab.train import common
+    from genlab.train.dbn import DBNConfig, fit_top
+
+    x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
+    rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
+    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)
+    really_compiled = common.compiled
+
+    def train(compiled):
+        monkeypatch.setattr(common, "compiled", compiled)
+        dbn = DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2))
+        return dbn, fit_top(dbn, x, config, torch.Generator().manual_seed(3), progress=False)
+
+    eager, eager_errors = train(common.counter_step)  # the same steps and stream, not compiled
+    compiled, compiled_errors = train(really_compiled)
+    for name, t in eager.tensors().items():
+        assert torch.allclose(compiled.tensors()[name], t, atol=1e-4), name
+    assert compiled_errors == pytest.approx(eager_errors, rel=1e-4)
+    assert not torch.equal(eager.top.W, DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)).top.W)
+
+
+def test_dbn_compile_reaches_rbm_1_and_checks_both_layers_gibbs_steps():
+    from genlab.errors import ConfigError
+    from genlab.train.dbn import DBNConfig
+
+    assert DBNConfig(compile=True).layer1().compile
+    with pytest.raises(ConfigError, match=r"^--rbm-cd-k 200: with --compile at most 127"):
+        DBNConfig(rbm_cd_k=200, compile=True)
+    with pytest.raises(ConfigError, match=r"^--cd-k 130: with --compile"):
+        DBNConfig(cd_k=130, compile=True)

@@ -9,6 +9,7 @@ import torch
 
 from genlab.models.rbm import RBM
 from genlab.runs import Run
+from genlab.train import common
 from genlab.train import rbm as train_rbm
 from genlab.train.rbm import RBMConfig
 
@@ -226,15 +227,14 @@ def test_compiled_training_matches_the_same_steps_run_eagerly_and_learns(monkeyp
                        weight_decay=1e-4, compile=True)
     start = RBM(9, 8, init_std=0.1, generator=torch.Generator().manual_seed(0))
 
-    def train(step_fn) -> tuple[RBM, list[float]]:
-        monkeypatch.setattr(train_rbm, "compiled_step", lambda: step_fn)
+    def train(compiled) -> tuple[RBM, list[float]]:
+        monkeypatch.setattr(common, "compiled", compiled)
         rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
         return rbm, fit(rbm, x, config, torch.Generator().manual_seed(1), progress=False)
 
-    compiled_step = train_rbm.compiled_step()
-    eager, eager_errors = train(train_rbm.counter_step)
-    compiled, compiled_errors = train(compiled_step)
-    assert compiled_step is not train_rbm.counter_step
+    really_compiled = common.compiled
+    eager, eager_errors = train(common.counter_step)  # the same steps and stream, not compiled
+    compiled, compiled_errors = train(really_compiled)
     for name, t in eager.tensors().items():
         assert torch.allclose(compiled.tensors()[name], t, atol=2e-3), name
     assert compiled_errors == pytest.approx(eager_errors, rel=1e-3)

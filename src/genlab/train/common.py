@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from genlab import data
 from genlab.config import Config, option, positive
 from genlab.devices import check_compile, resolve_device
-from genlab.rng import make_generator
+from genlab.rng import CounterStream, make_generator, new_key
 from genlab.runs import Run
 
 T = TypeVar("T")
@@ -118,6 +119,37 @@ def run_epochs(
             postfix.update(on_epoch(epoch, result) or {})
         bar.set_postfix(postfix)
     return results
+
+
+# -- compiled minibatch steps ---------------------------------------------------
+
+
+def counter_step(step: Callable[..., T]) -> Callable[..., T]:
+    """``step(*args, source)`` as ``f(*args, key=, step=)``: drawing from the counter stream (key, step)."""
+
+    def with_counter(*args: Any, key: torch.Tensor, step_no: torch.Tensor) -> T:
+        return step(*args, CounterStream(key, step_no))
+
+    return with_counter
+
+
+@functools.cache
+def compiled(step: Callable[..., T]) -> Callable[..., T]:
+    """:func:`counter_step` of ``step`` under ``torch.compile`` (compiled at its first call for each
+    shape of its arguments; PyTorch caches the result on disk)."""
+    return torch.compile(counter_step(step), dynamic=False)
+
+
+def step_runner(step: Callable[..., T], compile: bool, generator: torch.Generator, device: torch.device) -> Callable[..., T]:
+    """One epoch's way of running ``step(*args, source)``: ``run(i, *args)`` for minibatch i.
+
+    Without ``compile`` the source is ``generator``; with it the step is compiled and draws
+    from a counter stream under a key drawn from ``generator`` now (once per epoch).
+    """
+    if not compile:
+        return lambda i, *args: step(*args, generator)
+    key, fn = new_key(generator, device), compiled(step)
+    return lambda i, *args: fn(*args, key=key, step_no=torch.tensor(i, device=device))
 
 
 def chunks(x: torch.Tensor, size: int) -> Iterator[torch.Tensor]:

@@ -41,7 +41,8 @@ from genlab.config import non_negative, one_of, option, positive
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
-from genlab.rng import bernoulli
+from genlab.devices import check_compile
+from genlab.rng import CounterStream, RandomSource, bernoulli
 from genlab.runs import CONFIG, MODEL, Run, file_sha256
 from genlab.train import common
 from genlab.train import rbm as train_rbm
@@ -71,11 +72,23 @@ class DBNConfig(common.TrainConfig):
     batch_size: int = option(100, "minibatch size (each layer)", check=positive)
     init_std: float = option(0.1, "standard deviation of the initial weights (each layer)", check=non_negative)
 
+    compile: bool = option(
+        False, "compile each minibatch step of both layers into fused kernels (as genlab train rbm --compile)",
+        identity="unless-default",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        most = CounterStream.DRAWS_PER_STEP // 2 - 1  # a compiled step draws 2k + 2 times
+        for flag, k in (("--rbm-cd-k", self.rbm_cd_k), ("--cd-k", self.cd_k)):
+            if self.compile and k > most:
+                raise ConfigError(f"{flag} {k}: with --compile at most {most} Gibbs steps per update")
+
     def layer1(self) -> RBMConfig:
         """The config of RBM 1 when it is trained by this run."""
         return RBMConfig(
             dataset=self.dataset, limit=self.limit, seed=self.seed, hidden=self.rbm_hidden, cd_k=self.rbm_cd_k,
-            lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, init_std=self.init_std,
+            lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, init_std=self.init_std, compile=self.compile,
         )
 
 
@@ -198,14 +211,23 @@ def fit_top(
     """
     def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
-        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-            v = bernoulli(data.rows(x, idx), generator)
-            h1 = bernoulli(dbn.p_h1(v), generator)
-            recon = cd_step(dbn.top, h1, config.cd_k, config.lr, generator)
-            total += (h1 - recon).square_().sum()
+        run_step = common.step_runner(top_step, config.compile, generator, x.device)
+        for i, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
+            total += run_step(i, dbn, data.rows(x, idx), config)
         return total.item() / (x.shape[0] * dbn.n_h1)
 
-    return common.run_epochs(config.epochs, "top rbm", one_epoch, recon_shown, progress, on_epoch)
+    if config.compile:
+        check_compile(x.device)
+    return common.run_epochs(config.epochs, "top rbm", one_epoch, recon_shown, progress, on_epoch, compiling=config.compile)
+
+
+def top_step(dbn: DBN, probs: torch.Tensor, config: DBNConfig, source: RandomSource) -> torch.Tensor:
+    """One CD update of the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(probs); returns its summed squared
+    reconstruction error of h1."""
+    v = bernoulli(probs, source)
+    h1 = bernoulli(dbn.p_h1(v), source)
+    recon = cd_step(dbn.top, h1, config.cd_k, config.lr, source)
+    return (h1 - recon).square().sum()
 
 
 def train(

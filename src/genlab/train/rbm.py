@@ -18,7 +18,6 @@ bits on every device.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from genlab.config import non_negative, option, positive
 from genlab.devices import check_compile
 from genlab.errors import ConfigError
 from genlab.models.rbm import RBM
-from genlab.rng import CounterStream, RandomSource, bernoulli, new_key
+from genlab.rng import CounterStream, RandomSource, bernoulli
 from genlab.runs import Run
 from genlab.train import common
 
@@ -157,13 +156,9 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
     total = torch.zeros((), device=x.device)
     if config.compile:
         check_compile(x.device)
-        key, step_fn = new_key(generator, x.device), compiled_step()
-    for step, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
-        probs = data.rows(x, idx)
-        if config.compile:
-            total += step_fn(rbm, probs, config, state, key, torch.tensor(step, device=x.device))
-        else:
-            total += minibatch_step(rbm, probs, config, state, generator)
+    run_step = common.step_runner(minibatch_step, config.compile, generator, x.device)
+    for i, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
+        total += run_step(i, rbm, data.rows(x, idx), config, state)
     return total.item() / x.numel()
 
 
@@ -172,19 +167,6 @@ def minibatch_step(rbm: RBM, probs: torch.Tensor, config: RBMConfig, state: CDSt
     v0 = bernoulli(probs, source) if config.binarize else probs
     recon = cd_step(rbm, v0, config.cd_k, config.lr, source, state, config.persistent, config.momentum, config.weight_decay)
     return (probs - recon).square().sum()
-
-
-def counter_step(rbm: RBM, probs: torch.Tensor, config: RBMConfig, state: CDState,
-                 key: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """:func:`minibatch_step` drawing from the counter stream (key, step): what ``compile`` compiles
-    (for one minibatch shape, whatever the size of the data set)."""
-    return minibatch_step(rbm, probs, config, state, CounterStream(key, step))
-
-
-@functools.cache
-def compiled_step():
-    """:func:`counter_step` under ``torch.compile`` (compiled on first call, cached on disk by PyTorch)."""
-    return torch.compile(counter_step, dynamic=False)
 
 
 def fit(
