@@ -38,10 +38,10 @@ import torch
 
 from genlab import data
 from genlab.config import non_negative, one_of, option, positive
+from genlab.devices import check_compile
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
-from genlab.devices import check_compile
 from genlab.rng import CounterStream, RandomSource, bernoulli
 from genlab.runs import CONFIG, MODEL, Run, file_sha256
 from genlab.train import common
