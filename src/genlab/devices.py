@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 
 import torch
 
@@ -48,10 +51,6 @@ def check_compile(device: torch.device) -> None:
 
     On the CPU its kernels are C++ built by the system's compiler; on CUDA they are Triton.
     """
-    import importlib.util
-    import os
-    import shutil
-
     if device.type == "cpu":
         compiler = os.environ.get("CXX", "c++")
         if shutil.which(compiler) is None and shutil.which("g++") is None:

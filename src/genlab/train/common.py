@@ -148,6 +148,7 @@ def step_runner(step: Callable[..., T], compile: bool, generator: torch.Generato
     """
     if not compile:
         return lambda i, *args: step(*args, generator)
+    check_compile(device)
     key, fn = new_key(generator, device), compiled(step)
     return lambda i, *args: fn(*args, key=key, step_no=torch.tensor(i, device=device))
 

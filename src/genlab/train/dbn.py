@@ -38,15 +38,14 @@ import torch
 
 from genlab import data
 from genlab.config import non_negative, one_of, option, positive
-from genlab.devices import check_compile
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
-from genlab.rng import CounterStream, RandomSource, bernoulli
+from genlab.rng import RandomSource, bernoulli
 from genlab.runs import CONFIG, MODEL, Run, file_sha256
 from genlab.train import common
 from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig, cd_step, recon_shown
+from genlab.train.rbm import RBMConfig, cd_step, check_compiled_cd_k, recon_shown
 
 
 @dataclass
@@ -79,10 +78,9 @@ class DBNConfig(common.TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        most = CounterStream.DRAWS_PER_STEP // 2 - 1  # a compiled step draws 2k + 2 times
-        for flag, k in (("--rbm-cd-k", self.rbm_cd_k), ("--cd-k", self.cd_k)):
-            if self.compile and k > most:
-                raise ConfigError(f"{flag} {k}: with --compile at most {most} Gibbs steps per update")
+        if self.compile:
+            check_compiled_cd_k("--rbm-cd-k", self.rbm_cd_k)
+            check_compiled_cd_k("--cd-k", self.cd_k)
 
     def layer1(self) -> RBMConfig:
         """The config of RBM 1 when it is trained by this run."""
@@ -216,8 +214,6 @@ def fit_top(
             total += run_step(i, dbn, data.rows(x, idx), config)
         return total.item() / (x.shape[0] * dbn.n_h1)
 
-    if config.compile:
-        check_compile(x.device)
     return common.run_epochs(config.epochs, "top rbm", one_epoch, recon_shown, progress, on_epoch, compiling=config.compile)
 
 

@@ -26,7 +26,6 @@ import torch
 
 from genlab import data
 from genlab.config import non_negative, option, positive
-from genlab.devices import check_compile
 from genlab.errors import ConfigError
 from genlab.models.rbm import RBM
 from genlab.rng import CounterStream, RandomSource, bernoulli
@@ -64,9 +63,15 @@ class RBMConfig(common.TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.compile and 2 * self.cd_k + 2 > CounterStream.DRAWS_PER_STEP:
-            raise ConfigError(f"--cd-k {self.cd_k}: with --compile at most {CounterStream.DRAWS_PER_STEP // 2 - 1} "
-                              "Gibbs steps per update")
+        if self.compile:
+            check_compiled_cd_k("--cd-k", self.cd_k)
+
+
+def check_compiled_cd_k(flag: str, k: int) -> None:
+    """A compiled CD-k step draws 2k + 2 times from one counter stream step: k must leave room for that."""
+    most = CounterStream.DRAWS_PER_STEP // 2 - 1
+    if k > most:
+        raise ConfigError(f"{flag} {k}: with --compile at most {most} Gibbs steps per update")
 
 
 @dataclass
@@ -154,8 +159,6 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
     from ``generator`` once per epoch.
     """
     total = torch.zeros((), device=x.device)
-    if config.compile:
-        check_compile(x.device)
     run_step = common.step_runner(minibatch_step, config.compile, generator, x.device)
     for i, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
         total += run_step(i, rbm, data.rows(x, idx), config, state)
