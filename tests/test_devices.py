@@ -43,3 +43,18 @@ def test_train_with_compile_and_no_compiler_exits_2_before_writing_anything(monk
     code = main(["train", "rbm", "--compile", "--device", "cpu", "--out", str(tmp_path / "run")])
     assert code == 2 and not (tmp_path / "run").exists()
     assert capsys.readouterr().err.strip().startswith("genlab: error: --compile: torch.compile needs a C++ compiler")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", ["rbm", "vae", "dcgan"])
+def test_a_model_built_on_cuda_from_a_cpu_generator_equals_the_cpu_model_moved(family):
+    from genlab.models.dcgan import DCGAN
+    from genlab.models.rbm import RBM
+    from genlab.models.vae import VAE
+
+    build = {"rbm": lambda **kw: RBM(784, 100, 0.1, **kw), "vae": lambda **kw: VAE(784, 20, (200, 200), "softplus", **kw),
+             "dcgan": lambda **kw: DCGAN(**kw)}[family]
+    on_cpu = build(generator=torch.Generator().manual_seed(0))
+    on_cuda = build(generator=torch.Generator().manual_seed(0), device="cuda")
+    for (name, a), b in zip(on_cpu.state_dict().items(), on_cuda.state_dict().values()):
+        assert b.device.type == "cuda" and torch.equal(a, b.cpu()), name

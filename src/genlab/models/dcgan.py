@@ -114,9 +114,12 @@ class DCGAN(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        self.G = Generator(latent, batchnorm).to(device)
-        self.D = Discriminator(batchnorm).to(device)
+        # drawn where the generator is (a CPU generator may initialise a CUDA model), then moved
+        drawn_on = generator.device if generator is not None else device
+        self.G = Generator(latent, batchnorm).to(drawn_on)
+        self.D = Discriminator(batchnorm).to(drawn_on)
         init_weights(self, generator)
+        self.to(device)
 
     @property
     def latent(self) -> int:

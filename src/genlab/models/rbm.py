@@ -33,7 +33,8 @@ class RBM(nn.Module):
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
-        W = torch.randn(n_visible, n_hidden, generator=generator, device=device, dtype=dtype) * init_std
+        W = torch.randn(n_visible, n_hidden, generator=generator, dtype=dtype,
+                        device=generator.device if generator is not None else device).to(device) * init_std
         self.W = nn.Parameter(W, requires_grad=False)
         self.v_bias = nn.Parameter(torch.zeros(n_visible, device=device, dtype=dtype), requires_grad=False)
         self.h_bias = nn.Parameter(torch.zeros(n_hidden, device=device, dtype=dtype), requires_grad=False)

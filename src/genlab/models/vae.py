@@ -42,12 +42,12 @@ def mlp(sizes: Sequence[int], activation: str, generator: torch.Generator | None
 def linear(n_in: int, n_out: int, generator: torch.Generator | None, device, dtype) -> nn.Linear:
     """A linear layer with PyTorch's default initialisation, U(-1/sqrt(n_in), 1/sqrt(n_in)) for
     weights and biases, drawn from ``generator``."""
-    layer = nn.Linear(n_in, n_out, device=device, dtype=dtype)
+    layer = nn.Linear(n_in, n_out, device=generator.device if generator is not None else device, dtype=dtype)
     bound = 1 / math.sqrt(n_in)
     with torch.no_grad():
         layer.weight.uniform_(-bound, bound, generator=generator)
         layer.bias.uniform_(-bound, bound, generator=generator)
-    return layer
+    return layer.to(device)  # drawn where the generator is, then moved
 
 
 class VAE(nn.Module):
