@@ -210,3 +210,30 @@ def test_dbn_compile_reaches_rbm_1_and_checks_both_layers_gibbs_steps():
         DBNConfig(rbm_cd_k=200, compile=True)
     with pytest.raises(ConfigError, match=r"^--cd-k 130: with --compile"):
         DBNConfig(cd_k=130, compile=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkeypatch):
+    from genlab.models.dbn import DBN
+    from genlab.models.rbm import RBM
+    from genlab.train import common
+    from genlab.train.dbn import DBNConfig, fit_top
+
+    x = torch.rand(250, 12, generator=torch.Generator().manual_seed(0)).cuda()
+    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)
+    made = []
+
+    def train(cuda_graph: bool):
+        monkeypatch.setattr(common, "MinibatchEpochs", lambda step, compile: made.append(
+            real(step, compile, cuda_graph=cuda_graph)) or made[-1])
+        rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
+        dbn = DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)).cuda()
+        return dbn, fit_top(dbn, x, config, torch.Generator("cuda").manual_seed(3), progress=False)
+
+    real = common.MinibatchEpochs
+    graphed, graphed_errors = train(cuda_graph=True)
+    assert made[-1].graph is not None
+    plain, plain_errors = train(cuda_graph=False)
+    for name, t in plain.tensors().items():
+        assert torch.allclose(graphed.tensors()[name], t, atol=2e-3), name
+    assert graphed_errors == pytest.approx(plain_errors, rel=1e-3)

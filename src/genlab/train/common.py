@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -124,33 +125,117 @@ def run_epochs(
 # -- compiled minibatch steps ---------------------------------------------------
 
 
-def counter_step(step: Callable[..., T]) -> Callable[..., T]:
-    """``step(*args, source)`` as ``f(*args, key=, step=)``: drawing from the counter stream (key, step)."""
+def counter_step(step: Callable[..., torch.Tensor]) -> Callable[..., None]:
+    """``step(model, batch, *extra, source)`` as one minibatch of an epoch drawing from the counter stream:
+    ``f(model, x, idx, total, *extra, key=, step_no=)`` adds the step's output for the rows ``idx`` of
+    ``x`` to ``total`` (so that, compiled, gathering the rows and summing join the step's kernels)."""
 
-    def with_counter(*args: Any, key: torch.Tensor, step_no: torch.Tensor) -> T:
-        return step(*args, CounterStream(key, step_no))
+    def minibatch(model: Any, x: torch.Tensor, idx: torch.Tensor, total: torch.Tensor, *extra: Any,
+                  key: torch.Tensor, step_no: torch.Tensor) -> None:
+        total += step(model, data.rows(x, idx), *extra, CounterStream(key, step_no))
 
-    return with_counter
+    return minibatch
 
 
 @functools.cache
-def compiled(step: Callable[..., T]) -> Callable[..., T]:
+def compiled(step: Callable[..., torch.Tensor]) -> Callable[..., None]:
     """:func:`counter_step` of ``step`` under ``torch.compile`` (compiled at its first call for each
     shape of its arguments; PyTorch caches the result on disk)."""
     return torch.compile(counter_step(step), dynamic=False)
 
 
-def step_runner(step: Callable[..., T], compile: bool, generator: torch.Generator, device: torch.device) -> Callable[..., T]:
-    """One epoch's way of running ``step(*args, source)``: ``run(i, *args)`` for minibatch i.
+class MinibatchEpochs:
+    """Epochs of ``step(model, batch, *extra, source)`` over shuffled minibatches of the rows of ``x``.
 
-    Without ``compile`` the source is ``generator``; with it the step is compiled and draws
-    from a counter stream under a key drawn from ``generator`` now (once per epoch).
+    ``epochs(model, x, batch_size, generator, *extra)`` runs one epoch and returns the
+    sum of the steps' outputs (a tensor on x's device). Without ``compile`` the steps
+    draw from ``generator``. With it each step is compiled and draws from a counter
+    stream under a key drawn from ``generator`` at the start of each epoch; on CUDA
+    (unless ``cuda_graph`` is off) the first epoch runs as it is and every later one
+    replays a CUDA graph of a whole epoch's compiled steps, captured once: one launch
+    per epoch instead of several per minibatch, with the same random numbers and
+    arithmetic as the steps run one by one.
     """
-    if not compile:
-        return lambda i, *args: step(*args, generator)
-    check_compile(device)
-    key, fn = new_key(generator, device), compiled(step)
-    return lambda i, *args: fn(*args, key=key, step_no=torch.tensor(i, device=device))
+
+    def __init__(self, step: Callable[..., torch.Tensor], compile: bool, cuda_graph: bool = True) -> None:
+        self.step, self.compile, self.cuda_graph = step, compile, cuda_graph
+        self.graph: EpochGraph | None = None
+        self.previous: tuple[Any, ...] | None = None  # the arguments of the last epoch run without a graph
+        self.stream: torch.cuda.Stream | None = None  # where epochs are warmed up and captured
+
+    def __call__(self, model: Any, x: torch.Tensor, batch_size: int, generator: torch.Generator, *extra: Any) -> torch.Tensor:
+        device = x.device
+        if not self.compile:
+            total = torch.zeros((), device=device)
+            for idx in data.batch_indices(x.shape[0], batch_size, generator):
+                total += self.step(model, data.rows(x, idx), *extra, generator)
+            return total
+        check_compile(device)
+        key = new_key(generator, device)
+        order = torch.randperm(x.shape[0], generator=generator, device=device)
+        inputs = (model, x, batch_size, *extra)
+        if device.type != "cuda" or not self.cuda_graph:
+            return self.compiled_epoch(inputs, key, order)
+        if self.graph is None or not self.graph.captured_for(inputs):
+            self.stream = self.stream or torch.cuda.Stream(device)
+            if self.previous is None or not same_objects(inputs, self.previous):
+                # compile (every variant of the step) in an ordinary epoch first, on the stream
+                # the capture will use, as CUDA graphs want
+                self.previous = inputs
+                with on_side_stream(self.stream):
+                    return self.compiled_epoch(inputs, key, order)
+            self.graph = EpochGraph(self.compiled_epoch, inputs, order, self.stream)
+        return self.graph.replay(key, order)
+
+    def compiled_epoch(self, inputs: tuple[Any, ...], key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        """One epoch of compiled steps; minibatch i draws from the counter stream (key, i)."""
+        model, x, batch_size, *extra = inputs
+        minibatch = compiled(self.step)
+        total = torch.zeros((), device=x.device)
+        starts = range(0, x.shape[0], batch_size)
+        # minibatch i's step number, steps[i, 0]: one tensor made on the device (CUDA graphs allow no copies
+        # from the host), rows of 16 bytes so that each view is as aligned as the compiled kernels assume
+        steps = torch.arange(len(starts), device=x.device).repeat_interleave(2).view(-1, 2)
+        for i, start in enumerate(starts):
+            minibatch(model, x, order[start : start + batch_size], total, *extra, key=key, step_no=steps[i, 0])
+        return total
+
+
+def same_objects(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return len(a) == len(b) and all(p is q for p, q in zip(a, b))
+
+
+class EpochGraph:
+    """A CUDA graph of one epoch of compiled steps, replayed with a new key and minibatch order each epoch."""
+
+    def __init__(self, epoch: Callable[..., torch.Tensor], inputs: tuple[Any, ...], order: torch.Tensor,
+                 stream: torch.cuda.Stream) -> None:
+        self.inputs = inputs
+        self.key = torch.zeros(2, dtype=torch.int64, device=order.device)  # static buffers that the graph reads
+        self.order = torch.empty_like(order)
+        self.graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize(order.device)
+        with torch.cuda.graph(self.graph, stream=stream):
+            self.total = epoch(inputs, self.key, self.order)
+
+    def captured_for(self, inputs: tuple[Any, ...]) -> bool:
+        return same_objects(inputs, self.inputs)
+
+    def replay(self, key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        self.key.copy_(key)
+        self.order.copy_(order)
+        self.graph.replay()
+        return self.total.clone()
+
+
+@contextlib.contextmanager
+def on_side_stream(stream: torch.cuda.Stream) -> Iterator[None]:
+    """Run the block's CUDA work on ``stream``, ordered after and before the current stream's."""
+    current = torch.cuda.current_stream(stream.device)
+    stream.wait_stream(current)
+    with torch.cuda.stream(stream):
+        yield
+    current.wait_stream(stream)
 
 
 def chunks(x: torch.Tensor, size: int) -> Iterator[torch.Tensor]:

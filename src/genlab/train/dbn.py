@@ -207,12 +207,10 @@ def fit_top(
     The error is the top RBM's reconstruction error of its h1 input, per unit.
     ``on_epoch(epoch, error)`` is called after each epoch.
     """
+    epochs = common.MinibatchEpochs(top_step, config.compile)
+
     def one_epoch(_: int) -> float:
-        total = torch.zeros((), device=x.device)
-        run_step = common.step_runner(top_step, config.compile, generator, x.device)
-        for i, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
-            total += run_step(i, dbn, data.rows(x, idx), config)
-        return total.item() / (x.shape[0] * dbn.n_h1)
+        return epochs(dbn, x, config.batch_size, generator, config).item() / (x.shape[0] * dbn.n_h1)
 
     return common.run_epochs(config.epochs, "top rbm", one_epoch, recon_shown, progress, on_epoch, compiling=config.compile)
 

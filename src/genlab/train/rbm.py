@@ -150,19 +150,19 @@ def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = N
     return total / x.numel()
 
 
-def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState) -> float:
+def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState,
+                epochs: common.MinibatchEpochs | None = None) -> float:
     """One pass of CD-k updates over the rows of ``x`` (pixel probabilities in [0, 1]) in shuffled minibatches.
 
     Each minibatch is a fresh Bernoulli sample of its pixels (unless ``config.binarize``
     is off). Returns the mean squared error per pixel between x and the reconstructions.
-    With ``config.compile`` the steps draw from a counter stream under a key drawn
-    from ``generator`` once per epoch.
+    ``epochs`` runs the steps (see :class:`genlab.train.common.MinibatchEpochs`: with
+    ``config.compile`` compiled, drawing from a counter stream keyed once per epoch from
+    ``generator``; on CUDA replayed as a graph from the second epoch on); pass the same
+    one to every epoch of a run.
     """
-    total = torch.zeros((), device=x.device)
-    run_step = common.step_runner(minibatch_step, config.compile, generator, x.device)
-    for i, idx in enumerate(data.batch_indices(x.shape[0], config.batch_size, generator)):
-        total += run_step(i, rbm, data.rows(x, idx), config, state)
-    return total.item() / x.numel()
+    epochs = epochs or common.MinibatchEpochs(minibatch_step, config.compile)
+    return epochs(rbm, x, config.batch_size, generator, config, state).item() / x.numel()
 
 
 def minibatch_step(rbm: RBM, probs: torch.Tensor, config: RBMConfig, state: CDState, source: RandomSource) -> torch.Tensor:
@@ -185,8 +185,8 @@ def fit(
     ``on_epoch(epoch, train_error)`` is called after each epoch (logging, evaluation);
     the numbers it returns join the progress bar's.
     """
-    state = CDState()
-    return common.run_epochs(config.epochs, "rbm", lambda _: train_epoch(rbm, x, config, generator, state),
+    state, epochs = CDState(), common.MinibatchEpochs(minibatch_step, config.compile)
+    return common.run_epochs(config.epochs, "rbm", lambda _: train_epoch(rbm, x, config, generator, state, epochs),
                              recon_shown, progress, on_epoch, compiling=config.compile)
 
 
