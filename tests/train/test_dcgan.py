@@ -128,7 +128,7 @@ def test_cli_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     assert code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cpu_bf16_runs_the_networks_in_bfloat16_and_keeps_float32_parameters(monkeypatch):
+def test_bf16_runs_the_networks_in_bfloat16_and_keeps_float32_parameters(monkeypatch):
     seen = []
     forward = torch.nn.Conv2d.forward
 
@@ -148,10 +148,19 @@ def test_cpu_bf16_runs_the_networks_in_bfloat16_and_keeps_float32_parameters(mon
         return gan, history, set(seen)
 
     fp32, fp32_history, fp32_dtypes = train()
-    bf16, bf16_history, bf16_dtypes = train(cpu_bf16=True)
+    bf16, bf16_history, bf16_dtypes = train(bf16=True)
     assert fp32_dtypes == {torch.float32} and bf16_dtypes == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
     assert math.isfinite(bf16_history[0]["d_loss"]) and math.isfinite(bf16_history[0]["g_loss"])
     assert bf16_history[0]["d_loss"] == pytest.approx(fp32_history[0]["d_loss"], rel=0.05)
-    _, _, off_dtypes = train(cpu_bf16=True, bf16=False)
-    assert off_dtypes == {torch.float32}
+
+
+@pytest.mark.parametrize(("device", "bf16", "cpu_bf16", "expected"), [
+    ("cpu", True, False, False), ("cpu", True, True, True), ("cuda", True, False, True), ("cuda", False, False, False),
+])
+def test_a_run_config_from_when_bf16_applied_on_cuda_only_reads_as_what_ran(tmp_path, device, bf16, cpu_bf16, expected):
+    from genlab.runs import Run
+
+    old = {**DCGANConfig().to_dict(), "bf16": bf16, "cpu_bf16": cpu_bf16}
+    run = Run.create(tmp_path / "run", "dcgan", old, data={}, device=device)
+    assert train_dcgan.run_config(Run.open(run.path)).bf16 is expected

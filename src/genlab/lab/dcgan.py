@@ -137,7 +137,7 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
     from genlab.lab.vae import reference_config
     from genlab.metrics.quality import evaluate_samples
 
-    vae_config = reference_config(preset).replace(dataset=DCGANConfig.from_dict(gan_run.config).dataset)
+    vae_config = reference_config(preset).replace(dataset=dcgan.run_config(gan_run).dataset)
     vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
     vae = evaluate_samples(vae_run, family_of(vae_run), eval_config, lab.device, lab.data_dir)

@@ -58,10 +58,10 @@ class DCGANConfig(common.TrainConfig):
     d_steps: int = option(1, "discriminator minibatches per iteration (SPEC 5.2)", check=positive)
     g_steps: int = option(1, "generator minibatches per iteration (SPEC 5.2)", check=positive)
     batchnorm: bool = option(True, "switch off batch normalisation in both networks (SPEC 5.3)")
-    bf16: bool = option(True, "no bfloat16 autocast on CUDA (on by default there; the CPU computes in float32 unless --cpu-bf16)")
-    cpu_bf16: bool = option(
-        False, "bfloat16 autocast on the CPU too: about 1.8x faster where the processor has bfloat16 arithmetic "
-        "(AVX512-BF16, AMX), numbers differ slightly", identity="unless-default",
+    bf16: bool = option(
+        False, "bfloat16 autocast in both networks (parameters and losses stay float32): 1.5x faster on a CPU with "
+        "bfloat16 arithmetic but worse samples there; no faster than float32 on an H200 (see docs/dcgan.md)",
+        identity="unless-default",
     )
     channels_last: bool = option(True, "contiguous instead of channels-last memory format (same float32 arithmetic, slower)")
 
@@ -134,12 +134,11 @@ def fit(
     epoch whose losses are finite; a NaN or infinite loss raises NonFiniteLoss.
     """
     device = images.device
-    use_bf16 = config.bf16 and (device.type == "cuda" or (device.type == "cpu" and config.cpu_bf16))
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     gan.to(memory_format=memory_format).train()
 
     def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
 
     betas = (config.beta1, config.beta2)
     opt_d = torch.optim.Adam(gan.D.parameters(), lr=config.lr, betas=betas)
@@ -240,9 +239,19 @@ def epoch_figures(gan: DCGAN, fixed_z: torch.Tensor, run: Run, epoch: int) -> No
     d_outputs_figure(log, run.figures / "d_outputs.png")
 
 
+def run_config(run: Run) -> DCGANConfig:
+    """The config of a run directory, also of one written when ``bf16`` (on by default) applied on CUDA only
+    and ``cpu_bf16`` asked for the same on the CPU."""
+    config = dict(run.config)
+    if "cpu_bf16" in config:
+        cpu_bf16 = config.pop("cpu_bf16")
+        config["bf16"] = config["bf16"] and (cpu_bf16 or str(run.meta.get("device", "")).startswith("cuda"))
+    return DCGANConfig.from_dict(config)
+
+
 def load(run: Run, device: str | torch.device = "cpu") -> DCGAN:
     """The trained DCGAN of a run directory."""
-    cfg = DCGANConfig.from_dict(run.config)
+    cfg = run_config(run)
     tensors = run.load_model(DCGAN.shapes(cfg.latent, cfg.batchnorm))
     gan = DCGAN(cfg.latent, cfg.batchnorm, device="cpu")
     gan.load_state_dict(tensors)
