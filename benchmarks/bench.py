@@ -69,13 +69,13 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
 # ----------------------------------------------------------------------------- RBM
 
 
-def rbm_genlab(x: torch.Tensor, device: torch.device, **options) -> Callable[[], object]:
+def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, **options) -> Callable[[], object]:
     from genlab.models.rbm import RBM
     from genlab.train.rbm import RBMConfig, fit
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm = RBM(784, 100, 0.1, generator=g, device=device)
-    cfg = RBMConfig(epochs=1, **options)
+    cfg = RBMConfig(epochs=epochs, **options)
     return lambda: fit(rbm, x, cfg, g, progress=False)
 
 
@@ -153,6 +153,41 @@ def rbm_breakdown(x: torch.Tensor, device: torch.device, **options) -> dict[str,
     return out
 
 
+def rbm_cuda_kernels(x: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """(kernels per minibatch, their summed GPU seconds per epoch) of a compiled RBM epoch, steps launched one
+    by one (torch.profiler's CUDA activity)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from genlab.models.rbm import RBM
+    from genlab.train import common
+    from genlab.train.rbm import CDState, RBMConfig, minibatch_step, train_epoch
+
+    g = torch.Generator(device=device).manual_seed(0)
+    rbm, config, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(compile=True), CDState()
+    epochs = common.MinibatchEpochs(minibatch_step, True, cuda_graph=False)
+    train_epoch(rbm, x, config, g, state, epochs)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        train_epoch(rbm, x, config, g, state, epochs)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy = sum(getattr(e, "device_time", 0.0) or getattr(e, "cuda_time", 0.0) for e in kernels) / 1e6
+    return len(kernels) / -(-x.shape[0] // 100), busy
+
+
+def graph_node_seconds(device: torch.device, nodes: int = 6000) -> float:
+    """Seconds per node of a CUDA graph of ``nodes`` one-element additions: the floor of a kernel in a graph."""
+    t = torch.zeros(1, device=device)
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        t.add_(1)
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(nodes):
+            t.add_(1)
+    return statistics.median(timed(graph.replay, 5, device, warmup=2)) / nodes
+
+
 # ----------------------------------------------------------------------------- VAE
 
 
@@ -162,11 +197,11 @@ def vae_model(device: torch.device):
     return VAE(784, 20, (200, 200), "softplus", generator=torch.Generator().manual_seed(0), device=device)
 
 
-def vae_genlab(x: torch.Tensor, device: torch.device, **options) -> Callable[[], object]:
+def vae_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, **options) -> Callable[[], object]:
     from genlab.train.vae import VAEConfig, fit
 
     model, g = vae_model(device), torch.Generator(device=device).manual_seed(0)
-    return lambda: fit(model, x, VAEConfig(epochs=1, **options), g, progress=False)
+    return lambda: fit(model, x, VAEConfig(epochs=epochs, **options), g, progress=False)
 
 
 def vae_dataloader(images: np.ndarray, device: torch.device, bf16: bool = False) -> Callable[[], object]:
@@ -189,12 +224,12 @@ def vae_dataloader(images: np.ndarray, device: torch.device, bf16: bool = False)
 # ----------------------------------------------------------------------------- DCGAN
 
 
-def dcgan_genlab(images64: torch.Tensor, device: torch.device, batch_size: int) -> Callable[[], object]:
+def dcgan_genlab(images64: torch.Tensor, device: torch.device, batch_size: int, **options) -> Callable[[], object]:
     from genlab.models.dcgan import DCGAN
     from genlab.train.dcgan import DCGANConfig, fit
 
     gan, g = DCGAN(generator=torch.Generator().manual_seed(0), device=device), torch.Generator(device=device).manual_seed(0)
-    return lambda: fit(gan, images64, DCGANConfig(epochs=1, batch_size=batch_size), g, progress=False)
+    return lambda: fit(gan, images64, DCGANConfig(epochs=1, batch_size=batch_size, **options), g, progress=False)
 
 
 def resized_to_64(x: torch.Tensor) -> torch.Tensor:
@@ -242,6 +277,8 @@ def main() -> None:
     parser.add_argument("--dcgan-images", type=int, help="training images per DCGAN measurement "
                         "(default: 512 on the CPU, 60,000 elsewhere)")
     parser.add_argument("--dcgan-batch-size", type=int, default=128)
+    parser.add_argument("--epochs-per-call", type=int, help="RBM epochs per timed fit, reported per epoch "
+                        "(default: 1 on the CPU, 10 on CUDA, where epochs after the first of a fit replay a CUDA graph)")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -252,14 +289,18 @@ def main() -> None:
 
     first_epochs: list[str] = []
 
+    per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
+
     def genlab_rows(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict]) -> None:
         for variant, options in variants.items():
-            epoch = make(x, device, **options)
+            epoch = make(x, device, per_call, **options)
             start = time.perf_counter()
-            epoch()  # the warm-up epoch; with --compile it includes compiling
+            epoch()  # the warm-up call; with --compile it includes compiling
             if options.get("compile"):
-                first_epochs.append(f"{name}, {variant}: first epoch {time.perf_counter() - start:.1f} s including compilation")
-            results.append(Result(name, variant, timed(epoch, args.repeats, device, warmup=0), work=len(train)))
+                first_epochs.append(f"{name}, {variant}: first {per_call} epoch(s) {time.perf_counter() - start:.1f} s "
+                                    "including compilation")
+            seconds = [t / per_call for t in timed(epoch, args.repeats, device, warmup=0)]
+            results.append(Result(name, variant, seconds, work=len(train)))
 
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
@@ -272,6 +313,7 @@ def main() -> None:
 
     if "vae" in parts:
         x = data.as_float(train.images).to(device)
+        per_call = 1  # the VAE has no CUDA graph: one epoch per call measures it
         genlab_rows("VAE epoch", vae_genlab, {"genlab": {}, "genlab --compile": {"compile": True},
                                               "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
         for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True)):
@@ -280,7 +322,9 @@ def main() -> None:
     if "dcgan" in parts:
         n = args.dcgan_images or (512 if device.type == "cpu" else len(train))
         images64 = data.resize(train.images[:n], 64).to(device)
-        for variant, fn in (("genlab", dcgan_genlab(images64, device, args.dcgan_batch_size)),
+        variants = [("genlab", dcgan_genlab(images64, device, args.dcgan_batch_size)),
+                    ("genlab --bf16", dcgan_genlab(images64, device, args.dcgan_batch_size, bf16=True))]
+        for variant, fn in (*variants,
                             ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size))):
             seconds = timed(fn, args.repeats, device)
             results.append(Result(f"DCGAN pass over {n:,} images, batch {args.dcgan_batch_size}", variant, seconds, "s/pass", work=n))
@@ -311,6 +355,13 @@ def main() -> None:
         print(f"\nRBM epoch: {rbm_epoch_macs(len(train)) / 1e9:.1f} G multiply-adds in {genlab_epoch:.3f} s = "
               f"{achieved / 1e9:.1f} GMAC/s; dense 2048^3 matmul: {rate / 1e9:.1f} GMAC/s "
               f"({100 * achieved / rate:.0f}% of it)")
+        if device.type == "cuda":
+            per_step, busy = rbm_cuda_kernels(x, device)
+            node = graph_node_seconds(device)
+            steps = -(-len(train) // 100)
+            print(f"RBM epoch, genlab --compile on CUDA: {per_step:.1f} kernels per minibatch, {busy:.3f} s of kernel "
+                  f"time per epoch (launched one by one); one node of a CUDA graph takes at least {1e6 * node:.2f} us, "
+                  f"so {steps} minibatches of {per_step:.1f} kernels take at least {steps * per_step * node:.3f} s")
         if device.type == "cpu":
             for variant, options in (("genlab", {}), ("genlab --compile", {"compile": True})):
                 parts_s = rbm_breakdown(x, device, **options)
