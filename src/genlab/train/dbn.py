@@ -348,16 +348,19 @@ def fit_updown(
     on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
     """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities); returns per-epoch wake reconstruction errors."""
+    epochs = common.MinibatchEpochs(updown_minibatch, compile=False)
+
     def one_epoch(_: int) -> float:
-        total = torch.zeros((), device=x.device)
-        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
-            probs = data.rows(x, idx)
-            p_wake = updown_step(model, bernoulli(probs, generator), config.lr, config.cd_k, generator,
-                                 config.sample_predictions)
-            total += (probs - p_wake).square_().sum()
-        return total.item() / x.numel()
+        return epochs(model, x, config.batch_size, generator, config).item() / x.numel()
 
     return common.run_epochs(config.epochs, "up-down", one_epoch, recon_shown, progress, on_epoch)
+
+
+def updown_minibatch(model: UpDownDBN, probs: torch.Tensor, config: FinetuneConfig,
+                     generator: torch.Generator) -> torch.Tensor:
+    """One up-down update on v ~ Bernoulli(probs); returns its summed squared wake reconstruction error."""
+    p_wake = updown_step(model, bernoulli(probs, generator), config.lr, config.cd_k, generator, config.sample_predictions)
+    return (probs - p_wake).square_().sum()
 
 
 def train_finetune(
