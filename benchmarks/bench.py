@@ -289,9 +289,10 @@ def main() -> None:
 
     first_epochs: list[str] = []
 
-    per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
+    rbm_per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
 
-    def genlab_rows(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict]) -> None:
+    def genlab_rows(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict],
+                    per_call: int = 1) -> None:
         for variant, options in variants.items():
             epoch = make(x, device, per_call, **options)
             start = time.perf_counter()
@@ -304,7 +305,7 @@ def main() -> None:
 
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
-        genlab_rows("RBM epoch", rbm_genlab, {"genlab": {}, "genlab --compile": {"compile": True}})
+        genlab_rows("RBM epoch", rbm_genlab, {"genlab": {}, "genlab --compile": {"compile": True}}, rbm_per_call)
     if "rbm" in parts and device.type == "cpu":
         np_x = x.numpy()
         results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0), work=len(train)))
@@ -313,7 +314,7 @@ def main() -> None:
 
     if "vae" in parts:
         x = data.as_float(train.images).to(device)
-        per_call = 1  # the VAE has no CUDA graph: one epoch per call measures it
+        # the VAE has no CUDA graph: one epoch per call measures it
         genlab_rows("VAE epoch", vae_genlab, {"genlab": {}, "genlab --compile": {"compile": True},
                                               "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
         for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True)):
