@@ -1,3 +1,3 @@
 """genlab: classic deep generative models (RBM, DBN, up-down DBN, VAE, DCGAN) on MNIST-like images."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

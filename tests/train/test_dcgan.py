@@ -157,10 +157,21 @@ def test_bf16_runs_the_networks_in_bfloat16_and_keeps_float32_parameters(monkeyp
 
 @pytest.mark.parametrize(("device", "bf16", "cpu_bf16", "expected"), [
     ("cpu", True, False, False), ("cpu", True, True, True), ("cuda", True, False, True), ("cuda", False, False, False),
+    ("cpu", True, None, False), ("cuda", True, None, True),  # written before cpu_bf16 existed
 ])
 def test_a_run_config_from_when_bf16_applied_on_cuda_only_reads_as_what_ran(tmp_path, device, bf16, cpu_bf16, expected):
     from genlab.runs import Run
 
     old = {**DCGANConfig().to_dict(), "bf16": bf16, "cpu_bf16": cpu_bf16}
+    if cpu_bf16 is None:
+        del old["cpu_bf16"]
     run = Run.create(tmp_path / "run", "dcgan", old, data={}, device=device)
+    run.update_meta(versions={**run.meta["versions"], "genlab": "0.1.0"})
     assert train_dcgan.run_config(Run.open(run.path)).bf16 is expected
+
+
+def test_a_run_config_of_this_version_reads_as_written(tmp_path):
+    from genlab.runs import Run
+
+    run = Run.create(tmp_path / "run", "dcgan", DCGANConfig(bf16=True).to_dict(), data={}, device="cpu")
+    assert train_dcgan.run_config(Run.open(run.path)).bf16 is True

@@ -21,6 +21,7 @@ iterations and g_steps generator steps in each. Every step draws fresh noise.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,12 +241,13 @@ def epoch_figures(gan: DCGAN, fixed_z: torch.Tensor, run: Run, epoch: int) -> No
 
 
 def run_config(run: Run) -> DCGANConfig:
-    """The config of a run directory, also of one written when ``bf16`` (on by default) applied on CUDA only
-    and ``cpu_bf16`` asked for the same on the CPU."""
+    """The config of a run directory. Before genlab 0.2, ``bf16`` (on by default) applied on CUDA only,
+    and ``cpu_bf16`` asked for it on the CPU: such runs read as what they ran."""
     config = dict(run.config)
-    if "cpu_bf16" in config:
-        cpu_bf16 = config.pop("cpu_bf16")
-        config["bf16"] = config["bf16"] and (cpu_bf16 or str(run.meta.get("device", "")).startswith("cuda"))
+    written_by = re.match(r"(\d+)\.(\d+)", run.meta.get("versions", {}).get("genlab", "0.0"))
+    if written_by is None or (int(written_by[1]), int(written_by[2])) < (0, 2):
+        cpu_bf16 = config.pop("cpu_bf16", False)
+        config["bf16"] = config.get("bf16", True) and (cpu_bf16 or str(run.meta.get("device", "")).startswith("cuda"))
     return DCGANConfig.from_dict(config)
 
 
