@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.rng import CounterStream, bernoulli, new_key, threefry2x32
+from genlab.rng import CounterStream, as_int32, as_unsigned, bernoulli, new_key, threefry2x32
 
 M = 0xFFFFFFFF
 
@@ -20,16 +20,30 @@ KNOWN_ANSWERS = [
 @pytest.mark.parametrize(("key", "counter", "expected"), KNOWN_ANSWERS)
 def test_threefry_matches_random123_known_answers(key, counter, expected):
     assert threefry2x32(key, counter) == expected
-    as_tensors = threefry2x32(tuple(torch.tensor(k) for k in key), tuple(torch.tensor(c) for c in counter))
-    assert tuple(int(t) for t in as_tensors) == expected
+    as_tensors = threefry2x32(tuple(as_int32(torch.tensor(k)) for k in key), tuple(as_int32(torch.tensor(c)) for c in counter))
+    assert all(t.dtype == torch.int32 for t in as_tensors)
+    assert tuple(int(as_unsigned(t)) for t in as_tensors) == expected
+
+
+@pytest.mark.parametrize(("key", "counter", "expected"), KNOWN_ANSWERS)
+def test_compiled_threefry_matches_random123_known_answers(key, counter, expected):
+    words = [as_int32(torch.tensor([w])) for w in (*key, *counter)]
+    compiled = torch.compile(lambda k0, k1, c0, c1: threefry2x32((k0, k1), (c0, c1)), dynamic=False)
+    assert tuple(int(as_unsigned(t)) for t in compiled(*words)) == expected
 
 
 def test_threefry_on_a_tensor_of_counters_matches_one_counter_at_a_time():
     key = (0x01234567, 0x89ABCDEF)
-    counters = torch.tensor([0, 1, 2, 1000, M], dtype=torch.int64)
-    x0, x1 = threefry2x32(key, (counters, 7))
+    counters = torch.tensor([0, 1, 2, 1000, 0x7FFFFFFF, 0x80000000, M], dtype=torch.int64)
+    x0, x1 = threefry2x32(tuple(as_int32(torch.tensor(k)) for k in key), (as_int32(counters), as_int32(torch.tensor(7))))
     for i, c in enumerate(counters.tolist()):
-        assert (int(x0[i]), int(x1[i])) == threefry2x32(key, (c, 7))
+        assert (int(as_unsigned(x0[i])), int(as_unsigned(x1[i]))) == threefry2x32(key, (c, 7))
+
+
+def test_int32_words_round_trip_through_their_bits():
+    words = torch.tensor([0, 1, 0x7FFFFFFF, 0x80000000, M], dtype=torch.int64)
+    assert as_int32(words).tolist() == [0, 1, 0x7FFFFFFF, -(1 << 31), -1]
+    assert torch.equal(as_unsigned(as_int32(words)), words)
 
 
 def stream(step: int = 0, key=(12345, 67890)) -> CounterStream:
@@ -58,7 +72,7 @@ def test_counter_stream_draws_differ_by_draw_step_and_key_and_repeat_exactly():
     assert torch.equal(first, stream().bits((1000,)))
     assert not torch.equal(first, stream(step=1).bits((1000,)))
     assert not torch.equal(first, stream(key=(1, 2)).bits((1000,)))
-    assert (first >= 0).all() and (first <= M).all()
+    assert first.dtype == torch.int32
 
 
 def test_bernoulli_from_a_counter_stream_has_mean_p():
