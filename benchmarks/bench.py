@@ -48,6 +48,19 @@ class Result:
         return statistics.median(self.seconds)
 
 
+@dataclass
+class Case:
+    """One row of the table to measure: ``run()`` does ``per_call`` epochs (or one pass) of one variant."""
+
+    name: str
+    variant: str
+    run: Callable[[], object]
+    unit: str = "s/epoch"
+    work: float = 0.0
+    per_call: int = 1
+    compiles: bool = False
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -286,49 +299,54 @@ def main() -> None:
     source = data.resolve("mnist", args.data_dir)
     train = data.read_split(source, "train")
     results: list[Result] = []
-
     first_epochs: list[str] = []
-
     rbm_per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
 
-    def genlab_rows(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict],
-                    per_call: int = 1) -> None:
-        for variant, options in variants.items():
-            epoch = make(x, device, per_call, **options)
+    def measure(cases: list[Case]) -> None:
+        """Warm every case up, then time them in turns (each round runs every case once) so that a slow
+        phase of the machine slows the cases of a round alike: ratios are taken between neighbours in time."""
+        for case in cases:
             start = time.perf_counter()
-            epoch()  # the warm-up call; with --compile it includes compiling
-            if options.get("compile"):
-                first_epochs.append(f"{name}, {variant}: first {per_call} epoch(s) {time.perf_counter() - start:.1f} s "
-                                    "including compilation")
-            seconds = [t / per_call for t in timed(epoch, args.repeats, device, warmup=0)]
-            results.append(Result(name, variant, seconds, work=len(train)))
+            case.run()  # the warm-up call; with --compile it includes compiling
+            if case.compiles:
+                first_epochs.append(f"{case.name}, {case.variant}: first {case.per_call} epoch(s) "
+                                    f"{time.perf_counter() - start:.1f} s including compilation")
+        seconds: list[list[float]] = [[] for _ in cases]
+        for _ in range(args.repeats):
+            for case, times in zip(cases, seconds):
+                times.extend(t / case.per_call for t in timed(case.run, 1, device, warmup=0))
+        results.extend(Result(c.name, c.variant, t, c.unit, len(train) if c.unit == "s/epoch" else c.work)
+                       for c, t in zip(cases, seconds))
+
+    def genlab_cases(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict],
+                     per_call: int = 1) -> list[Case]:
+        return [Case(name, variant, make(x, device, per_call, **options), per_call=per_call,
+                     compiles=bool(options.get("compile"))) for variant, options in variants.items()]
 
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
-        genlab_rows("RBM epoch", rbm_genlab, {"genlab": {}, "genlab --compile": {"compile": True}}, rbm_per_call)
-    if "rbm" in parts and device.type == "cpu":
-        np_x = x.numpy()
-        results.append(Result("RBM epoch", "scikit-learn BernoulliRBM", timed(rbm_sklearn(np_x), args.repeats, device, warmup=0), work=len(train)))
-        results.append(Result("RBM epoch", "notebook loop (Dataset + DataLoader)",
-                              timed(rbm_notebook(train.images.numpy()), args.repeats, device, warmup=0), work=len(train)))
-
+        cases = genlab_cases("RBM epoch", rbm_genlab, {"genlab": {}, "genlab --compile": {"compile": True}}, rbm_per_call)
+        if "rbm" in parts and device.type == "cpu":
+            cases += [Case("RBM epoch", "scikit-learn BernoulliRBM", rbm_sklearn(x.numpy())),
+                      Case("RBM epoch", "notebook loop (Dataset + DataLoader)", rbm_notebook(train.images.numpy()))]
+        measure(cases)
     if "vae" in parts:
         x = data.as_float(train.images).to(device)
         # the VAE has no CUDA graph: one epoch per call measures it
-        genlab_rows("VAE epoch", vae_genlab, {"genlab": {}, "genlab --compile": {"compile": True},
-                                              "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
-        for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True)):
-            results.append(Result("VAE epoch", variant, timed(vae_dataloader(train.images.numpy(), device, bf16), args.repeats, device),
-                                  work=len(train)))
+        cases = genlab_cases("VAE epoch", vae_genlab, {
+            "genlab": {}, "genlab --compile": {"compile": True},
+            "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
+        cases += [Case("VAE epoch", variant, vae_dataloader(train.images.numpy(), device, bf16))
+                  for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True))]
+        measure(cases)
     if "dcgan" in parts:
         n = args.dcgan_images or (512 if device.type == "cpu" else len(train))
         images64 = data.resize(train.images[:n], 64).to(device)
-        variants = [("genlab", dcgan_genlab(images64, device, args.dcgan_batch_size)),
-                    ("genlab --bf16", dcgan_genlab(images64, device, args.dcgan_batch_size, bf16=True))]
-        for variant, fn in (*variants,
-                            ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size))):
-            seconds = timed(fn, args.repeats, device)
-            results.append(Result(f"DCGAN pass over {n:,} images, batch {args.dcgan_batch_size}", variant, seconds, "s/pass", work=n))
+        name = f"DCGAN pass over {n:,} images, batch {args.dcgan_batch_size}"
+        measure([Case(name, variant, fn, "s/pass", work=n) for variant, fn in (
+            ("genlab", dcgan_genlab(images64, device, args.dcgan_batch_size)),
+            ("genlab --bf16", dcgan_genlab(images64, device, args.dcgan_batch_size, bf16=True)),
+            ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size)))])
 
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -25,11 +27,27 @@ def test_threefry_matches_random123_known_answers(key, counter, expected):
     assert tuple(int(as_unsigned(t)) for t in as_tensors) == expected
 
 
-@pytest.mark.parametrize(("key", "counter", "expected"), KNOWN_ANSWERS)
-def test_compiled_threefry_matches_random123_known_answers(key, counter, expected):
-    words = [as_int32(torch.tensor([w])) for w in (*key, *counter)]
+needs_compiler = pytest.mark.skipif(not shutil.which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
+@needs_compiler
+@pytest.mark.parametrize("device", DEVICES)
+def test_compiled_threefry_matches_random123_known_answers(device):
+    """All three answers in one vector of counters, wide enough for the compiled kernels' vector lanes."""
+    def words(i: int) -> torch.Tensor:
+        return as_int32(torch.tensor([answer[i // 2][i % 2] for answer in KNOWN_ANSWERS] * 11, device=device))
+
     compiled = torch.compile(lambda k0, k1, c0, c1: threefry2x32((k0, k1), (c0, c1)), dynamic=False)
-    assert tuple(int(as_unsigned(t)) for t in compiled(*words)) == expected
+    x0, x1 = compiled(words(0), words(1), words(2), words(3))
+    got = list(zip(as_unsigned(x0).tolist(), as_unsigned(x1).tolist()))
+    assert got == [expected for _, _, expected in KNOWN_ANSWERS] * 11
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_counter_stream_gives_the_same_bits_on_every_device(device):
+    here = CounterStream(torch.tensor([0x89ABCDEF, 0x01234567], device=device), torch.tensor(70_000, device=device))
+    assert torch.equal(here.bits((3, 333)).cpu(), stream(70_000, key=(0x89ABCDEF, 0x01234567)).bits((3, 333)))
 
 
 def test_threefry_on_a_tensor_of_counters_matches_one_counter_at_a_time():
