@@ -2,8 +2,10 @@
 
     python benchmarks/bench.py [--repeats 3] [--device cpu] [--only rbm,vae,dcgan,rate]
 
-Prints a markdown table (median of the repeats) and the machine it ran on. Each
-peer does the same arithmetic on the same data:
+Prints a markdown table (median of the repeats) and the machine it ran on. The
+variants of one benchmark are warmed up, then timed in turns (round r runs each of
+them once), so that a slow phase of the machine slows them alike. Each peer does the
+same arithmetic on the same data:
 
 * RBM, SPEC reference config (784-100, CD-1, batch 100, lr 0.1), one epoch over the
   60,000 MNIST images: genlab's ``fit`` vs scikit-learn's ``BernoulliRBM`` (100
@@ -350,8 +352,8 @@ def main() -> None:
 
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
-    print("| benchmark | variant | median | unit | images/s | time vs genlab | time vs fastest genlab |")
-    print("|---|---|---|---|---|---|---|")
+    print("| benchmark | variant | median | min - max | unit | images/s | time vs genlab | time vs fastest genlab |")
+    print("|---|---|---|---|---|---|---|---|")
     by_name: dict[str, float] = {}
     fastest: dict[str, float] = {}
     for r in results:
@@ -363,7 +365,8 @@ def main() -> None:
         ratio = r.median / by_name[r.name] if r.name in by_name else float("nan")
         best = r.median / fastest[r.name] if r.name in fastest else float("nan")
         per_second = f"{r.work / r.median:,.0f}" if r.work else ""
-        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {r.unit} | {per_second} | {ratio:.2f}x | {best:.2f}x |")
+        print(f"| {r.name} | {r.variant} | {r.median:.3f} | {min(r.seconds):.3f} - {max(r.seconds):.3f} | {r.unit} | "
+              f"{per_second} | {ratio:.2f}x | {best:.2f}x |")
     for line in first_epochs:
         print(f"\n{line}", end="")
     print()
