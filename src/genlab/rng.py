@@ -46,8 +46,9 @@ def threefry2x32(key: tuple[Word, Word], counter: tuple[Word, Word]) -> tuple[Wo
     """Threefry-2x32 with 20 rounds: a key and a counter of two 32-bit words each -> two random words.
 
     Words are Python ints in [0, 2^32) or int32 tensors holding the words' bits (see
-    :func:`as_int32`; their additions wrap around like 32-bit words, on every device),
-    which use half the memory and twice the vector lanes of int64. Tensors broadcast:
+    :func:`as_int32`), whose additions wrap around modulo 2^32 as PyTorch's integer
+    kernels do, eager and compiled (the tests check Random123's answers both ways);
+    they use half the memory and twice the vector lanes of int64. Tensors broadcast:
     one key with many counters gives many independent outputs.
     """
     k0, k1 = key
