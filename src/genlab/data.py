@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.errors import ConfigError, GenlabError
-from genlab.rng import bernoulli
+from genlab.rng import bernoulli, device_of
 
 # The four files of a data set, by role, under their standard names.
 FILES = {
@@ -482,7 +482,7 @@ def batch_indices(
     n: int, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True
 ) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch's minibatches (a seeded permutation, the last batch may be short)."""
-    device = generator.device if generator is not None else torch.device("cpu")
+    device = device_of(generator)
     order = torch.randperm(n, generator=generator, device=device) if shuffle else torch.arange(n, device=device)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]

@@ -109,10 +109,15 @@ class CounterStream:
         return top24.to(torch.float32) * (1.0 / (1 << 24))
 
 
+def device_of(generator: torch.Generator | None, default: torch.device | str | None = "cpu") -> torch.device | str | None:
+    """Where draws from ``generator`` are made (``default`` without one): a model drawn from a CPU
+    generator is initialised on the CPU, then moved to its device."""
+    return generator.device if generator is not None else default
+
+
 def new_key(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Tensor:
     """A fresh Threefry key (two 32-bit words as int64) drawn from ``generator``."""
-    source = generator.device if generator is not None else "cpu"
-    return torch.randint(0, 1 << 32, (2,), generator=generator, dtype=torch.int64, device=source).to(device)
+    return torch.randint(0, 1 << 32, (2,), generator=generator, dtype=torch.int64, device=device_of(generator)).to(device)
 
 
 RandomSource = torch.Generator | CounterStream | None

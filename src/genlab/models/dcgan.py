@@ -36,6 +36,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlab.rng import device_of
+
 KERNEL = 4
 LEAK = 0.2  # negative slope of the LeakyReLU
 INIT_STD = 0.02
@@ -114,8 +116,7 @@ class DCGAN(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        # drawn where the generator is (a CPU generator may initialise a CUDA model), then moved
-        drawn_on = generator.device if generator is not None else device
+        drawn_on = device_of(generator, device)  # a CPU generator may initialise a CUDA model
         self.G = Generator(latent, batchnorm).to(drawn_on)
         self.D = Discriminator(batchnorm).to(drawn_on)
         init_weights(self, generator)

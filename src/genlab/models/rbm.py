@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.rng import bernoulli
+from genlab.rng import bernoulli, device_of
 
 
 class RBM(nn.Module):
@@ -34,7 +34,7 @@ class RBM(nn.Module):
     ) -> None:
         super().__init__()
         W = torch.randn(n_visible, n_hidden, generator=generator, dtype=dtype,
-                        device=generator.device if generator is not None else device).to(device) * init_std
+                        device=device_of(generator, device)).to(device) * init_std
         self.W = nn.Parameter(W, requires_grad=False)
         self.v_bias = nn.Parameter(torch.zeros(n_visible, device=device, dtype=dtype), requires_grad=False)
         self.h_bias = nn.Parameter(torch.zeros(n_hidden, device=device, dtype=dtype), requires_grad=False)

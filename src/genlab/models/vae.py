@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.rng import device_of
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
 
@@ -42,7 +44,7 @@ def mlp(sizes: Sequence[int], activation: str, generator: torch.Generator | None
 def linear(n_in: int, n_out: int, generator: torch.Generator | None, device, dtype) -> nn.Linear:
     """A linear layer with PyTorch's default initialisation, U(-1/sqrt(n_in), 1/sqrt(n_in)) for
     weights and biases, drawn from ``generator``."""
-    layer = nn.Linear(n_in, n_out, device=generator.device if generator is not None else device, dtype=dtype)
+    layer = nn.Linear(n_in, n_out, device=device_of(generator, device), dtype=dtype)
     bound = 1 / math.sqrt(n_in)
     with torch.no_grad():
         layer.weight.uniform_(-bound, bound, generator=generator)
