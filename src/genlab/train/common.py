@@ -171,8 +171,7 @@ class MinibatchEpochs:
                 total += self.step(model, data.rows(x, idx), *extra, generator)
             return total
         check_compile(device)
-        key = new_key(generator, device)
-        order = torch.randperm(x.shape[0], generator=generator, device=device)
+        key, order = counter_epoch_draws(x.shape[0], generator, device)
         inputs = (model, x, batch_size, *extra)
         if device.type != "cuda" or not self.cuda_graph:
             return self.compiled_epoch(inputs, key, order)
@@ -199,6 +198,12 @@ class MinibatchEpochs:
         for i, start in enumerate(starts):
             minibatch(model, x, order[start : start + batch_size], total, *extra, key=key, step_no=steps[i, 0])
         return total
+
+
+def counter_epoch_draws(n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """What an epoch drawing from a counter stream takes from the run's generator: the stream's key, then
+    the order of the n rows."""
+    return new_key(generator, device), torch.randperm(n, generator=generator, device=device)
 
 
 def same_objects(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

@@ -13,7 +13,10 @@ With ``compile`` each whole minibatch step (binarisation, Gibbs steps, update)
 runs as one ``torch.compile``d function whose random numbers come from a
 counter-based generator (:class:`genlab.rng.CounterStream`) inside its fused
 kernels: the same update, a different (equally valid) random stream, and the same
-bits on every device.
+bits on every device. On the CPU, compiled CD-1 with binarised data (the reference
+run) goes further: whole epochs run in genlab's native kernel (:mod:`genlab.native`),
+whose products add up the rows picked by the binary states, with the same random
+bits as the compiled step.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 import torch
 
-from genlab import data
+from genlab import data, native
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
 from genlab.models.rbm import RBM
@@ -57,7 +60,8 @@ class RBMConfig(common.TrainConfig):
     )
     compile: bool = option(
         False, "compile each minibatch step into fused kernels (torch.compile; needs a C++ compiler on the CPU, "
-        "Triton on CUDA); its random numbers come from a counter-based generator (Threefry) seeded by --seed",
+        "Triton on CUDA); on the CPU, CD-1 with binarised data runs whole epochs in genlab's native C kernel "
+        "instead; its random numbers come from a counter-based generator (Threefry) seeded by --seed",
         identity="unless-default",
     )
 
@@ -150,18 +154,45 @@ def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = N
     return total / x.numel()
 
 
+class CDEpochs:
+    """Epochs of CD updates, ``epochs(rbm, x, batch_size, generator, config, state)`` -> summed squared error.
+
+    Compiled CD-1 with binarised data, no persistence, momentum or weight decay runs in the
+    native kernel on the CPU (:func:`genlab.native.cd1_epoch`) when this machine can build
+    it; everything else runs :func:`minibatch_step` through
+    :class:`genlab.train.common.MinibatchEpochs`. Both draw the counter stream's key and
+    the minibatch order from ``generator`` the same way and the same random bits from it.
+    """
+
+    def __init__(self, compile: bool) -> None:
+        self.steps = common.MinibatchEpochs(minibatch_step, compile)
+
+    def __call__(self, rbm: RBM, x: torch.Tensor, batch_size: int, generator: torch.Generator, config: RBMConfig,
+                 state: CDState) -> torch.Tensor:
+        if not (native_cd1(config) and native.supports(x, rbm.W)):
+            return self.steps(rbm, x, batch_size, generator, config, state)
+        key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
+        error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
+        return torch.tensor(error)
+
+
+def native_cd1(config: RBMConfig) -> bool:
+    """Whether ``config`` asks for what the native kernel does: compiled CD-1 with binarised data, plain updates."""
+    return (config.compile and config.cd_k == 1 and config.binarize and not config.persistent
+            and not config.momentum and not config.weight_decay)
+
+
 def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState,
-                epochs: common.MinibatchEpochs | None = None) -> float:
+                epochs: CDEpochs | common.MinibatchEpochs | None = None) -> float:
     """One pass of CD-k updates over the rows of ``x`` (pixel probabilities in [0, 1]) in shuffled minibatches.
 
     Each minibatch is a fresh Bernoulli sample of its pixels (unless ``config.binarize``
     is off). Returns the mean squared error per pixel between x and the reconstructions.
-    ``epochs`` runs the steps (see :class:`genlab.train.common.MinibatchEpochs`: with
-    ``config.compile`` compiled, drawing from a counter stream keyed once per epoch from
-    ``generator``; on CUDA replayed as a graph from the second epoch on); pass the same
-    one to every epoch of a run.
+    ``epochs`` runs the steps (:class:`CDEpochs` by default; with ``config.compile`` compiled,
+    drawing from a counter stream keyed once per epoch from ``generator``; on CUDA replayed as a
+    graph from the second epoch on); pass the same one to every epoch of a run.
     """
-    epochs = epochs or common.MinibatchEpochs(minibatch_step, config.compile)
+    epochs = epochs or CDEpochs(config.compile)
     return epochs(rbm, x, config.batch_size, generator, config, state).item() / x.numel()
 
 
@@ -185,7 +216,7 @@ def fit(
     ``on_epoch(epoch, train_error)`` is called after each epoch (logging, evaluation);
     the numbers it returns join the progress bar's.
     """
-    state, epochs = CDState(), common.MinibatchEpochs(minibatch_step, config.compile)
+    state, epochs = CDState(), CDEpochs(config.compile)
     return common.run_epochs(config.epochs, "rbm", lambda _: train_epoch(rbm, x, config, generator, state, epochs),
                              recon_shown, progress, on_epoch, compiling=config.compile)
 

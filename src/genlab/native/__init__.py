@@ -1,0 +1,114 @@
+"""Native CPU kernels: C sources shipped with genlab, built on first use by the system's C compiler.
+
+``cd_epoch.c`` runs a whole CD-1 epoch of a binary RBM with binarised data (see its
+header comment): its products are sums of the rows picked by the 0/1 states, a sixth
+of a dense product's work on MNIST. The library is built once per machine into
+genlab's cache directory (``$GENLAB_CACHE_DIR/native`` or ``~/.cache/genlab/native``),
+for this processor (``-march=native``) and with OpenMP threads where the compiler has
+them. Without a working compiler :func:`library` is ``None`` and callers use their
+PyTorch path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from genlab.data import cache_root
+
+SOURCE = Path(__file__).with_name("cd_epoch.c")
+FLAGS = ("-O3", "-march=native", "-ffast-math", "-shared", "-fPIC")
+MAX_UNITS = 32767  # the kernel lists the ones of a state as int16 indices
+
+
+def compiler() -> str | None:
+    """$CC, else the first of cc, gcc and clang on PATH."""
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The built kernels (built now if this machine has no copy yet), or None if they cannot be built."""
+    cc = compiler()
+    if cc is None:
+        return None
+    source = SOURCE.read_bytes()
+    for extra in (("-fopenmp",), ()):  # OpenMP threads if the compiler has them, else one thread
+        flags = (*FLAGS, *extra)
+        tag = hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(flags).encode(), machine_id()])).hexdigest()[:16]
+        path = cache_root() / "native" / f"cd_epoch-{tag}.so"
+        if not path.exists() and not build(cc, flags, path):
+            continue
+        lib = ctypes.CDLL(str(path))
+        lib.genlab_cd1_epoch.restype = ctypes.c_double
+        pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+        lib.genlab_cd1_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, pointer,
+                                         ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+        return lib
+    warnings.warn(f"genlab: could not build its native CPU kernel with {cc}; using the PyTorch path", stacklevel=2)
+    return None
+
+
+def machine_id() -> bytes:
+    """What ``-march=native`` depends on: the processor (and the host, for shared home directories)."""
+    cpu = ""
+    try:
+        cpu = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return f"{platform.node()}|{platform.machine()}|{platform.processor()}|{cpu}".encode()
+
+
+def build(cc: str, flags: tuple[str, ...], path: Path) -> bool:
+    """Compile SOURCE into ``path`` (written whole or not at all); False if the compiler fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        out = Path(tmp) / path.name
+        done = subprocess.run([cc, *flags, str(SOURCE), "-o", str(out), "-lm"], capture_output=True)
+        if done.returncode != 0:
+            return False
+        os.replace(out, path)
+    return True
+
+
+def supports(x: torch.Tensor, W: torch.Tensor) -> bool:
+    """Whether :func:`cd1_epoch` can train ``W`` on ``x`` (CPU float32, at most MAX_UNITS units a layer)."""
+    return (x.device.type == "cpu" and W.device.type == "cpu" and x.dtype == W.dtype == torch.float32
+            and max(W.shape) <= MAX_UNITS and library() is not None)
+
+
+def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
+              key: torch.Tensor, lr: float, batch_size: int) -> float:
+    """One CD-1 epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
+
+    Minibatch i draws from the counter stream (``key``, i) exactly as the compiled step does
+    (:class:`genlab.rng.CounterStream`: v0 ~ Bernoulli(x), then h0, then v1). Returns the summed
+    squared error between the pixels and p(v | h0).
+    """
+    lib = library()
+    if lib is None or not supports(x, W):
+        raise RuntimeError("genlab's native CD-1 kernel is not available for these tensors")
+    params = (W, v_bias, h_bias)
+    if not all(p.is_contiguous() for p in params):
+        raise ValueError("cd1_epoch updates W, v_bias and h_bias in place: they must be contiguous")
+    x, order = x.contiguous(), order.to(torch.int64).contiguous()
+    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    error = lib.genlab_cd1_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size,
+                                 W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1,
+                                 torch.get_num_threads())
+    if error < 0:
+        raise MemoryError("genlab's native CD-1 kernel could not allocate its buffers")
+    return error

@@ -1,0 +1,112 @@
+"""genlab.native: the CD-1 epoch kernel against the PyTorch steps it replaces."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab import data, native
+from genlab.models.rbm import RBM
+from genlab.rng import CounterStream
+from genlab.train import common
+from genlab.train import rbm as train_rbm
+from genlab.train.rbm import CDState, RBMConfig, minibatch_step
+
+needs_kernel = pytest.mark.skipif(native.compiler() is None, reason="no C compiler to build genlab's native kernel")
+
+
+def eager_epoch(rbm: RBM, x: torch.Tensor, order: torch.Tensor, key: torch.Tensor, config: RBMConfig) -> float:
+    """The same epoch through the PyTorch step: minibatch i draws from the counter stream (key, i)."""
+    total = 0.0
+    for i, start in enumerate(range(0, len(order), config.batch_size)):
+        batch = x[order[start : start + config.batch_size]]
+        total += minibatch_step(rbm, batch, config, CDState(), CounterStream(key, torch.tensor(i))).item()
+    return total
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("visible", "hidden", "batch", "rows"),
+    [(13, 5, 4, 9), (20, 70, 8, 30), (784, 100, 100, 250)],  # odd draws, short last minibatches, 64/16/1-wide columns
+)
+def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows):
+    g = torch.Generator().manual_seed(visible)
+    x = torch.rand(rows + 7, visible, generator=g)
+    order = torch.randperm(rows + 7, generator=g)[:rows]
+    key = torch.tensor([0x12345678, 0x9ABCDEF0])
+    config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, compile=True)
+    start = RBM(visible, hidden, 0.5, generator=g)
+    eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+    fast = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+
+    expected = eager_epoch(eager, x, order, key, config)
+    error = native.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, batch)
+
+    assert error == pytest.approx(expected, rel=1e-5)
+    for name, t in eager.tensors().items():
+        assert torch.allclose(fast.tensors()[name], t, rtol=0, atol=1e-5), name
+    assert not torch.equal(fast.W, start.W)
+
+
+@needs_kernel
+def test_native_epoch_gives_the_same_bits_on_any_number_of_threads():
+    g = torch.Generator().manual_seed(0)
+    x, order, key = torch.rand(500, 784, generator=g), torch.randperm(500, generator=g), torch.tensor([1, 2])
+    start = RBM(784, 100, 0.1, generator=g)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+            native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, 0.1, 100)
+            results.append(rbm.tensors())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(r[name], results[0][name]) for r in results[1:] for name in results[0])
+
+
+@needs_kernel
+def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pytorch_steps(mnist_dir, monkeypatch):
+    """One epoch on 2,000 MNIST digits: the kernel against the same steps (run eagerly), from one seed."""
+    x = data.as_float(data.load_split(data.resolve("mnist", mnist_dir), "train", torch.device("cpu"), limit=2000).images)
+    config = RBMConfig(epochs=1, compile=True)
+    calls = []
+    kernel = native.cd1_epoch
+    monkeypatch.setattr(native, "cd1_epoch", lambda *a, **k: calls.append(1) or kernel(*a, **k))
+
+    def train(epochs) -> tuple[RBM, float]:
+        rbm = RBM(784, 100, 0.1, generator=torch.Generator().manual_seed(0))
+        return rbm, train_rbm.train_epoch(rbm, x, config, torch.Generator().manual_seed(1), CDState(), epochs)
+
+    fast, fast_error = train(None)
+    assert calls == [1]
+    monkeypatch.setattr(common, "compiled", common.counter_step)  # the compiled step's arithmetic, run eagerly
+    steps, steps_error = train(common.MinibatchEpochs(minibatch_step, compile=True))
+    assert calls == [1]
+    assert fast_error == pytest.approx(steps_error, rel=1e-3)
+    # the same samples but where rounding flips one (rarely): the weights agree to a few such updates
+    assert torch.allclose(fast.W, steps.W, rtol=0, atol=5e-3)
+    assert (fast.W - steps.W).abs().mean() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "options", [{"compile": False}, {"cd_k": 2}, {"persistent": True}, {"momentum": 0.5}, {"weight_decay": 1e-4},
+                {"binarize": False}],
+)
+def test_other_configs_run_the_pytorch_steps(options):
+    assert train_rbm.native_cd1(RBMConfig(compile=True))
+    assert not train_rbm.native_cd1(RBMConfig(**{"compile": True, **options}))
+
+
+def test_without_a_working_compiler_the_kernel_is_not_built_and_training_uses_the_pytorch_steps(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    native.library.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="could not build its native CPU kernel with false"):
+            assert native.library() is None
+        assert not native.supports(torch.zeros(2, 3), torch.zeros(3, 2))
+        assert not list(tmp_path.rglob("*.so"))  # nothing half-written left behind
+    finally:
+        native.library.cache_clear()
