@@ -73,14 +73,18 @@ def machine_id() -> bytes:
 
 
 def build(cc: str, flags: tuple[str, ...], path: Path) -> bool:
-    """Compile SOURCE into ``path`` (written whole or not at all); False if the compiler fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        out = Path(tmp) / path.name
-        done = subprocess.run([cc, *flags, str(SOURCE), "-o", str(out), "-lm"], capture_output=True)
-        if done.returncode != 0:
-            return False
-        os.replace(out, path)
+    """Compile SOURCE into ``path`` (written whole or not at all); False if that fails."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            out = Path(tmp) / path.name
+            done = subprocess.run([cc, *flags, str(SOURCE), "-o", str(out), "-lm"], capture_output=True, check=False,
+                                  timeout=300)
+            if done.returncode != 0:
+                return False
+            os.replace(out, path)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
     return True
 
 
