@@ -8,7 +8,9 @@ them once), so that a slow phase of the machine slows them alike. Each peer does
 same arithmetic on the same data:
 
 * RBM, SPEC reference config (784-100, CD-1, batch 100, lr 0.1), one epoch over the
-  60,000 MNIST images: genlab's ``fit`` vs scikit-learn's ``BernoulliRBM`` (100
+  60,000 MNIST images: genlab's ``fit`` (as is, with ``--compile``, and on the CPU
+  with ``--compile`` through the torch.compile'd steps instead of the native kernel)
+  vs scikit-learn's ``BernoulliRBM`` (100
   components, batch 100, lr 0.1, one iteration) vs a typical notebook loop (a
   per-sample ``Dataset`` turning each image into a tensor, a ``DataLoader`` with
   batch 100, the same CD-1 arithmetic with ``torch.bernoulli``).
