@@ -90,6 +90,22 @@ def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pyt
     assert (fast.W - steps.W).abs().mean() < 1e-5
 
 
+@needs_kernel
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"order": torch.tensor([0, 10])}, "order must be .* in \\[0, 10\\)"), ({"order": torch.tensor([-1])}, "order"),
+     ({"x": torch.rand(10, 7)}, "x must have 6 columns"), ({"h_bias": torch.zeros(4)}, "h_bias must have shapes"),
+     ({"batch_size": 0}, "batch_size must be positive"), ({"key": torch.tensor([1])}, "key must hold two")],
+)
+def test_arguments_the_kernel_cannot_check_are_refused_before_it_runs(change, message):
+    W = torch.zeros(6, 3)
+    args = {"W": W, "v_bias": torch.zeros(6), "h_bias": torch.zeros(3), "x": torch.rand(10, 6),
+            "order": torch.arange(10), "key": torch.tensor([1, 2]), "lr": 0.1, "batch_size": 4, **change}
+    with pytest.raises(ValueError, match=message):
+        native.cd1_epoch(**args)
+    assert torch.equal(W, torch.zeros(6, 3))
+
+
 @pytest.mark.parametrize(
     "options", [{"compile": False}, {"cd_k": 2}, {"persistent": True}, {"momentum": 0.5}, {"weight_decay": 1e-4},
                 {"binarize": False}],

@@ -105,9 +105,7 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
     lib = library()
     if lib is None or not supports(x, W):
         raise RuntimeError("genlab's native CD-1 kernel is not available for these tensors")
-    params = (W, v_bias, h_bias)
-    if not all(p.is_contiguous() for p in params):
-        raise ValueError("cd1_epoch updates W, v_bias and h_bias in place: they must be contiguous")
+    check_arguments(W, v_bias, h_bias, x, order, key, batch_size)
     x, order = x.contiguous(), order.to(torch.int64).contiguous()
     key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
     error = lib.genlab_cd1_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size,
@@ -116,3 +114,23 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
     if error < 0:
         raise MemoryError("genlab's native CD-1 kernel could not allocate its buffers")
     return error
+
+
+def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
+                    key: torch.Tensor, batch_size: int) -> None:
+    """What the kernel assumes and cannot check itself (it would read or write out of bounds)."""
+    n_visible, n_hidden = W.shape
+    if not all(p.is_contiguous() and p.dtype == torch.float32 for p in (W, v_bias, h_bias)):
+        raise ValueError("cd1_epoch updates W, v_bias and h_bias in place: they must be contiguous float32 tensors")
+    if v_bias.shape != (n_visible,) or h_bias.shape != (n_hidden,):
+        raise ValueError(f"cd1_epoch: v_bias and h_bias must have shapes ({n_visible},) and ({n_hidden},) for W of "
+                         f"shape {tuple(W.shape)}, got {tuple(v_bias.shape)} and {tuple(h_bias.shape)}")
+    if x.dim() != 2 or x.shape[1] != n_visible:
+        raise ValueError(f"cd1_epoch: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
+    if order.dim() != 1 or order.dtype.is_floating_point or (
+            order.numel() and (int(order.min()) < 0 or int(order.max()) >= x.shape[0])):
+        raise ValueError(f"cd1_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
+    if key.numel() != 2:
+        raise ValueError(f"cd1_epoch: key must hold two 32-bit words, got {key.numel()} values")
+    if batch_size < 1:
+        raise ValueError(f"cd1_epoch: batch_size must be positive, got {batch_size}")
