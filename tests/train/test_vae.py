@@ -117,8 +117,10 @@ def test_a_one_dimensional_latent_trains_and_skips_the_latent_plane_figures(tiny
     assert {p.name for p in run.figures.iterdir()} == {"reconstructions.png", "latent_boxplots.png", "samples.png"}
 
 
-def train_small(**options) -> tuple[VAE, list[float]]:
-    x = (torch.rand(256, 64, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+def train_small(pixels: bool = False, **options) -> tuple[VAE, list[float]]:
+    """A few epochs on random images, given as floats in [0, 1] or (``pixels``) as the same values in uint8 0-255."""
+    codes = torch.randint(0, 256, (256, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    x = codes if pixels else codes.float() / 255
     model = VAE(64, 4, (32,), "softplus", generator=torch.Generator().manual_seed(1))
     config = VAEConfig(latent=4, hidden="32", epochs=3, batch_size=64, lr=1e-2, **options)
     return model, train_vae.fit(model, x, config, torch.Generator().manual_seed(2), progress=False)
@@ -127,10 +129,18 @@ def train_small(**options) -> tuple[VAE, list[float]]:
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
 def test_compiled_training_follows_the_eager_run_on_the_same_random_stream():
     eager, eager_losses = train_small()
-    compiled, compiled_losses = train_small(compile=True)
+    compiled, compiled_losses = train_small(pixels=True, compile=True)  # uint8 rows, converted inside the graph
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
     for name, t in eager.state_dict().items():
         assert torch.allclose(compiled.state_dict()[name], t, atol=1e-4), name
+
+
+@pytest.mark.parametrize("options", [{}, {"targets": "binarized"}])
+def test_uint8_pixels_train_exactly_as_their_grey_values(options):
+    model, losses = train_small(**options)
+    from_pixels, pixel_losses = train_small(pixels=True, **options)
+    assert pixel_losses == losses
+    assert all(torch.equal(from_pixels.state_dict()[name], t) for name, t in model.state_dict().items())
 
 
 def test_bf16_training_keeps_float32_parameters_and_close_losses():

@@ -13,10 +13,13 @@ binarised test set (one z per image, the same noise every epoch).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from genlab import data
 from genlab.config import one_of, option, positive
@@ -86,39 +89,104 @@ def fit(
     progress: bool = True,
     on_epoch: common.OnEpoch | None = None,
 ) -> list[float]:
-    """Train ``model`` on the rows of ``x`` (grey values in [0, 1]); returns the per-epoch mean losses.
+    """Train ``model`` on the rows of ``x``; returns the per-epoch mean losses.
+
+    ``x`` holds grey values in [0, 1], as floats or as uint8 pixels 0-255 read as k / 255
+    (:func:`genlab.data.as_float`, the same numbers): a quarter of the memory to gather
+    per minibatch, and with ``compile`` their conversion joins the step's first kernels.
 
     ``on_epoch(epoch, train_loss)`` is called after each epoch (logging, evaluation); what it
     returns (a dict of strings) is shown on the progress bar.
     The loss is accumulated on the device and read once per epoch.
     """
-    # with --compile the Adam update is one fused kernel too
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True if config.compile else None)
-
-    def batch_loss(target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    def batch_loss(model: VAE, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            return model.loss(target, eps=eps)
+            return model.loss(grey_values(target), eps=eps)
 
     if config.compile:
         check_compile(x.device)
-        batch_loss = torch.compile(batch_loss, dynamic=False)
+        step = AdamStep(model, batch_loss, config.lr)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+        def step(target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+            loss = batch_loss(model, target, eps)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss.detach()
 
     def one_epoch(_: int) -> float:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
             target = data.rows(x, idx)
             if config.targets == "binarized":
-                target = bernoulli(target, generator)
-            eps = torch.randn(idx.shape[0], config.latent, generator=generator, device=x.device, dtype=x.dtype)
-            loss = batch_loss(target, eps)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * idx.shape[0]
+                target = bernoulli(grey_values(target), generator)
+            eps = torch.randn(idx.shape[0], config.latent, generator=generator, device=x.device)
+            total += step(target, eps) * idx.shape[0]
         return total.item() / x.shape[0]
 
     return common.run_epochs(config.epochs, "vae", one_epoch, lambda loss: {"loss": f"{loss:.2f}"}, progress, on_epoch,
                              compiling=config.compile)
+
+
+def grey_values(rows: torch.Tensor) -> torch.Tensor:
+    """Minibatch rows as grey values in [0, 1]: uint8 pixels become k / 255, floats stay as they are."""
+    return data.as_float(rows) if rows.dtype == torch.uint8 else rows
+
+
+class Objective(nn.Module):
+    """``loss(model, target, eps)`` as a module, for ``torch.func.functional_call``."""
+
+    def __init__(self, model: VAE, loss: Callable[[VAE, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return self.loss(self.model, target, eps)
+
+
+class AdamStep:
+    """A whole training step, gradient and Adam update, as one ``torch.compile``d function.
+
+    ``step(target, eps)`` differentiates ``loss(model, target, eps)`` with ``torch.func``
+    (the parameters as inputs) and applies torch.optim.Adam's update with its defaults
+    (betas 0.9, 0.999, eps 1e-8) to the model's parameters in place; it returns the loss.
+    Compiled as one graph, the backward pass's element-wise work and the update join the
+    forward pass's fused kernels, and each step is one call instead of an autograd pass
+    and an optimizer's Python loop.
+    """
+
+    def __init__(self, model: VAE, loss: Callable[[VAE, torch.Tensor, torch.Tensor], torch.Tensor], lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.objective, self.lr, self.betas, self.eps = Objective(model, loss), lr, betas, eps
+        self.names = [name for name, _ in self.objective.named_parameters()]
+        self.params = [p.detach() for p in model.parameters()]  # the parameters' storage, updated in place
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.steps = 0
+        self.compiled = torch.compile(self.update, dynamic=False)
+
+    def __call__(self, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        step_size = torch.tensor(self.lr / (1 - beta1**self.steps))  # bias corrections as tensors: no recompiles
+        correction2_sqrt = torch.tensor(math.sqrt(1 - beta2**self.steps))
+        return self.compiled(self.params, self.exp_avg, self.exp_avg_sq, target, eps, step_size, correction2_sqrt)
+
+    def loss_at(self, values: list[torch.Tensor], target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.objective, dict(zip(self.names, values)), (target, eps))
+
+    def update(self, params: list[torch.Tensor], exp_avg: list[torch.Tensor], exp_avg_sq: list[torch.Tensor],
+               target: torch.Tensor, eps: torch.Tensor, step_size: torch.Tensor,
+               correction2_sqrt: torch.Tensor) -> torch.Tensor:
+        grads, loss = torch.func.grad_and_value(self.loss_at)(params, target, eps)
+        beta1, beta2 = self.betas
+        for p, m, v, g in zip(params, exp_avg, exp_avg_sq, grads):
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            p.sub_(step_size * m / (v.sqrt() / correction2_sqrt + self.eps))
+        return loss
 
 
 def build(config: VAEConfig, n_visible: int, generator: torch.Generator | None = None, device=None) -> VAE:
@@ -138,7 +206,7 @@ def train(
     from genlab.lab.vae import standard_figures
 
     s = common.start("vae", config, out, device, data_dir, overwrite)
-    x = data.as_float(s.train.images)
+    x = s.train.images.reshape(len(s.train), -1)  # uint8 pixels: see fit
     test_v = binarized(s.test.images)
     model = build(config, x.shape[1], s.generator, s.device)
 
