@@ -54,16 +54,17 @@ def test_native_epoch_gives_the_same_bits_on_any_number_of_threads():
     x, order, key = torch.rand(500, 784, generator=g), torch.randperm(500, generator=g), torch.tensor([1, 2])
     start = RBM(784, 100, 0.1, generator=g)
     threads = torch.get_num_threads()
-    results = []
+    results, errors = [], []
     try:
         for n in (1, 2, 3):
             torch.set_num_threads(n)
             rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-            native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, 0.1, 100)
+            errors.append(native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, 0.1, 100))
             results.append(rbm.tensors())
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(r[name], results[0][name]) for r in results[1:] for name in results[0])
+    assert len(set(errors)) == 1
 
 
 @needs_kernel

@@ -23,7 +23,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #else
-static int omp_get_num_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
@@ -37,7 +36,7 @@ static inline uint32_t rotl(uint32_t x, int s) { return (x << s) | (x >> (32 - s
 static void uniforms24(uint32_t key0, uint32_t key1, uint32_t draw, int64_t n, float *out) {
     const int64_t half = (n + 1) / 2;
     const uint32_t key2 = key0 ^ key1 ^ 0x1BD11BDAu;
-#pragma omp for simd schedule(static)
+#pragma omp for simd schedule(simd : dynamic, 4096)
     for (int64_t i = 0; i < half; i++) {
         uint32_t x0 = (uint32_t)i + key0, x1 = draw + key1;
 #define ROUND(r) x0 += x1; x1 = rotl(x1, r) ^ x0;
@@ -105,6 +104,18 @@ static void sigmoid(float *a, int64_t n) {
     for (int64_t j = 0; j < n; j++) a[j] = 1.0f / (1.0f + expf(-a[j]));
 }
 
+/* The first position in the sorted list ones[0:count] holding a value >= k. */
+static int first_at_least(const int16_t *ones, int count, int64_t k) {
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (ones[mid] < k) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+#define ROW_BLOCK 128 /* rows of W per block of the update (smaller blocks cost more searches) */
+
 /* -- the epoch ---------------------------------------------------------------------------- */
 
 /* Minibatch i (rows order[i*B : (i+1)*B] of x, n_visible floats each) draws from counter
@@ -122,8 +133,9 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
     int16_t *ones0 = malloc(sizeof(int16_t) * B * V), *ones1 = malloc(sizeof(int16_t) * B * V),
             *onesh = malloc(sizeof(int16_t) * B * H);
     int *count0 = malloc(sizeof(int) * B), *count1 = malloc(sizeof(int) * B);
+    double *row_error = malloc(sizeof(double) * B);
     double error = 0;
-    if (!WT || !u0 || !u1 || !u2 || !p0 || !p1 || !pv || !bits || !ones0 || !ones1 || !onesh || !count0 || !count1) {
+    if (!WT || !u0 || !u1 || !u2 || !p0 || !p1 || !pv || !bits || !ones0 || !ones1 || !onesh || !count0 || !count1 || !row_error) {
         error = -1;
         goto done;
     }
@@ -135,15 +147,14 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
         const int64_t *rows = order + start;
         const uint32_t draw = (uint32_t)step * 256u;
         const float eta = lr / (float)n;
-        double sq = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sq)
+#pragma omp parallel num_threads(threads)
         {
             uniforms24(key0, key1, draw + 0, n * V, u0);
             uniforms24(key0, key1, draw + 1, n * H, u1);
             uniforms24(key0, key1, draw + 2, n * V, u2);
             uint8_t *s = bits + (size_t)omp_get_thread_num() * (V > H ? V : H);
             /* each row's Gibbs step: v0 -> p0, h0 -> pv, v1 -> p1 */
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
             for (int64_t i = 0; i < n; i++) {
                 const float *xi = x + rows[i] * V;
                 int16_t *o0 = ones0 + i * V, *o1 = ones1 + i * V, *oh = onesh + i * H;
@@ -154,32 +165,37 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
                 int counth = sample_ones(u1 + i * H, p0i, H, s, oh);
                 sum_rows(pvi, v_bias, WT, V, oh, counth, V);
                 sigmoid(pvi, V);
+                double sq = 0;
                 for (int64_t k = 0; k < V; k++) sq += (double)((xi[k] - pvi[k]) * (xi[k] - pvi[k]));
+                row_error[i] = sq;
                 count1[i] = sample_ones(u2 + i * V, pvi, V, s, o1);
                 sum_rows(p1i, h_bias, W, H, o1, count1[i], H);
                 sigmoid(p1i, H);
             }
-            /* the update: each thread owns the rows k of W in [lo, hi) and the hidden biases in [jlo, jhi) */
-            const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-            const int64_t lo = V * t / nt, hi = V * (t + 1) / nt, jlo = H * t / nt, jhi = H * (t + 1) / nt;
-            for (int64_t i = 0; i < n; i++) {
-                for (int m = 0; m < count0[i]; m++) {
-                    const int64_t k = ones0[i * V + m];
-                    if (k >= lo && k < hi) axpy(W + k * H, eta, p0 + i * H, H), v_bias[k] += eta;
+            /* the update, in blocks of rows of W handed out as threads come free (a thread on a busy
+               core does less); each block also refreshes its columns of W^T */
+#pragma omp single nowait
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < H; j++) h_bias[j] += eta * (p0[i * H + j] - p1[i * H + j]);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t lo = 0; lo < V; lo += ROW_BLOCK) {
+                const int64_t hi = lo + ROW_BLOCK < V ? lo + ROW_BLOCK : V;
+                for (int64_t i = 0; i < n; i++) {
+                    const int16_t *o = ones0 + i * V;
+                    for (int m = first_at_least(o, count0[i], lo); m < count0[i] && o[m] < hi; m++)
+                        axpy(W + o[m] * H, eta, p0 + i * H, H), v_bias[o[m]] += eta;
+                    o = ones1 + i * V;
+                    for (int m = first_at_least(o, count1[i], lo); m < count1[i] && o[m] < hi; m++)
+                        axpy(W + o[m] * H, -eta, p1 + i * H, H), v_bias[o[m]] -= eta;
                 }
-                for (int m = 0; m < count1[i]; m++) {
-                    const int64_t k = ones1[i * V + m];
-                    if (k >= lo && k < hi) axpy(W + k * H, -eta, p1 + i * H, H), v_bias[k] -= eta;
-                }
-                for (int64_t j = jlo; j < jhi; j++) h_bias[j] += eta * (p0[i * H + j] - p1[i * H + j]);
+                for (int64_t k = lo; k < hi; k++)
+                    for (int64_t j = 0; j < H; j++) WT[j * V + k] = W[k * H + j];
             }
-            for (int64_t k = lo; k < hi; k++)
-                for (int64_t j = 0; j < H; j++) WT[j * V + k] = W[k * H + j];
         }
-        error += sq;
+        for (int64_t i = 0; i < n; i++) error += row_error[i]; /* in row order: the same sum on any threads */
     }
 done:
     free(WT), free(u0), free(u1), free(u2), free(p0), free(p1), free(pv), free(bits);
-    free(ones0), free(ones1), free(onesh), free(count0), free(count1);
+    free(ones0), free(ones1), free(onesh), free(count0), free(count1), free(row_error);
     return error;
 }
