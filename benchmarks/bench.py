@@ -329,9 +329,9 @@ def main() -> None:
         results.extend(Result(c.name, c.variant, t, c.unit, len(train) if c.unit == "s/epoch" else c.work)
                        for c, t in zip(cases, seconds))
 
-    def genlab_cases(name: str, make: Callable[..., Callable[[], object]], variants: dict[str, dict],
-                     per_call: int = 1) -> list[Case]:
-        return [Case(name, variant, make(x, device, per_call, **options), per_call=per_call,
+    def genlab_cases(name: str, make: Callable[..., Callable[[], object]], inputs: torch.Tensor,
+                     variants: dict[str, dict], per_call: int = 1) -> list[Case]:
+        return [Case(name, variant, make(inputs, device, per_call, **options), per_call=per_call,
                      compiles=bool(options.get("compile"))) for variant, options in variants.items()]
 
     if "rbm" in parts or "rate" in parts:
@@ -339,15 +339,15 @@ def main() -> None:
         variants = {"genlab": {}, "genlab --compile": {"compile": True}}
         if device.type == "cpu":  # --compile runs the native kernel; the torch.compile'd steps for comparison
             variants["genlab --compile, torch.compile'd steps"] = {"compile": True, "torch_steps": True}
-        cases = genlab_cases("RBM epoch", rbm_genlab, variants, rbm_per_call)
+        cases = genlab_cases("RBM epoch", rbm_genlab, x, variants, rbm_per_call)
         if "rbm" in parts and device.type == "cpu":
             cases += [Case("RBM epoch", "scikit-learn BernoulliRBM", rbm_sklearn(x.numpy())),
                       Case("RBM epoch", "notebook loop (Dataset + DataLoader)", rbm_notebook(train.images.numpy()))]
         measure(cases)
     if "vae" in parts:
-        x = train.images.reshape(len(train), -1).to(device)  # uint8 pixels, as genlab train vae holds them
+        pixels = train.images.reshape(len(train), -1).to(device)  # uint8, as genlab train vae holds them
         # the VAE has no CUDA graph: one epoch per call measures it
-        cases = genlab_cases("VAE epoch", vae_genlab, {
+        cases = genlab_cases("VAE epoch", vae_genlab, pixels, {
             "genlab": {}, "genlab --compile": {"compile": True},
             "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
         cases += [Case("VAE epoch", variant, vae_dataloader(train.images.numpy(), device, bf16))
