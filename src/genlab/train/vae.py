@@ -170,8 +170,10 @@ class AdamStep:
     def __call__(self, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         self.steps += 1
         beta1, beta2 = self.betas
-        step_size = torch.tensor(self.lr / (1 - beta1**self.steps))  # bias corrections as tensors: no recompiles
-        correction2_sqrt = torch.tensor(math.sqrt(1 - beta2**self.steps))
+        # the bias corrections as tensors (numbers would be compiled in, a new graph each step)
+        device = self.params[0].device
+        step_size = torch.tensor(self.lr / (1 - beta1**self.steps), device=device)
+        correction2_sqrt = torch.tensor(math.sqrt(1 - beta2**self.steps), device=device)
         return self.compiled(self.params, self.exp_avg, self.exp_avg_sq, target, eps, step_size, correction2_sqrt)
 
     def loss_at(self, values: list[torch.Tensor], target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
