@@ -408,4 +408,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from genlab.errors import GenlabError
+
+    try:
+        main()
+    except GenlabError as e:  # a bad option or missing data: one line, no traceback
+        raise SystemExit(f"bench.py: {e}") from None

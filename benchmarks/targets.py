@@ -68,7 +68,7 @@ def fit_seconds(family: str, options: dict, epochs: int, device: torch.device, s
     elif family == "vae":
         from genlab.train.vae import VAEConfig, build, fit
 
-        x = data.as_float(train.images)
+        x = train.images.reshape(len(train), -1)  # uint8 pixels, as genlab train vae holds them
         config = VAEConfig(**options)
         model = build(config, x.shape[1], g, device)
         run = lambda n: fit(model, x, config.replace(epochs=n), g, progress=False)
@@ -131,4 +131,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from genlab.errors import GenlabError
+
+    try:
+        main()
+    except GenlabError as e:  # a bad option or missing data: one line, no traceback
+        raise SystemExit(f"targets.py: {e}") from None
