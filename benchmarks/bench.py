@@ -345,7 +345,7 @@ def main() -> None:
                       Case("RBM epoch", "notebook loop (Dataset + DataLoader)", rbm_notebook(train.images.numpy()))]
         measure(cases)
     if "vae" in parts:
-        pixels = train.images.reshape(len(train), -1).to(device)  # uint8, as genlab train vae holds them
+        pixels = data.pixel_rows(train.images).to(device)  # uint8, as genlab train vae holds them
         # the VAE has no CUDA graph: one epoch per call measures it
         cases = genlab_cases("VAE epoch", vae_genlab, pixels, {
             "genlab": {}, "genlab --compile": {"compile": True},

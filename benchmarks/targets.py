@@ -68,7 +68,7 @@ def fit_seconds(family: str, options: dict, epochs: int, device: torch.device, s
     elif family == "vae":
         from genlab.train.vae import VAEConfig, build, fit
 
-        x = train.images.reshape(len(train), -1)  # uint8 pixels, as genlab train vae holds them
+        x = data.pixel_rows(train.images)  # uint8, as genlab train vae holds them
         config = VAEConfig(**options)
         model = build(config, x.shape[1], g, device)
         run = lambda n: fit(model, x, config.replace(epochs=n), g, progress=False)

@@ -447,9 +447,14 @@ def info(source: DataSource) -> dict:
 # ----------------------------------------------------------------------------- transforms and batches
 
 
+def pixel_rows(images: torch.Tensor) -> torch.Tensor:
+    """[N, H, W] -> [N, H*W], one image a row (a view, same dtype)."""
+    return images.reshape(images.shape[0], -1)
+
+
 def as_float(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 [N, H, W] -> [N, H*W] in [0, 1]: pixel i read as p(v_i = 1)."""
-    return images.reshape(images.shape[0], -1).to(dtype).div_(255)
+    return pixel_rows(images).to(dtype).div_(255)
 
 
 def binarize(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

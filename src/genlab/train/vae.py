@@ -208,7 +208,7 @@ def train(
     from genlab.lab.vae import standard_figures
 
     s = common.start("vae", config, out, device, data_dir, overwrite)
-    x = s.train.images.reshape(len(s.train), -1)  # uint8 pixels: see fit
+    x = data.pixel_rows(s.train.images)  # uint8: see fit
     test_v = binarized(s.test.images)
     model = build(config, x.shape[1], s.generator, s.device)
 
