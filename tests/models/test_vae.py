@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
-from genlab.models.vae import VAE
+from genlab.models.vae import VAE, BernoulliLogLikelihood
 
 
 def tiny_vae(seed: int = 0, n_visible: int = 6, latent: int = 2, hidden=(5, 4), **kw) -> VAE:
@@ -70,6 +70,24 @@ def test_log_px_is_minus_the_binary_cross_entropy_summed_over_pixels(targets):
     probs = model.decode(z)
     bce = F.binary_cross_entropy(probs, x.expand_as(probs), reduction="none").sum(-1)
     assert torch.allclose(model.log_px(x, model.decode_logits(z)), -bce)
+
+
+def test_log_px_gradient_in_the_logits_matches_finite_differences():
+    """BernoulliLogLikelihood's gradient x - sigma(l), soft targets, large and small logits."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 5, generator=g, dtype=torch.float64)
+    logits = (torch.randn(3, 5, generator=g, dtype=torch.float64) * 10).requires_grad_()
+    assert torch.autograd.gradcheck(lambda l: BernoulliLogLikelihood.apply(x, l)[0], (logits,))
+    with torch.no_grad():  # the same number without a gradient (the plain formula)
+        plain = VAE.log_px(x, logits)
+    assert torch.allclose(VAE.log_px(x, logits), plain, rtol=1e-12, atol=0)
+
+
+def test_encode_is_the_mu_and_logvar_layers_on_the_last_hidden_layer():
+    model, x = tiny_vae(), binary_rows(4, 6)
+    mu, logvar = model.encode(x)
+    h = model.encoder(x)
+    assert torch.allclose(mu, model.mu(h)) and torch.allclose(logvar, model.logvar(h))
 
 
 def test_log_weights_are_log_joint_minus_log_posterior():
