@@ -81,6 +81,8 @@ def test_log_px_gradient_in_the_logits_matches_finite_differences():
     with torch.no_grad():  # the same number without a gradient (the plain formula)
         plain = VAE.log_px(x, logits)
     assert torch.allclose(VAE.log_px(x, logits), plain, rtol=1e-12, atol=0)
+    # a gradient in the targets as well goes through autograd's formula
+    assert torch.autograd.gradcheck(VAE.log_px, (x.clone().requires_grad_(), logits))
 
 
 def test_encode_is_the_mu_and_logvar_layers_on_the_last_hidden_layer():

@@ -52,8 +52,13 @@ def linear(n_in: int, n_out: int, generator: torch.Generator | None, device, dty
     return layer.to(device)  # drawn where the generator is, then moved
 
 
+def bernoulli_log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) = sum_i x_i l_i - softplus(l_i), summed over the last (pixel) axis."""
+    return (x * logits - F.softplus(logits)).sum(-1)
+
+
 class BernoulliLogLikelihood(torch.autograd.Function):
-    """log p(x | z) = sum_i x_i l_i - softplus(l_i) from the logits l, and its gradient in l.
+    """:func:`bernoulli_log_px` of the targets x and the logits l, and its gradient in l.
 
     d log p / d l_i = x_i - sigma(l_i) is formed beside the value, so that compiled, both
     come from one pass over the N x D logits; autograd would go over them again for the
@@ -62,7 +67,7 @@ class BernoulliLogLikelihood(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (x * logits - F.softplus(logits)).sum(-1), x - torch.sigmoid(logits)
+        return bernoulli_log_px(x, logits), x - torch.sigmoid(logits)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -141,11 +146,12 @@ class VAE(nn.Module):
     def log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """log p(x | z) = sum_i x_i l_i - softplus(l_i) (= -BCE), summed over the last (pixel) axis.
 
-        Where a gradient is wanted, :class:`BernoulliLogLikelihood` forms it in the same pass.
+        Where a gradient in the logits is wanted (and none in x), :class:`BernoulliLogLikelihood`
+        forms it in the same pass.
         """
-        if torch.is_grad_enabled() and logits.requires_grad:
+        if torch.is_grad_enabled() and logits.requires_grad and not x.requires_grad:
             return BernoulliLogLikelihood.apply(x, logits)[0]
-        return (x * logits - F.softplus(logits)).sum(-1)
+        return bernoulli_log_px(x, logits)
 
     def elbo(
         self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
