@@ -52,14 +52,19 @@ def library() -> ctypes.CDLL | None:
         path = cache_root() / "native" / f"cd_epoch-{tag}.so"
         if not path.exists() and not build(cc, flags, path):
             continue
-        lib = ctypes.CDLL(str(path))
-        lib.genlab_cd1_epoch.restype = ctypes.c_double
-        pointer, i64 = ctypes.c_void_p, ctypes.c_int64
-        lib.genlab_cd1_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, pointer,
-                                         ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
-        return lib
+        return load(path)
     warnings.warn(f"genlab: could not build its native CPU kernel with {cc}; using the PyTorch path", stacklevel=2)
     return None
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """A built copy of the kernels, with its function's signature declared."""
+    lib = ctypes.CDLL(str(path))
+    lib.genlab_cd1_epoch.restype = ctypes.c_double
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.genlab_cd1_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, pointer,
+                                     ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+    return lib
 
 
 def machine_id() -> bytes:
