@@ -120,7 +120,8 @@ def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pyt
     ("change", "message"),
     [({"order": torch.tensor([0, 10])}, "order must be .* in \\[0, 10\\)"), ({"order": torch.tensor([-1])}, "order"),
      ({"x": torch.rand(10, 7)}, "x must have 6 columns"), ({"h_bias": torch.zeros(4)}, "h_bias must have shapes"),
-     ({"batch_size": 0}, "batch_size must be positive"), ({"key": torch.tensor([1])}, "key must hold two")],
+     ({"batch_size": 0}, "batch_size must be in \\[1, 32767\\]"), ({"batch_size": 40_000}, "batch_size must be in"),
+     ({"key": torch.tensor([1])}, "key must hold two")],
 )
 def test_arguments_the_kernel_cannot_check_are_refused_before_it_runs(change, message):
     W = torch.zeros(6, 3)
@@ -133,7 +134,7 @@ def test_arguments_the_kernel_cannot_check_are_refused_before_it_runs(change, me
 
 @pytest.mark.parametrize(
     "options", [{"compile": False}, {"cd_k": 2}, {"persistent": True}, {"momentum": 0.5}, {"weight_decay": 1e-4},
-                {"binarize": False}],
+                {"binarize": False}, {"batch_size": 40_000}],
 )
 def test_other_configs_run_the_pytorch_steps(options):
     assert train_rbm.native_cd1(RBMConfig(compile=True))

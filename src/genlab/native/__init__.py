@@ -28,7 +28,7 @@ from genlab.data import cache_root
 
 SOURCE = Path(__file__).with_name("cd_epoch.c")
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-shared", "-fPIC")
-MAX_UNITS = 32767  # the kernel lists the ones of a state as int16 indices
+MAX_INDEX = 32767  # the kernel's lists hold int16 indices: units of a layer, images of a minibatch
 
 
 def compiler() -> str | None:
@@ -94,9 +94,9 @@ def build(cc: str, flags: tuple[str, ...], path: Path) -> bool:
 
 
 def supports(x: torch.Tensor, W: torch.Tensor) -> bool:
-    """Whether :func:`cd1_epoch` can train ``W`` on ``x`` (CPU float32, at most MAX_UNITS units a layer)."""
+    """Whether :func:`cd1_epoch` can train ``W`` on ``x`` (CPU float32, at most MAX_INDEX units a layer)."""
     return (x.device.type == "cpu" and W.device.type == "cpu" and x.dtype == W.dtype == torch.float32
-            and max(W.shape) <= MAX_UNITS and library() is not None)
+            and max(W.shape) <= MAX_INDEX and library() is not None)
 
 
 def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
@@ -137,5 +137,5 @@ def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor,
         raise ValueError(f"cd1_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
     if key.numel() != 2:
         raise ValueError(f"cd1_epoch: key must hold two 32-bit words, got {key.numel()} values")
-    if batch_size < 1:
-        raise ValueError(f"cd1_epoch: batch_size must be positive, got {batch_size}")
+    if not 1 <= batch_size <= MAX_INDEX:
+        raise ValueError(f"cd1_epoch: batch_size must be in [1, {MAX_INDEX}], got {batch_size}")

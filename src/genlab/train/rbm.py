@@ -177,9 +177,10 @@ class CDEpochs:
 
 
 def native_cd1(config: RBMConfig) -> bool:
-    """Whether ``config`` asks for what the native kernel does: compiled CD-1 with binarised data, plain updates."""
+    """Whether ``config`` asks for what the native kernel does: compiled CD-1 with binarised data, plain updates
+    (and minibatches of at most ``native.MAX_INDEX`` images)."""
     return (config.compile and config.cd_k == 1 and config.binarize and not config.persistent
-            and not config.momentum and not config.weight_decay)
+            and not config.momentum and not config.weight_decay and config.batch_size <= native.MAX_INDEX)
 
 
 def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState,
