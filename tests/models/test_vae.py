@@ -81,6 +81,9 @@ def test_log_px_gradient_in_the_logits_matches_finite_differences():
     with torch.no_grad():  # the same number without a gradient (the plain formula)
         plain = VAE.log_px(x, logits)
     assert torch.allclose(VAE.log_px(x, logits), plain, rtol=1e-12, atol=0)
+    # logits broadcast along the targets' leading axis (one decoding for several target sets)
+    several = torch.rand(4, 3, 5, generator=g, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda l: BernoulliLogLikelihood.apply(several, l)[0], (logits,))
     # a gradient in the targets as well goes through autograd's formula
     assert torch.autograd.gradcheck(VAE.log_px, (x.clone().requires_grad_(), logits))
 
