@@ -232,7 +232,7 @@ def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkey
 
     real = common.MinibatchEpochs
     graphed, graphed_errors = train(cuda_graph=True)
-    assert made[-1].graph is not None
+    assert made[-1].graphed.graph is not None
     plain, plain_errors = train(cuda_graph=False)
     for name, t in plain.tensors().items():
         assert torch.allclose(graphed.tensors()[name], t, atol=2e-3), name

@@ -159,9 +159,7 @@ class MinibatchEpochs:
 
     def __init__(self, step: Callable[..., torch.Tensor], compile: bool, cuda_graph: bool = True) -> None:
         self.step, self.compile, self.cuda_graph = step, compile, cuda_graph
-        self.graph: EpochGraph | None = None
-        self.previous: tuple[Any, ...] | None = None  # the arguments of the last epoch run without a graph
-        self.stream: torch.cuda.Stream | None = None  # where epochs are warmed up and captured
+        self.graphed = GraphedEpochs(self.compiled_epoch)
 
     def __call__(self, model: Any, x: torch.Tensor, batch_size: int, generator: torch.Generator, *extra: Any) -> torch.Tensor:
         device = x.device
@@ -175,16 +173,7 @@ class MinibatchEpochs:
         inputs = (model, x, batch_size, *extra)
         if device.type != "cuda" or not self.cuda_graph:
             return self.compiled_epoch(inputs, key, order)
-        if self.graph is None or not self.graph.captured_for(inputs):
-            self.stream = self.stream or torch.cuda.Stream(device)
-            if self.previous is None or not same_objects(inputs, self.previous):
-                # compile (every variant of the step) in an ordinary epoch first, on the stream
-                # the capture will use, as CUDA graphs want
-                self.previous = inputs
-                with on_side_stream(self.stream):
-                    return self.compiled_epoch(inputs, key, order)
-            self.graph = EpochGraph(self.compiled_epoch, inputs, order, self.stream)
-        return self.graph.replay(key, order)
+        return self.graphed(inputs, key, order)
 
     def compiled_epoch(self, inputs: tuple[Any, ...], key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         """One epoch of compiled steps; minibatch i draws from the counter stream (key, i)."""
@@ -206,12 +195,35 @@ def counter_epoch_draws(n: int, generator: torch.Generator, device: torch.device
     return new_key(generator, device), torch.randperm(n, generator=generator, device=device)
 
 
+class GraphedEpochs:
+    """``epoch(inputs, key, order)`` -> total on CUDA, replayed from a CUDA graph: the first call for some
+    ``inputs`` runs as it is (compiling what it compiles, every variant of its kernels), on the
+    stream the capture will use, as CUDA graphs want; the second captures a graph of it, which
+    every later call replays with its own key and order."""
+
+    def __init__(self, epoch: Callable[..., torch.Tensor]) -> None:
+        self.epoch = epoch
+        self.graph: EpochGraph | None = None
+        self.previous: tuple[Any, ...] | None = None  # the inputs of the last epoch run without a graph
+        self.stream: torch.cuda.Stream | None = None  # where epochs are warmed up and captured
+
+    def __call__(self, inputs: tuple[Any, ...], key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        if self.graph is None or not self.graph.captured_for(inputs):
+            self.stream = self.stream or torch.cuda.Stream(order.device)
+            if self.previous is None or not same_objects(inputs, self.previous):
+                self.previous = inputs
+                with on_side_stream(self.stream):
+                    return self.epoch(inputs, key, order)
+            self.graph = EpochGraph(self.epoch, inputs, order, self.stream)
+        return self.graph.replay(key, order)
+
+
 def same_objects(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return len(a) == len(b) and all(p is q for p, q in zip(a, b))
 
 
 class EpochGraph:
-    """A CUDA graph of one epoch of compiled steps, replayed with a new key and minibatch order each epoch."""
+    """A CUDA graph of one epoch, replayed with a new key and minibatch order each epoch."""
 
     def __init__(self, epoch: Callable[..., torch.Tensor], inputs: tuple[Any, ...], order: torch.Tensor,
                  stream: torch.cuda.Stream) -> None:
