@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    # genlab's Triton kernels (genlab.native.cd_cuda) run in Triton's interpreter, on CPU tensors; this must be
+    # set before Triton is first imported
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 from helpers import write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -122,8 +122,9 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
 
 
 def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
-                    key: torch.Tensor, batch_size: int) -> None:
-    """What the kernel assumes and cannot check itself (it would read or write out of bounds)."""
+                    key: torch.Tensor, batch_size: int, order_values: bool = True) -> None:
+    """What the kernels assume and cannot check themselves (they would read or write out of bounds);
+    ``order_values=False`` leaves out the check of the row numbers' range, which waits for a GPU."""
     n_visible, n_hidden = W.shape
     if not all(p.is_contiguous() and p.dtype == torch.float32 for p in (W, v_bias, h_bias)):
         raise ValueError("cd1_epoch updates W, v_bias and h_bias in place: they must be contiguous float32 tensors")
@@ -132,8 +133,8 @@ def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor,
                          f"shape {tuple(W.shape)}, got {tuple(v_bias.shape)} and {tuple(h_bias.shape)}")
     if x.dim() != 2 or x.shape[1] != n_visible:
         raise ValueError(f"cd1_epoch: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
-    if order.dim() != 1 or order.dtype.is_floating_point or (
-            order.numel() and (int(order.min()) < 0 or int(order.max()) >= x.shape[0])):
+    if order.dim() != 1 or order.dtype.is_floating_point or (order_values and order.numel() and (
+            int(order.min()) < 0 or int(order.max()) >= x.shape[0])):
         raise ValueError(f"cd1_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
     if key.numel() != 2:
         raise ValueError(f"cd1_epoch: key must hold two 32-bit words, got {key.numel()} values")

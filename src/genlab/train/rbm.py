@@ -13,10 +13,11 @@ With ``compile`` each whole minibatch step (binarisation, Gibbs steps, update)
 runs as one ``torch.compile``d function whose random numbers come from a
 counter-based generator (:class:`genlab.rng.CounterStream`) inside its fused
 kernels: the same update, a different (equally valid) random stream, and the same
-bits on every device. On the CPU, compiled CD-1 with binarised data (the reference
-run) goes further: whole epochs run in genlab's native kernel (:mod:`genlab.native`),
-whose products add up the rows picked by the binary states, with the same random
-bits as the compiled step.
+bits on every device. Compiled CD-1 with binarised data (the reference run) goes
+further: whole epochs run in genlab's own kernels, with the same random bits as the
+compiled step: on the CPU a C kernel whose products add up the rows picked by the
+binary states (:mod:`genlab.native`), on CUDA Triton kernels, four a minibatch
+(:mod:`genlab.native.cd_cuda`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from genlab import data, native
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
 from genlab.models.rbm import RBM
+from genlab.native import cd_cuda
 from genlab.rng import CounterStream, RandomSource, bernoulli
 from genlab.runs import Run
 from genlab.train import common
@@ -60,8 +62,9 @@ class RBMConfig(common.TrainConfig):
     )
     compile: bool = option(
         False, "compile each minibatch step into fused kernels (torch.compile; needs a C++ compiler on the CPU, "
-        "Triton on CUDA); on the CPU, CD-1 with binarised data runs whole epochs in genlab's native C kernel "
-        "instead; its random numbers come from a counter-based generator (Threefry) seeded by --seed",
+        "Triton on CUDA); CD-1 with binarised data runs whole epochs in genlab's own kernels instead (native C "
+        "on the CPU, Triton on CUDA); its random numbers come from a counter-based generator (Threefry) seeded "
+        "by --seed",
         identity="unless-default",
     )
 
@@ -157,27 +160,39 @@ def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = N
 class CDEpochs:
     """Epochs of CD updates, ``epochs(rbm, x, batch_size, generator, config, state)`` -> summed squared error.
 
-    Compiled CD-1 with binarised data, no persistence, momentum or weight decay runs in the
-    native kernel on the CPU (:func:`genlab.native.cd1_epoch`) when this machine can build
-    it; everything else runs :func:`minibatch_step` through
-    :class:`genlab.train.common.MinibatchEpochs`. Both draw the counter stream's key and
-    the minibatch order from ``generator`` the same way and the same random bits from it.
+    Compiled CD-1 with binarised data, no persistence, momentum or weight decay runs in
+    genlab's own kernels: on the CPU the native C kernel (:func:`genlab.native.cd1_epoch`)
+    when this machine can build it, on CUDA the Triton kernels (:func:`genlab.native.cd_cuda.cd1_epoch`),
+    replayed as one CUDA graph an epoch from the second on. Everything else runs
+    :func:`minibatch_step` through :class:`genlab.train.common.MinibatchEpochs`. All of them draw
+    the counter stream's key and the minibatch order from ``generator`` the same way and the
+    same random bits from it.
     """
 
     def __init__(self, compile: bool) -> None:
         self.steps = common.MinibatchEpochs(minibatch_step, compile)
+        self.cuda = common.GraphedEpochs(self.cuda_epoch)
 
     def __call__(self, rbm: RBM, x: torch.Tensor, batch_size: int, generator: torch.Generator, config: RBMConfig,
                  state: CDState) -> torch.Tensor:
-        if not (native_cd1(config) and native.supports(x, rbm.W)):
-            return self.steps(rbm, x, batch_size, generator, config, state)
-        key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
-        error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
-        return torch.tensor(error)
+        if native_cd1(config) and native.supports(x, rbm.W):
+            key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
+            error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
+            return torch.tensor(error)
+        if native_cd1(config) and cd_cuda.supports(x, rbm.W):
+            key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
+            return self.cuda((rbm, x, batch_size, config), key, order)
+        return self.steps(rbm, x, batch_size, generator, config, state)
+
+    @staticmethod
+    def cuda_epoch(inputs: tuple[RBM, torch.Tensor, int, RBMConfig], key: torch.Tensor,
+                   order: torch.Tensor) -> torch.Tensor:
+        rbm, x, batch_size, config = inputs
+        return cd_cuda.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
 
 
 def native_cd1(config: RBMConfig) -> bool:
-    """Whether ``config`` asks for what the native kernel does: compiled CD-1 with binarised data, plain updates
+    """Whether ``config`` asks for what genlab's own kernels do: compiled CD-1 with binarised data, plain updates
     (and minibatches of at most ``native.MAX_INDEX`` images)."""
     return (config.compile and config.cd_k == 1 and config.binarize and not config.persistent
             and not config.momentum and not config.weight_decay and config.batch_size <= native.MAX_INDEX)
