@@ -24,12 +24,9 @@ def eager_epoch(rbm: RBM, x: torch.Tensor, order: torch.Tensor, key: torch.Tenso
     return total
 
 
-@needs_kernel
-@pytest.mark.parametrize(
-    ("visible", "hidden", "batch", "rows"),
-    [(13, 5, 4, 9), (20, 70, 8, 30), (784, 100, 100, 250)],  # odd draws, short last minibatches, 64/16/1-wide columns
-)
-def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows):
+def same_stream_case(visible: int, hidden: int, batch: int, rows: int):
+    """A small epoch for a kernel to run from the same start and counter stream as the PyTorch steps:
+    (x, order, key, config, the start, the RBM the steps trained, their summed error)."""
     g = torch.Generator().manual_seed(visible)
     x = torch.rand(rows + 7, visible, generator=g)
     order = torch.randperm(rows + 7, generator=g)[:rows]
@@ -37,9 +34,18 @@ def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visibl
     config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, compile=True)
     start = RBM(visible, hidden, 0.5, generator=g)
     eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+    return x, order, key, config, start, eager, eager_epoch(eager, x, order, key, config)
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("visible", "hidden", "batch", "rows"),
+    [(13, 5, 4, 9), (20, 70, 8, 30), (784, 100, 100, 250)],  # odd draws, short last minibatches, 64/16/1-wide columns
+)
+def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows):
+    x, order, key, config, start, eager, expected = same_stream_case(visible, hidden, batch, rows)
     fast = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
 
-    expected = eager_epoch(eager, x, order, key, config)
     error = native.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, batch)
 
     assert error == pytest.approx(expected, rel=1e-5)

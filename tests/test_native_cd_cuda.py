@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_native import eager_epoch
+from test_native import same_stream_case
 
 from genlab.models.rbm import RBM
 from genlab.native import cd_cuda
@@ -31,15 +31,9 @@ def copy(rbm: RBM) -> RBM:
     [(13, 5, 4, 9), (20, 70, 40, 130), (784, 100, 100, 130)],  # odd draws, short last minibatches, padded tiles
 )
 def test_cuda_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows):
-    g = torch.Generator().manual_seed(visible)
-    x = torch.rand(rows + 7, visible, generator=g)
-    order = torch.randperm(rows + 7, generator=g)[:rows]
-    key = torch.tensor([0x12345678, 0x9ABCDEF0])
-    config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, compile=True)
-    start = RBM(visible, hidden, 0.5, generator=g)
-    eager, fast = copy(start).cpu(), copy(start)
+    x, order, key, config, start, eager, expected = same_stream_case(visible, hidden, batch, rows)
+    fast = copy(start)
 
-    expected = eager_epoch(eager, x, order, key, config)
     error = cd_cuda.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x.to(DEVICE), order.to(DEVICE),
                               key.to(DEVICE), config.lr, batch)
 
