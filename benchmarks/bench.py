@@ -31,6 +31,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -293,6 +294,22 @@ def dcgan_plain(images: np.ndarray, device: torch.device, batch_size: int) -> Ca
 # ----------------------------------------------------------------------------- main
 
 
+def cpu_times() -> list[int] | None:
+    """The CPUs' time counters of /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal, ...), or None."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def stolen_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of the CPUs' time between two readings that the hypervisor gave to others (steal)."""
+    if before is None or after is None or len(after) < 8:
+        return None
+    delta = [b - a for a, b in zip(before, after)]
+    return delta[7] / max(1, sum(delta[:8]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -312,6 +329,7 @@ def main() -> None:
     results: list[Result] = []
     first_epochs: list[str] = []
     rbm_per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
+    steal: dict[str, float | None] = {}  # share of the CPUs' time the hypervisor took during each benchmark's rounds
 
     def measure(cases: list[Case]) -> None:
         """Warm every case up, then time them in turns (each round runs every case once) so that a slow
@@ -323,9 +341,11 @@ def main() -> None:
                 first_epochs.append(f"{case.name}, {case.variant}: first {case.per_call} epoch(s) "
                                     f"{time.perf_counter() - start:.1f} s including compilation")
         seconds: list[list[float]] = [[] for _ in cases]
+        before = cpu_times()
         for _ in range(args.repeats):
             for case, times in zip(cases, seconds):
                 times.extend(t / case.per_call for t in timed(case.run, 1, device, warmup=0))
+        steal[cases[0].name] = stolen_share(before, cpu_times())
         results.extend(Result(c.name, c.variant, t, c.unit, len(train) if c.unit == "s/epoch" else c.work)
                        for c, t in zip(cases, seconds))
 
@@ -362,6 +382,9 @@ def main() -> None:
             ("genlab --bf16", dcgan_genlab(images64, device, args.dcgan_batch_size, bf16=True)),
             ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size)))])
 
+    shares = ", ".join(f"{name} {100 * share:.0f} %" for name, share in steal.items() if share is not None)
+    if shares:  # a virtual machine whose CPUs were partly taken away: multi-threaded variants lose the most
+        print(f"\nCPU time stolen by the hypervisor during the timed rounds: {shares}")
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
     print("| benchmark | variant | median | min - max | unit | images/s | time vs genlab | time vs fastest genlab |")
