@@ -6,7 +6,7 @@ of a dense product's work on MNIST. The library is built once per machine into
 genlab's cache directory (``$GENLAB_CACHE_DIR/native`` or ``~/.cache/genlab/native``),
 for this processor (``-march=native``) and with OpenMP threads where the compiler has
 them. Without a working compiler :func:`library` is ``None`` and callers use their
-PyTorch path.
+PyTorch path. The same epoch on CUDA, in Triton kernels, is :mod:`genlab.native.cd_cuda`.
 """
 
 from __future__ import annotations
