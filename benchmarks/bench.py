@@ -31,7 +31,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -89,19 +88,23 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
 
 def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_steps: bool = False,
                **options) -> Callable[[], object]:
-    """genlab's ``fit``; with ``torch_steps`` every epoch runs the PyTorch minibatch steps (with ``compile``
-    the torch.compile'd ones, replayed as a CUDA graph on CUDA), never genlab's own CD-1 kernels."""
+    """``epochs`` of genlab's training epochs, as ``fit`` runs them; with ``torch_steps`` through the PyTorch
+    minibatch steps (with ``compile`` the torch.compile'd ones), never genlab's own CD-1 kernels. Every call
+    continues the same run, so that on CUDA each variant's calls after the warm-up replay its CUDA graph."""
     from genlab.models.rbm import RBM
     from genlab.train import common
-    from genlab.train.rbm import CDState, RBMConfig, fit, minibatch_step, train_epoch
+    from genlab.train.rbm import (
+        CDEpochs,
+        CDState,
+        RBMConfig,
+        minibatch_step,
+        train_epoch,
+    )
 
     g = torch.Generator(device=device).manual_seed(0)
-    rbm = RBM(784, 100, 0.1, generator=g, device=device)
-    cfg = RBMConfig(epochs=epochs, **options)
-    if not torch_steps:
-        return lambda: fit(rbm, x, cfg, g, progress=False)
-    steps, state = common.MinibatchEpochs(minibatch_step, cfg.compile), CDState()
-    return lambda: [train_epoch(rbm, x, cfg, g, state, steps) for _ in range(epochs)]
+    rbm, cfg, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(**options), CDState()
+    runner = common.MinibatchEpochs(minibatch_step, cfg.compile) if torch_steps else CDEpochs(cfg.compile)
+    return lambda: [train_epoch(rbm, x, cfg, g, state, runner) for _ in range(epochs)]
 
 
 def rbm_sklearn(x: np.ndarray) -> Callable[[], object]:
@@ -294,22 +297,6 @@ def dcgan_plain(images: np.ndarray, device: torch.device, batch_size: int) -> Ca
 # ----------------------------------------------------------------------------- main
 
 
-def cpu_times() -> list[int] | None:
-    """The CPUs' time counters of /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal, ...), or None."""
-    try:
-        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-
-
-def stolen_share(before: list[int] | None, after: list[int] | None) -> float | None:
-    """The share of the CPUs' time between two readings that the hypervisor gave to others (steal)."""
-    if before is None or after is None or len(after) < 8:
-        return None
-    delta = [b - a for a, b in zip(before, after)]
-    return delta[7] / max(1, sum(delta[:8]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -318,8 +305,8 @@ def main() -> None:
     parser.add_argument("--dcgan-images", type=int, help="training images per DCGAN measurement "
                         "(default: 512 on the CPU, 60,000 elsewhere)")
     parser.add_argument("--dcgan-batch-size", type=int, default=128)
-    parser.add_argument("--epochs-per-call", type=int, help="RBM epochs per timed fit, reported per epoch "
-                        "(default: 1 on the CPU, 10 on CUDA, where epochs after the first of a fit replay a CUDA graph)")
+    parser.add_argument("--epochs-per-call", type=int, help="RBM epochs per timed call, reported per epoch "
+                        "(default: 1 on the CPU, 10 on CUDA, where an epoch is one graph replay of a few milliseconds)")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -329,7 +316,6 @@ def main() -> None:
     results: list[Result] = []
     first_epochs: list[str] = []
     rbm_per_call = args.epochs_per_call or (1 if device.type == "cpu" else 10)
-    steal: dict[str, float | None] = {}  # share of the CPUs' time the hypervisor took during each benchmark's rounds
 
     def measure(cases: list[Case]) -> None:
         """Warm every case up, then time them in turns (each round runs every case once) so that a slow
@@ -341,11 +327,9 @@ def main() -> None:
                 first_epochs.append(f"{case.name}, {case.variant}: first {case.per_call} epoch(s) "
                                     f"{time.perf_counter() - start:.1f} s including compilation")
         seconds: list[list[float]] = [[] for _ in cases]
-        before = cpu_times()
         for _ in range(args.repeats):
             for case, times in zip(cases, seconds):
                 times.extend(t / case.per_call for t in timed(case.run, 1, device, warmup=0))
-        steal[cases[0].name] = stolen_share(before, cpu_times())
         results.extend(Result(c.name, c.variant, t, c.unit, len(train) if c.unit == "s/epoch" else c.work)
                        for c, t in zip(cases, seconds))
 
@@ -382,9 +366,6 @@ def main() -> None:
             ("genlab --bf16", dcgan_genlab(images64, device, args.dcgan_batch_size, bf16=True)),
             ("plain loop (tutorial-style DataLoader)", dcgan_plain(train.images[:n].numpy(), device, args.dcgan_batch_size)))])
 
-    shares = ", ".join(f"{name} {100 * share:.0f} %" for name, share in steal.items() if share is not None)
-    if shares:  # a virtual machine whose CPUs were partly taken away: multi-threaded variants lose the most
-        print(f"\nCPU time stolen by the hypervisor during the timed rounds: {shares}")
     print(f"\nMachine: {platform.node()} — {describe(device)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; median of {args.repeats} repeats\n")
     print("| benchmark | variant | median | min - max | unit | images/s | time vs genlab | time vs fastest genlab |")
