@@ -87,9 +87,10 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: 
     return times
 
 
-def threads_scale(size: int = 512, calls: int = 8) -> float:
+def threads_scale(size: int = 1024, calls: int = 12) -> float:
     """How many times faster this process's threads run a float32 size^3 product than one thread does: a
-    probe of how many cores the machine gives it right now."""
+    probe of how many cores the machine gives it right now (about half a second: shorter probes missed
+    this VM's slow state, in which its second core runs only part of the time)."""
     threads = torch.get_num_threads()
     a, b = torch.randn(size, size), torch.randn(size, size)
 
