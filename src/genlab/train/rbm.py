@@ -175,14 +175,13 @@ class CDEpochs:
 
     def __call__(self, rbm: RBM, x: torch.Tensor, batch_size: int, generator: torch.Generator, config: RBMConfig,
                  state: CDState) -> torch.Tensor:
-        if native_cd1(config) and native.supports(x, rbm.W):
-            key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
-            error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
-            return torch.tensor(error)
-        if native_cd1(config) and cd_cuda.supports(x, rbm.W):
-            key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
+        if not (native_cd1(config) and (native.supports(x, rbm.W) or cd_cuda.supports(x, rbm.W))):
+            return self.steps(rbm, x, batch_size, generator, config, state)
+        key, order = common.counter_epoch_draws(x.shape[0], generator, x.device)
+        if x.is_cuda:
             return self.cuda((rbm, x, batch_size, config), key, order)
-        return self.steps(rbm, x, batch_size, generator, config, state)
+        error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, config.lr, batch_size)
+        return torch.tensor(error)
 
     @staticmethod
     def cuda_epoch(inputs: tuple[RBM, torch.Tensor, int, RBMConfig], key: torch.Tensor,
