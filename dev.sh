@@ -16,7 +16,7 @@ setup() {
         echo "setting up $VENV ..." >&2
         python3 -m venv "$VENV"
     fi
-    if ! "$VENV/bin/python" -c "import genlab, torch, pytest, hypothesis" 2>/dev/null; then
+    if ! "$VENV/bin/python" -c "import genlab, torch, pytest, hypothesis, importlinter" 2>/dev/null; then
         "$VENV/bin/python" -m pip install -q --upgrade pip >&2
         "$VENV/bin/python" -m pip install -q "${GENLAB_TORCH:-torch==2.13.0}" >&2
         "$VENV/bin/python" -m pip install -q -e ".[test]" >&2

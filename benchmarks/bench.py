@@ -116,20 +116,21 @@ def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_ste
     """``epochs`` of genlab's training epochs, as ``fit`` runs them; with ``torch_steps`` through the PyTorch
     minibatch steps (with ``compile`` the torch.compile'd ones), never genlab's own CD-1 kernels. Every call
     continues the same run, so that on CUDA each variant's calls after the warm-up replay its CUDA graph."""
+    from genlab.accel import rbm_epochs
+    from genlab.accel.steps import CompiledSteps
+    from genlab.algorithms.cd import CDState, rbm_step
     from genlab.models.rbm import RBM
-    from genlab.train import common
-    from genlab.train.rbm import (
-        CDEpochs,
-        CDState,
-        RBMConfig,
-        minibatch_step,
-        train_epoch,
-    )
+    from genlab.train.rbm import RBMConfig, train_epoch
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm, cfg, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(**options), CDState()
-    runner = common.MinibatchEpochs(minibatch_step, cfg.compile) if torch_steps else CDEpochs(cfg.compile)
-    return lambda: [train_epoch(rbm, x, cfg, g, state, runner) for _ in range(epochs)]
+    if not cfg.compile:
+        runner = lambda g: train_epoch(rbm, x, cfg, g, state)  # noqa: E731 - the plain loop
+    elif torch_steps:
+        runner = CompiledSteps(rbm_step, rbm, x, cfg.batch_size, cfg.cd(), cfg.binarize, state)
+    else:
+        runner = rbm_epochs(rbm, x, cfg.cd(), cfg.binarize, cfg.batch_size, state, enabled=True)
+    return lambda: [runner(g).item() for _ in range(epochs)]
 
 
 def rbm_sklearn(x: np.ndarray) -> Callable[[], object]:
@@ -211,16 +212,17 @@ def rbm_cuda_kernels(x: torch.Tensor, device: torch.device) -> tuple[float, floa
     by one (torch.profiler's CUDA activity)."""
     from torch.profiler import ProfilerActivity, profile
 
+    from genlab.accel.steps import CompiledSteps
+    from genlab.algorithms.cd import CDState, rbm_step
     from genlab.models.rbm import RBM
-    from genlab.train import common
-    from genlab.train.rbm import CDState, RBMConfig, minibatch_step, train_epoch
+    from genlab.train.rbm import RBMConfig
 
     g = torch.Generator(device=device).manual_seed(0)
-    rbm, config, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(compile=True), CDState()
-    epochs = common.MinibatchEpochs(minibatch_step, True, cuda_graph=False)
-    train_epoch(rbm, x, config, g, state, epochs)
+    rbm, config = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(compile=True)
+    runner = CompiledSteps(rbm_step, rbm, x, config.batch_size, config.cd(), config.binarize, CDState(), cuda_graph=False)
+    runner(g).item()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        train_epoch(rbm, x, config, g, state, epochs)
+        runner(g).item()
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
     busy = sum(getattr(e, "device_time", 0.0) or getattr(e, "cuda_time", 0.0) for e in kernels) / 1e6
     return len(kernels) / -(-x.shape[0] // 100), busy

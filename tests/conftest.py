@@ -9,7 +9,7 @@ import pytest
 import torch
 
 if not torch.cuda.is_available():
-    # genlab's Triton kernels (genlab.native.cd_cuda) run in Triton's interpreter, on CPU tensors; this must be
+    # genlab's Triton kernels (genlab.accel.cd_cuda) run in Triton's interpreter, on CPU tensors; this must be
     # set before Triton is first imported
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
@@ -24,7 +24,7 @@ def mnist_dir() -> Path:
     candidates = [os.environ.get("GENLAB_DATA_DIR"), ROOT.parent / "shared" / "datasets" / "mnist"]
     for c in candidates:
         if c and (Path(c) / "train-images-idx3-ubyte.gz").exists():
-            return Path(c)
+            return Path(c).resolve()  # $GENLAB_DATA_DIR may be relative, as in the README's test command
     pytest.skip("the MNIST files are not available (set GENLAB_DATA_DIR)")
 
 

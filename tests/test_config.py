@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -15,7 +16,7 @@ from genlab.errors import ConfigError
 class Example(cfg.Config):
     epochs: int = cfg.option(3, "passes", check=cfg.positive)
     rate: float = cfg.option(0.5, "a rate", check=cfg.unit_interval)
-    binarize: bool = cfg.option(True, "use probabilities")
+    binarize: bool = cfg.option(True, "sample the pixels", negated="use probabilities")
     persistent: bool = cfg.option(False, "keep chains")
     limit: int | None = cfg.option(None, "first N", check=cfg.positive)
     kind: str = cfg.option("a", "which", check=cfg.one_of("a", "b"))
@@ -47,14 +48,24 @@ def test_dict_round_trip_and_unknown_fields():
         Example.from_dict({"bogus": 1})
 
 
+def test_a_true_boolean_describes_the_field_and_its_no_flag_what_that_flag_does():
+    p = argparse.ArgumentParser()
+    cfg.add_arguments(p, Example)
+    helps = {a.option_strings[0]: a.help for a in p._actions if a.option_strings}
+    assert helps["--no-binarize"] == "use probabilities" and helps["--persistent"] == "keep chains"
+    field = next(f for f in dataclasses.fields(Example) if f.name == "binarize")
+    assert field.metadata["help"] == "sample the pixels"
+    with pytest.raises(TypeError, match="needs the help of its --no- flag"):
+        cfg.option(True, "on by default")
+
+
 @dataclass
-class Keyed(cfg.Config):
+class Located(cfg.Config):
     size: int = cfg.option(3, "a size")
     where: str = cfg.option("here", "a location", identity=False)
-    fast: bool = cfg.option(False, "an option added later", identity="unless-default")
 
 
-def test_identity_leaves_out_locations_and_later_options_at_their_default():
-    assert Keyed().identity() == {"size": 3}
-    assert Keyed(where="there").identity() == {"size": 3}
-    assert Keyed(fast=True).identity() == {"size": 3, "fast": True}
+def test_identity_leaves_out_locations():
+    assert Located().identity() == {"size": 3}
+    assert Located(where="there").identity() == {"size": 3}
+    assert Located(size=4).identity() == {"size": 4}

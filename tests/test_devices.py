@@ -23,28 +23,6 @@ def test_unknown_device_is_rejected():
         resolve_device("tpu")
 
 
-def test_compile_without_a_cpu_compiler_is_a_one_line_config_error(monkeypatch):
-    import shutil
-
-    from genlab.devices import check_compile
-
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(ConfigError, match=r"^--compile: torch.compile needs a C\+\+ compiler") as info:
-        check_compile(torch.device("cpu"))
-    assert "\n" not in str(info.value)
-
-
-def test_train_with_compile_and_no_compiler_exits_2_before_writing_anything(monkeypatch, capsys, tmp_path):
-    import shutil
-
-    from genlab.cli import main
-
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    code = main(["train", "rbm", "--compile", "--device", "cpu", "--out", str(tmp_path / "run")])
-    assert code == 2 and not (tmp_path / "run").exists()
-    assert capsys.readouterr().err.strip().startswith("genlab: error: --compile: torch.compile needs a C++ compiler")
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("family", ["rbm", "vae", "dcgan"])
 def test_a_model_built_on_cuda_from_a_cpu_generator_equals_the_cpu_model_moved(family):

@@ -1,3 +1,5 @@
 """genlab: classic deep generative models (RBM, DBN, up-down DBN, VAE, DCGAN) on MNIST-like images."""
 
-__version__ = "0.2.0"
+from genlab.version import __version__
+
+__all__ = ["__version__"]

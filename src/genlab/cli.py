@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from genlab import __version__
+from genlab.version import __version__
 from genlab.errors import ConfigError, GenlabError
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda, cuda:N or mps (default: auto)"
@@ -44,9 +44,10 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from genlab import config as cfg
-    from genlab.evaluate.run import EvalConfig
+    from genlab.evaluate.config import EvalConfig
     from genlab.families import FAMILIES
-    from genlab.lab import LABS, PRESETS
+    from genlab.lab import ALL, TASKS
+    from genlab.lab.presets import NAMES
 
     parser = Parser(prog="genlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
@@ -94,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- lab -------------------------------------------------------------------
     p_lab = commands.add_parser("lab", help="run a SPEC task's experiments and write its figures, tables and report")
-    p_lab.add_argument("task", metavar="TASK", choices=sorted(LABS), help="one of: " + ", ".join(sorted(LABS)))
-    p_lab.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
+    tasks = sorted([*TASKS, ALL])
+    p_lab.add_argument("task", metavar="TASK", choices=tasks, help="one of: " + ", ".join(tasks))
+    p_lab.add_argument("--preset", choices=sorted(NAMES), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
     p_lab.add_argument("--out", required=True, metavar="DIR", help="output directory (finished runs in it are re-used)")
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)
@@ -140,7 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from genlab import config as cfg
-    from genlab.evaluate.run import EvalConfig, evaluate
+    from genlab.evaluate.config import EvalConfig
+    from genlab.families import evaluate
 
     results = evaluate(args.run, cfg.from_namespace(EvalConfig, args), args.device, args.data_dir, not args.quiet)
     print(json.dumps(results, indent=2))
@@ -148,9 +151,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from genlab import plots
     from genlab.devices import resolve_device
     from genlab.families import sample_images
+    from genlab.figures import plots
     from genlab.runs import Run
 
     out = Path(args.out)

@@ -47,18 +47,21 @@ def one_of(*choices: str) -> Check:
 
 
 def option(
-    default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool | str = True
+    default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool = True,
+    negated: str | None = None,
 ) -> Any:
     """A config field with its default, help text, validation and CLI flag.
 
-    For a boolean whose default is True the flag is ``--no-NAME``; for one whose
-    default is False it is ``--NAME``. ``identity=False`` marks where something is
-    (a path whose content another field pins by checksum), not what the run is:
-    :meth:`Config.identity` leaves it out. ``identity="unless-default"`` marks an
-    option added after runs existed: left out at its default, so those runs keep
-    their identity.
+    ``help`` says what the field means. For a boolean whose default is False the flag is
+    ``--NAME``; for one whose default is True it is ``--no-NAME``, and ``negated`` says
+    what that flag does (required for such booleans). ``identity=False`` marks where
+    something is (a path whose content another field pins by checksum), not what the
+    run is: :meth:`Config.identity` leaves it out.
     """
-    return dataclasses.field(default=default, metadata={"help": help, "check": check, "flag": flag, "identity": identity})
+    if default is True and negated is None:
+        raise TypeError(f"option {help!r}: a boolean that defaults to True needs the help of its --no- flag (negated=)")
+    metadata = {"help": help, "check": check, "flag": flag, "identity": identity, "negated": negated}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def flag_of(field: dataclasses.Field) -> str:
@@ -93,12 +96,8 @@ class Config:
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run: ``to_dict`` without locations (``option(identity=False)``)."""
-        out = {}
-        for f, value in zip(dataclasses.fields(self), self.to_dict().values()):  # type: ignore[arg-type]
-            kind = f.metadata.get("identity", True)
-            if kind is True or (kind == "unless-default" and value != f.default):
-                out[f.name] = value
-        return out
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return {f.name: value for f, value in zip(fields, self.to_dict().values()) if f.metadata.get("identity", True)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -130,8 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
         flag = flag_of(field)
         help_text = field.metadata.get("help", "")
         if tp is bool:
-            action = "store_false" if field.default is True else "store_true"
-            parser.add_argument(flag, dest=field.name, action=action, default=argparse.SUPPRESS, help=help_text)
+            if field.default is True:
+                parser.add_argument(flag, dest=field.name, action="store_false", default=argparse.SUPPRESS,
+                                    help=field.metadata["negated"])
+            else:
+                parser.add_argument(flag, dest=field.name, action="store_true", default=argparse.SUPPRESS, help=help_text)
             continue
         default = "none" if field.default is None else field.default
         check = field.metadata.get("check")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import shutil
 
 import torch
 
@@ -44,20 +41,3 @@ def describe(device: torch.device) -> str:
 
         return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return device.type
-
-
-def check_compile(device: torch.device) -> None:
-    """Fail early, in one line, when ``torch.compile`` cannot build kernels for ``device``.
-
-    On the CPU its kernels are C++ built by the system's compiler; on CUDA they are Triton.
-    """
-    if device.type == "cpu":
-        compiler = os.environ.get("CXX", "c++")
-        if shutil.which(compiler) is None and shutil.which("g++") is None:
-            raise ConfigError(f"--compile: torch.compile needs a C++ compiler on the CPU ({compiler} or g++ on PATH); "
-                              "install one or train without --compile")
-    elif device.type == "cuda":
-        if importlib.util.find_spec("triton") is None:
-            raise ConfigError("--compile: torch.compile needs Triton on CUDA (pip install triton); train without --compile")
-    else:
-        raise ConfigError(f"--compile: supported on cpu and cuda, not on {device.type}")

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from genlab.algorithms.cd import CDState
 from genlab.devices import resolve_device
 from genlab.evaluate.ais import log_partition
 from genlab.models.rbm import RBM
@@ -101,7 +102,7 @@ class RBMEstimator(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         self.generator_ = make_generator(seed, device)
         self.rbm_ = RBM(x.shape[1], config.hidden, config.init_std, generator=self.generator_, device=device)
-        self.cd_state_ = train_rbm.CDState()
+        self.cd_state_ = CDState()
         self.n_samples_seen_ = 0
         self.pixel_mean_ = np.zeros(x.shape[1])
         return self._update_seen(x)

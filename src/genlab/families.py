@@ -1,25 +1,35 @@
-"""The model families genlab trains, and what the CLI and the lab need of each.
+"""The model families genlab trains, and what is done with a run directory of each:
+train it, load its model, draw samples, evaluate it (``genlab eval``).
 
-Adding a family means writing its model, its training module and one entry here.
+Adding a family means writing its model, its algorithm, its training module, its
+figures and its ``measure``, and one entry in :data:`FAMILIES`; the command line is
+generated from it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from genlab import data
+from genlab.devices import resolve_device
 from genlab.errors import ConfigError
 from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import dcgan as evaluate_dcgan
 from genlab.evaluate import rbm as evaluate_rbm
 from genlab.evaluate import vae as evaluate_vae
+from genlab.evaluate.config import EvalConfig
+from genlab.figures.plots import as_images
+from genlab.metrics.quality import draw_samples, sample_quality
 from genlab.rng import make_generator
 from genlab.runs import Run
-from genlab.train import dbn, dcgan, rbm, vae
-from genlab.train.common import TrainConfig
+from genlab.train import dbn, dcgan, rbm, updown, vae
+from genlab.train.session import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -29,37 +39,24 @@ class Family:
     config: type[TrainConfig]
     # train(config, out, device=, data_dir=, progress=, overwrite=) -> Run
     train: Callable[..., Run]
-    # load(run, device) -> model
+    # load(run, device) -> the model, an nn.Module with sample(n, generator) -> images in [0, 1]
     load: Callable[[Run, torch.device], Any]
-    # sample(model, n, generator) -> images in [0, 1], [n, D] or [n, 1, H, W]
-    sample: Callable[[Any, int, torch.Generator], torch.Tensor]
-    # evaluate(run, eval_config, device, data_dir, progress) -> numbers for eval.json
-    evaluate: Callable[..., dict[str, Any]]
+    # measure(model, train, test, eval_config, generator, progress) -> numbers for eval.json
+    measure: Callable[..., dict[str, Any]]
 
 
 FAMILIES: dict[str, Family] = {
     "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (SPEC task 1)",
-                  rbm.RBMConfig, rbm.train, rbm.load, rbm.sample, evaluate_rbm.evaluate),
+                  rbm.RBMConfig, rbm.train, rbm.load, evaluate_rbm.measure),
     "dbn": Family("dbn", "Deep Belief Network: a top RBM trained greedily on RBM 1 (SPEC task 2)",
-                  dbn.DBNConfig, dbn.train, dbn.load, dbn.sample, evaluate_dbn.evaluate),
+                  dbn.DBNConfig, dbn.train, dbn.load, evaluate_dbn.measure),
     "dbn-finetune": Family("dbn-finetune", "a DBN run fine-tuned with the up-down (wake-sleep) algorithm (SPEC task 3)",
-                           dbn.FinetuneConfig, dbn.train_finetune, dbn.load_finetuned, dbn.sample,
-                           evaluate_dbn.evaluate),
+                           updown.FinetuneConfig, updown.train, updown.load, evaluate_dbn.measure),
     "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (SPEC task 4)",
-                  vae.VAEConfig, vae.train, vae.load, vae.sample, evaluate_vae.evaluate),
+                  vae.VAEConfig, vae.train, vae.load, evaluate_vae.measure),
     "dcgan": Family("dcgan", "Deep Convolutional GAN on 64x64 images (SPEC task 5)",
-                    dcgan.DCGANConfig, dcgan.train, dcgan.load, dcgan.sample, evaluate_dcgan.evaluate),
+                    dcgan.DCGANConfig, dcgan.train, dcgan.load, evaluate_dcgan.measure),
 }
-
-
-@torch.no_grad()
-def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """n new images from a run's model (its family's ``sample``, seeded): [n, H, W] in [0, 1] on the CPU."""
-    from genlab.plots import as_images
-
-    family = family_of(run)
-    images = family.sample(family.load(run, device), n, make_generator(seed, device))
-    return as_images(images.float(), tuple(run.meta["data"]["image_shape"])).clamp(0, 1).cpu()
 
 
 def family_of(run: Run) -> Family:
@@ -67,3 +64,54 @@ def family_of(run: Run) -> Family:
         return FAMILIES[run.family]
     except KeyError:
         raise ConfigError(f"RUN {run.path}: unknown model family {run.family!r} in config.json") from None
+
+
+@torch.no_grad()
+def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """n new images from a run's model (seeded): [n, H, W] in [0, 1] on the CPU."""
+    model = family_of(run).load(run, device)
+    images = model.sample(n, make_generator(seed, device))
+    return as_images(images.float(), tuple(run.meta["data"]["image_shape"])).clamp(0, 1).cpu()
+
+
+def evaluate(
+    run: Run | str | Path,
+    config: EvalConfig | None = None,
+    device: str | torch.device = "auto",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a run directory: every number its family supports, and the sample quality of its
+    model; writes ``eval.json`` and returns the results."""
+    run = run if isinstance(run, Run) else Run.open(run)
+    config = config or EvalConfig()
+    dev = resolve_device(device)
+    family = family_of(run)
+    started = time.perf_counter()
+    source = run.data_source(data_dir)
+    train = data.load_split(source, "train", dev, limit=run.config.get("limit"))
+    test = data.load_split(source, "test", dev).head(config.test_limit)
+    model = family.load(run, dev)
+    results: dict[str, Any] = {"family": run.family}
+    results.update(family.measure(model, train, test, config, make_generator(config.seed, dev), progress))
+    if config.samples > 0:
+        results.update(evaluate_samples(run, config, dev, data_dir, progress))
+    results["eval_config"] = config.to_dict()
+    results["eval_time_s"] = round(time.perf_counter() - started, 2)
+    results["device"] = str(dev)
+    run.write_eval(results)
+    return results
+
+
+def evaluate_samples(run: Run, config: EvalConfig, device: torch.device, data_dir: str | Path | None = None,
+                     progress: bool = False) -> dict[str, Any]:
+    """Draw ``config.samples`` samples from a run's model and measure their quality (every family alike)."""
+    source = run.data_source(data_dir)
+    shape = tuple(run.meta["data"]["image_shape"])
+    model = family_of(run).load(run, device)
+    started = time.perf_counter()
+    samples = draw_samples(model, config.samples, make_generator(config.seed, device), shape)
+    sample_time = time.perf_counter() - started
+    results = sample_quality(samples, source, device, config.test_limit, progress=progress)
+    results["sample_time_s"] = round(sample_time, 2)
+    return results

@@ -1,17 +1,15 @@
 """Seeds, generators and Bernoulli sampling.
 
-All randomness in genlab flows from an explicit source so that a run is
-reproducible from its seed alone:
-
-* a ``torch.Generator`` (the default; bit-identical runs on the CPU), or
-* a :class:`CounterStream`, a counter-based generator (Threefry-2x32-20 of Salmon
-  et al., "Parallel random numbers: as easy as 1, 2, 3", 2011) written in plain
-  integer tensor arithmetic. It keeps no state on the device, so a compiled training
-  step can draw its random numbers inside its own fused kernels, and it gives the
-  same bits on every device, eager or compiled.
+All randomness in genlab flows from an explicit source, so that a run is
+reproducible from its seed alone: a ``torch.Generator`` (bit-identical runs on the
+CPU), or, on the fast paths, a counter-based stream (:mod:`genlab.accel.threefry`)
+that draws inside compiled kernels. Both give uniform draws; :func:`bernoulli`
+takes either.
 """
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -23,114 +21,31 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     return generator
 
 
-# -- Threefry-2x32-20 ----------------------------------------------------------
-
-_MASK = 0xFFFFFFFF
-_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
-_PARITY = 0x1BD11BDA  # the key schedule's constant (Skein's C240 for 32-bit words)
-
-Word = torch.Tensor | int
-
-
-def _wrap(x: Word) -> Word:
-    """x modulo 2^32: Python ints are masked; int32 tensors wrap by themselves."""
-    return x & _MASK if isinstance(x, int) else x
-
-
-def _rotl(x: Word, s: int) -> Word:
-    """Rotate a 32-bit word left by s bits (the right shift of an int32 is arithmetic: mask its sign bits off)."""
-    return _wrap(x << s) | ((x >> (32 - s)) & ((1 << s) - 1))
-
-
-def threefry2x32(key: tuple[Word, Word], counter: tuple[Word, Word]) -> tuple[Word, Word]:
-    """Threefry-2x32 with 20 rounds: a key and a counter of two 32-bit words each -> two random words.
-
-    Words are Python ints in [0, 2^32) or int32 tensors holding the words' bits (see
-    :func:`as_int32`), whose additions wrap around modulo 2^32 as PyTorch's integer
-    kernels do, eager and compiled (the tests check Random123's answers both ways);
-    they use half the memory and twice the vector lanes of int64. Tensors broadcast:
-    one key with many counters gives many independent outputs.
-    """
-    k0, k1 = key
-    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
-    x0, x1 = _wrap(counter[0] + k0), _wrap(counter[1] + k1)
-    for r in range(20):
-        x0 = _wrap(x0 + x1)
-        x1 = _rotl(x1, _ROTATIONS[r % 8]) ^ x0
-        if r % 4 == 3:  # key injection every four rounds
-            j = r // 4 + 1
-            x0 = _wrap(x0 + ks[j % 3])
-            x1 = _wrap(x1 + ks[(j + 1) % 3] + j)
-    return x0, x1
-
-
-def as_int32(words: torch.Tensor) -> torch.Tensor:
-    """32-bit words held as integers in [0, 2^32) (any integer dtype) -> int32 tensors of the same bits."""
-    words = words.to(torch.int64) & _MASK
-    return torch.where(words > 0x7FFFFFFF, words - (1 << 32), words).to(torch.int32)
-
-
-def as_unsigned(words: torch.Tensor) -> torch.Tensor:
-    """The inverse of :func:`as_int32`: int32 bits -> int64 values in [0, 2^32)."""
-    return words.to(torch.int64) & _MASK
-
-
-class CounterStream:
-    """Draws for one training step: Threefry-2x32 of (element index, draw number) under a key.
-
-    ``key`` is an int64 tensor of two 32-bit words (see :func:`new_key`); ``step`` is
-    a 0-d int64 tensor. Draw number i of step s uses the counter word
-    ``s * DRAWS_PER_STEP + i``, so no two draws under one key share a counter as long
-    as each step makes fewer than ``DRAWS_PER_STEP`` draws and there are fewer than
-    2^32 / DRAWS_PER_STEP steps per key.
-    """
-
-    DRAWS_PER_STEP = 256
-
-    def __init__(self, key: torch.Tensor, step: torch.Tensor) -> None:
-        self.key, self.step, self.draws = as_int32(key), step, 0
-
-    def bits(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        """Independent uniform 32-bit words (as int32 bits, see :func:`as_unsigned`) of the given shape."""
-        if self.draws >= self.DRAWS_PER_STEP:
-            raise ValueError(f"a CounterStream makes at most {self.DRAWS_PER_STEP} draws per step")
-        n = 1
-        for size in shape:
-            n *= size
-        index = torch.arange((n + 1) // 2, dtype=torch.int32, device=self.key.device)
-        draw = as_int32(self.step * self.DRAWS_PER_STEP + self.draws)
-        x0, x1 = threefry2x32((self.key[0], self.key[1]), (index, draw))
-        self.draws += 1
-        return torch.cat([x0, x1])[:n].view(shape)
-
-    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        """float32 U[0, 1) draws with 24 random bits each (every value k / 2^24 equally likely), as ``torch.rand``."""
-        top24 = (self.bits(shape) >> 8) & 0xFFFFFF
-        return top24.to(torch.float32) * (1.0 / (1 << 24))
-
-
 def device_of(generator: torch.Generator | None, default: torch.device | str | None = "cpu") -> torch.device | str | None:
     """Where draws from ``generator`` are made (``default`` without one): a model drawn from a CPU
     generator is initialised on the CPU, then moved to its device."""
     return generator.device if generator is not None else default
 
 
-def new_key(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A fresh Threefry key (two 32-bit words as int64) drawn from ``generator``."""
-    return torch.randint(0, 1 << 32, (2,), generator=generator, dtype=torch.int64, device=device_of(generator)).to(device)
+@runtime_checkable
+class UniformStream(Protocol):
+    """A source of float32 U[0, 1) draws other than a ``torch.Generator`` (a counter-based stream)."""
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor: ...
 
 
-RandomSource = torch.Generator | CounterStream | None
+# Where random draws come from: a generator, a counter-based stream, or None (PyTorch's global generator).
+RandomStream = torch.Generator | UniformStream | None
 
 
-def bernoulli(p: torch.Tensor, generator: RandomSource = None) -> torch.Tensor:
+def bernoulli(p: torch.Tensor, random: RandomStream = None) -> torch.Tensor:
     """A sample of independent Bernoulli(p) variables as 0./1. values of p's dtype.
 
     Comparing uniform draws with the probabilities is the same distribution as
     ``torch.bernoulli`` and several times faster on the CPU (see
     ``benchmarks/``): P(u < p) = p for u ~ U[0, 1).
     """
-    if isinstance(generator, CounterStream):
-        return (generator.uniform(p.shape) < p).to(p.dtype)
-    u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
-    return u.lt_(p)
+    if random is None or isinstance(random, torch.Generator):
+        u = torch.rand(p.shape, generator=random, device=p.device, dtype=p.dtype)
+        return u.lt_(p)
+    return (random.uniform(p.shape) < p).to(p.dtype)

@@ -8,31 +8,25 @@
     RUN/eval.json          written by ``genlab eval``
     RUN/figures/           PNG figures
 
-Every file is written to a temporary file in the same directory and then renamed,
-so an interrupted run never leaves a truncated file under its final name.
+Every file is written atomically (:mod:`genlab.files`), so an interrupted run never
+leaves a truncated file under its final name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import os
 import platform
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
-import genlab
+from genlab import data, migrations
 from genlab.errors import ConfigError, GenlabError
+from genlab.files import file_sha256, jsonable, load_tensors, save_tensors, write_bytes, write_json
+from genlab.version import __version__
 
 CONFIG = "config.json"
 MODEL = "model.safetensors"
@@ -41,83 +35,11 @@ EVAL = "eval.json"
 FIGURES = "figures"
 
 
-# ----------------------------------------------------------------------------- atomic writes
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes, in hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    return write_bytes(path, (json.dumps(_jsonable(obj), indent=2) + "\n").encode())
-
-
-def _jsonable(obj: Any) -> Any:
-    """Tensors and numpy scalars to plain numbers; NaN/inf to null (JSON has neither)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return _jsonable(obj.tolist())
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
-    data = st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
-    return write_bytes(path, data)
-
-
-def load_tensors(path: str | Path, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
-    """Load a safetensors file; with ``expected``, every named tensor must exist with that shape."""
-    path = Path(path)
-    try:
-        tensors = st_load(path.read_bytes())
-    except FileNotFoundError:
-        raise GenlabError(f"{path}: missing, expected the model's tensors") from None
-    except (SafetensorError, ValueError, OSError) as e:
-        raise GenlabError(f"{path}: not a valid safetensors file ({e})") from None
-    for name, shape in (expected or {}).items():
-        if name not in tensors:
-            raise GenlabError(f"{path}: tensor {name!r} is missing, expected shape {list(shape)}")
-        if tuple(tensors[name].shape) != tuple(shape):
-            raise GenlabError(
-                f"{path}: tensor {name!r} has shape {list(tensors[name].shape)}, expected {list(shape)} for this config"
-            )
-    return tensors
-
-
 # ----------------------------------------------------------------------------- runs
 
 
 def versions() -> dict[str, str]:
-    return {"genlab": genlab.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {"genlab": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 @dataclass
@@ -191,7 +113,17 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
-        return self.meta["config"]
+        """The run's config as this version of genlab reads it (:func:`genlab.migrations.current_config`)."""
+        return migrations.current_config(self.family, self.meta)
+
+    def data_source(self, data_dir: str | Path | None = None) -> data.DataSource:
+        """The data set the run was trained on (:func:`genlab.data.recorded_source`)."""
+        return data.recorded_source(self.meta.get("data", {}), data_dir)
+
+    @property
+    def finished(self) -> bool:
+        """Training has finished: the model exists and config.json records the training time (written last)."""
+        return "train_time_s" in self.meta and (self.path / MODEL).is_file()
 
     @property
     def figures(self) -> Path:
@@ -205,7 +137,7 @@ class Run:
 
     def append_log(self, entry: dict[str, Any]) -> None:
         """Add one epoch's record (the whole file is rewritten atomically)."""
-        self.log.append(_jsonable(entry))
+        self.log.append(jsonable(entry))
         text = "".join(json.dumps(e) + "\n" for e in self.log)
         write_bytes(self.path / LOG, text.encode())
 
@@ -229,3 +161,65 @@ class Run:
     def read_eval(self) -> dict[str, Any] | None:
         p = self.path / EVAL
         return json.loads(p.read_text()) if p.is_file() else None
+
+
+def is_finished(path: str | Path) -> bool:
+    """Whether ``path`` holds a run whose training has finished (see :attr:`Run.finished`)."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / CONFIG).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "train_time_s" in meta and (path / MODEL).is_file()
+
+
+# ----------------------------------------------------------------------------- runs built on other runs
+
+
+def model_sha256(run: Run) -> str:
+    return file_sha256(run.path / MODEL)
+
+
+def open_parent(path: str, family: str, flag: str, expected_sha256: str | None) -> tuple[Run, str]:
+    """A finished run of ``family`` that a new run builds on, given by option ``flag``, and the sha256
+    of its model.
+
+    The checksum makes a run that depends on another self-describing: it is recorded
+    in the config (so the lab's config hash changes when the parent does) and checked
+    when given.
+    """
+    try:
+        run = Run.open(path)
+    except GenlabError as e:
+        raise ConfigError(f"{flag}: {e}") from None
+    if run.family != family:
+        raise ConfigError(f"{flag} {path}: a {run.family} run, expected a {family} run")
+    if not run.finished:
+        raise ConfigError(f"{flag} {path}: the run has not finished training (no train_time_s in {CONFIG})")
+    digest = model_sha256(run)
+    if expected_sha256 is not None and expected_sha256 != digest:
+        raise ConfigError(
+            f"{flag} {path}: its model has changed (sha256 {digest[:12]}..., expected {expected_sha256[:12]}...)"
+        )
+    return run, digest
+
+
+def check_same_data(parent: Run, dataset: str, data_dir: str | Path | None, flag: str) -> None:
+    """The parent run must have been trained on ``dataset`` (the same file checksums)."""
+    here = data.checksums(data.resolve(dataset, data_dir))
+    there = parent.meta.get("data", {})
+    if there.get("sha256") != here:
+        raise ConfigError(
+            f"{flag} {parent.path}: trained on {there.get('dataset', 'another data set')!r}, not on "
+            f"--dataset {dataset!r} (pass the same --dataset)"
+        )
+
+
+def parent_record(run: Run, digest: str) -> dict[str, Any]:
+    """What a run records of the run it builds on."""
+    record = {"run": str(run.path.resolve()), "family": run.family, "sha256": digest, "config": run.config,
+              "train_time_s": run.meta.get("train_time_s")}
+    for key in ("layer1", "source"):
+        if key in run.meta:
+            record[key] = run.meta[key]
+    return record

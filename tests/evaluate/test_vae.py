@@ -10,10 +10,10 @@ import torch
 from torch.distributions import Normal
 
 from genlab import data
-from genlab.evaluate.common import binarized
-from genlab.evaluate.vae import iwae, latent_usage
+from genlab.data import binarized
+from genlab.evaluate.vae import iwae, latent_usage, mean_elbo
 from genlab.models.vae import VAE
-from genlab.train.vae import VAEConfig, build, fit, mean_elbo
+from genlab.train.vae import VAEConfig, build, fit
 
 GRID = torch.linspace(-12, 12, 48_001, dtype=torch.float64)  # quadrature over a 1-D latent
 

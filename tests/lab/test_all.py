@@ -9,7 +9,8 @@ import pytest
 from browser import ARTIFACTS, check_in_browser
 
 from genlab.cli import main
-from genlab.lab.all import SUMMARY_COLUMNS, TASKS
+from genlab.lab import TASKS
+from genlab.lab.all import SUMMARY_COLUMNS
 
 MODELS = ["RBM (reference)", "DBN 784-100-100", "DBN + up-down fine-tuning", "VAE (20-D latent)", "VAE (2-D latent)", "DCGAN"]
 

@@ -7,31 +7,29 @@ import shutil
 
 import torch
 
-from genlab import plots
-from genlab.evaluate.run import EvalConfig
-from genlab.lab import LABS
+from genlab.evaluate.config import EvalConfig
+from genlab.figures import plots
+from genlab.lab import TASKS
+from genlab.lab import dbn as lab_dbn
 from genlab.lab.core import config_key
-from genlab.lab.dbn import (
-    Preset,
-    generation_initialisations,
-    run_dbn,
-    run_finetune,
-    stacked_config,
-)
+from genlab.lab.dbn import run_dbn, run_finetune, stacked_config
+from genlab.lab.presets import Preset
 from genlab.models.rbm import RBM
 from genlab.runs import Run
-from genlab.train.dbn import DBNConfig, FinetuneConfig
+from genlab.train.dbn import DBNConfig
 from genlab.train.rbm import RBMConfig
+from genlab.train.updown import FinetuneConfig
 
 
 def tiny_preset(dataset) -> Preset:
     common = {"dataset": str(dataset), "epochs": 1}
-    return Preset("tiny", RBMConfig(hidden=9, **common), DBNConfig(top_hidden=4, **common),
-                  FinetuneConfig(**common), EvalConfig(samples=0), "a tiny data set", gibbs_steps=5)
+    return Preset("tiny", {"rbm": RBMConfig(hidden=9, **common), "dbn": DBNConfig(top_hidden=4, **common),
+                           "finetune": FinetuneConfig(**common)}, EvalConfig(samples=0), "a tiny data set")
 
 
 def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, monkeypatch):
-    assert {"dbn", "dbn-finetune"} <= set(LABS)
+    assert {"dbn", "dbn-finetune"} <= set(TASKS)
+    monkeypatch.setattr(lab_dbn, "GIBBS_STEPS", 5)
     # one matplotlib axes per image makes 20-column figures slow: draw two columns of each here
     rows_figure = plots.rows_figure
     monkeypatch.setattr(plots, "rows_figure", lambda rows, path, **kw: rows_figure([(n, x[:2]) for n, x in rows], path, **kw))
@@ -73,11 +71,3 @@ def test_the_config_hash_of_a_stacked_dbn_follows_the_rbm_runs_content(tmp_path)
     moved = Run.open(shutil.copytree(tmp_path / "rbm", tmp_path / "moved-lab" / "rbm"))
     stacked = stacked_config(DBNConfig(), moved)
     assert stacked.rbm == str(moved.path.resolve()) and config_key("dbn", stacked) == first  # the same content elsewhere
-
-
-def test_generation_initialisations_are_those_of_spec_1_7():
-    init = generation_initialisations(100, torch.Generator().manual_seed(0))
-    random_rows, single_rows = init[:10], init[10:]
-    assert set(random_rows.unique().tolist()) == {0.0, 20.0} and 0.03 < (random_rows > 0).float().mean() < 0.2
-    assert torch.equal((single_rows > 0).sum(1), torch.ones(10, dtype=torch.long)) and single_rows.max() == 10.0
-    assert single_rows.argmax(1).tolist() == [0, 11, 22, 33, 44, 55, 66, 77, 88, 99]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 
-from genlab.lab import dcgan as lab_dcgan
+from genlab.evaluate.config import EvalConfig
 from genlab.lab import run_lab
-from genlab.lab import vae as lab_vae
+from genlab.lab.presets import DCGAN_VARIANTS, PRESETS, Preset, vae_preset
+from genlab.train.dcgan import DCGANConfig
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):
-    tiny = lab_dcgan.Preset({"dataset": str(tiny_dataset), "limit": 16, "batch_size": 8, "epochs": 1}, 30, "tiny test preset")
-    monkeypatch.setitem(lab_dcgan.PRESETS, "quick", tiny)
-    monkeypatch.setitem(lab_vae.PRESETS, "quick", lab_vae.Preset(epochs=1, limit=16, iwae_k=2, reduced="tiny"))
+    tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1)},
+                  EvalConfig(samples=30), "tiny test preset")
+    monkeypatch.setitem(PRESETS["dcgan"], "quick", tiny)
+    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny"))
     task = run_lab("dcgan", "quick", tmp_path / "lab", device="cpu", progress=False)
     results = json.loads((task / "results.json").read_text())
     table = results["sections"][0]["tables"][0]
-    assert [row[0] for row in table["rows"]] == [label for label, _, _ in lab_dcgan.VARIANTS]
+    assert [row[0] for row in table["rows"]] == [label for label, _, _ in DCGAN_VARIANTS]
     assert table["columns"][:5] == ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)"]
     assert "tiny test preset" in table["note"]
     report = (task / "report.md").read_text()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from browser import ARTIFACTS, check_in_browser
 
-from genlab import plots
+from genlab.figures import plots
 from genlab.lab.report import (
     Figure,
     Section,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 from genlab.cli import main
-from genlab.lab import vae as lab_vae
+from genlab.evaluate.config import EvalConfig
+from genlab.figures.vae import FIGURES
+from genlab.lab.presets import PRESETS, vae_preset
 from genlab.train.vae import VAEConfig
 
 
 def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys):
     longer = VAEConfig(latent=3, targets="binarized", batch_size=100, epochs=1, limit=300)
-    monkeypatch.setitem(lab_vae.PRESETS, "quick", lab_vae.Preset(epochs=1, limit=300, iwae_k=5, reduced="a test", longer=longer))
+    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 300, EvalConfig(iwae_k=5), "a test", longer=longer))
     argv = ["lab", "vae", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--device", "cpu", "--quiet"]
     assert main(argv) == 0
     task = tmp_path / "vae"
@@ -19,7 +21,7 @@ def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist
     figures = [f["path"] for section in results["sections"] for f in section["figures"]]
     assert all((task / f).is_file() for f in figures) and len(figures) == 11
     assert (task / "figures" / "test_elbo.png").is_file()
-    assert {f.rsplit("/", 1)[1] for f in figures} >= {f"{name}.png" for name in lab_vae.FIGURES}
+    assert {f.rsplit("/", 1)[1] for f in figures} >= {f"{name}.png" for name in FIGURES}
     table = results["sections"][-1]["tables"][0]
     assert table["columns"][:3] == ["run", "latent", "targets"] and [r[1] for r in table["rows"]] == [20, 2, 3]
     elbo, iwae = table["columns"].index("test ELBO"), table["columns"].index("test IWAE")

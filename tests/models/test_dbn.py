@@ -96,3 +96,8 @@ def test_features_are_the_mean_field_up_pass():
     dbn = random_dbn()
     v = torch.rand(3, 12, dtype=torch.float64)
     assert torch.allclose(dbn.features(v), torch.sigmoid(torch.sigmoid(v @ dbn.rbm1.W + dbn.rbm1.h_bias) @ dbn.top.W + dbn.top.h_bias))
+
+
+def test_sample_returns_probabilities_of_the_right_shape():
+    images = random_dbn().sample(7, torch.Generator().manual_seed(0), steps=3)
+    assert images.shape == (7, 12) and images.min() >= 0 and images.max() <= 1

@@ -1,4 +1,4 @@
-"""genlab.train.dbn: the up-down update, greedy training, run directories and the command line."""
+"""genlab.train.dbn and genlab.train.updown: greedy training, fine-tuning, run directories and the command line."""
 
 from __future__ import annotations
 
@@ -11,59 +11,10 @@ from dbn_truth import random_dbn
 from test_cli import run_cli
 
 from genlab.cli import main
-from genlab.models.dbn import UpDownDBN
 from genlab.runs import Run
 from genlab.train import dbn as train_dbn
 from genlab.train import rbm as train_rbm
 from genlab.train.dbn import DBNConfig
-
-
-def bern(p, g):
-    return (torch.rand(p.shape, generator=g, dtype=p.dtype) < p).to(p.dtype)
-
-
-@pytest.mark.parametrize("sample_predictions", [True, False])
-def test_one_up_down_step_matches_the_hand_computed_update(sample_predictions):
-    """SPEC 3 / Hinton et al. (2006) appendix, replaying the step's random draws in their order."""
-    model = UpDownDBN.from_dbn(random_dbn(6, 4, 3, seed=1))
-    model.R1.data.add_(0.3)  # untied, so that a mix-up of R1 and W1' shows
-    old = {k: t.clone() for k, t in model.tensors().items()}
-    v = bern(torch.full((5, 6), 0.5, dtype=torch.float64), torch.Generator().manual_seed(7))
-    lr, n = 0.05, 5
-    train_dbn.updown_step(model, v, lr, k=2, generator=torch.Generator().manual_seed(3),
-                          sample_predictions=sample_predictions)
-
-    sig = torch.sigmoid
-    R1, b_up, G, a = old["R1"], old["h1_bias_up"], old["W1_down"], old["v_bias_down"]
-    W2, c, d = old["W2"], old["top_v_bias"], old["h2_bias"]
-    g = torch.Generator().manual_seed(3)
-
-    def predict(p):
-        return bern(p, g) if sample_predictions else p
-
-    s1 = bern(sig(v @ R1 + b_up), g)  # wake
-    v_new = predict(sig(s1 @ G.T + a))
-    ph2_0 = sig(s1 @ W2 + d)  # top RBM, CD-2 from s1
-    h2 = bern(ph2_0, g)
-    h1 = bern(sig(h2 @ W2.T + c), g)
-    h2 = bern(sig(h1 @ W2 + d), g)
-    s1_down = bern(sig(h2 @ W2.T + c), g)
-    ph2_k = sig(s1_down @ W2 + d)
-    v_down = predict(sig(s1_down @ G.T + a))  # sleep
-    s1_new = predict(sig(v_down @ R1 + b_up))
-
-    expected = {
-        "W1_down": G + lr * sum(torch.outer(v[i] - v_new[i], s1[i]) for i in range(n)) / n,
-        "v_bias_down": a + lr * (v - v_new).mean(0),
-        "W2": W2 + lr * sum(torch.outer(s1[i], ph2_0[i]) - torch.outer(s1_down[i], ph2_k[i]) for i in range(n)) / n,
-        "top_v_bias": c + lr * (s1 - s1_down).mean(0),
-        "h2_bias": d + lr * (ph2_0 - ph2_k).mean(0),
-        "R1": R1 + lr * sum(torch.outer(v_down[i], s1_down[i] - s1_new[i]) for i in range(n)) / n,
-        "h1_bias_up": b_up + lr * (s1_down - s1_new).mean(0),
-    }
-    for name, tensor in model.tensors().items():
-        assert torch.allclose(tensor, expected[name]), name
-    assert any(not torch.equal(model.tensors()[k], old[k]) for k in ("R1", "W1_down", "W2"))
 
 
 def test_greedy_training_leaves_rbm_1_frozen():
@@ -147,11 +98,6 @@ def test_sample_command_draws_images(capsys, runs, tmp_path):
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sample_returns_probabilities_of_the_right_shape():
-    images = train_dbn.sample(random_dbn(), 7, torch.Generator().manual_seed(0), steps=3)
-    assert images.shape == (7, 12) and images.min() >= 0 and images.max() <= 1
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -178,22 +124,22 @@ def test_bad_source_runs_exit_2_with_one_line(capsys, runs, tmp_path, argv, mess
 
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
 def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatch):
+    from genlab.accel import steps
     from genlab.models.dbn import DBN
     from genlab.models.rbm import RBM
-    from genlab.train import common
     from genlab.train.dbn import DBNConfig, fit_top
 
     x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
     rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
     config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)
-    really_compiled = common.compiled
+    really_compiled = steps.compiled
 
     def train(compiled):
-        monkeypatch.setattr(common, "compiled", compiled)
+        monkeypatch.setattr(steps, "compiled", compiled)
         dbn = DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2))
         return dbn, fit_top(dbn, x, config, torch.Generator().manual_seed(3), progress=False)
 
-    eager, eager_errors = train(common.counter_step)  # the same steps and stream, not compiled
+    eager, eager_errors = train(steps.with_counter_stream)  # the same steps and stream, not compiled
     compiled, compiled_errors = train(really_compiled)
     for name, t in eager.tensors().items():
         assert torch.allclose(compiled.tensors()[name], t, atol=1e-4), name
@@ -214,9 +160,9 @@ def test_dbn_compile_reaches_rbm_1_and_checks_both_layers_gibbs_steps():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkeypatch):
+    from genlab.accel import steps
     from genlab.models.dbn import DBN
     from genlab.models.rbm import RBM
-    from genlab.train import common
     from genlab.train.dbn import DBNConfig, fit_top
 
     x = torch.rand(250, 12, generator=torch.Generator().manual_seed(0)).cuda()
@@ -224,15 +170,15 @@ def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkey
     made = []
 
     def train(cuda_graph: bool):
-        monkeypatch.setattr(common, "MinibatchEpochs", lambda step, compile: made.append(
-            real(step, compile, cuda_graph=cuda_graph)) or made[-1])
+        monkeypatch.setattr(steps, "CompiledSteps", lambda *args: made.append(
+            real(*args, cuda_graph=cuda_graph)) or made[-1])
         rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
         dbn = DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)).cuda()
         return dbn, fit_top(dbn, x, config, torch.Generator("cuda").manual_seed(3), progress=False)
 
-    real = common.MinibatchEpochs
+    real = steps.CompiledSteps
     graphed, graphed_errors = train(cuda_graph=True)
-    assert made[-1].graphed.graph is not None
+    assert made[-1].graph.graph is not None
     plain, plain_errors = train(cuda_graph=False)
     for name, t in plain.tensors().items():
         assert torch.allclose(graphed.tensors()[name], t, atol=2e-3), name

@@ -1,4 +1,4 @@
-"""Evaluating a DBN (greedy or fine-tuned): the variational lower bound on log p(v),
+"""Measuring a DBN (greedy or fine-tuned): the variational lower bound on log p(v),
 reconstruction error and probe accuracy.
 
 The bound (Salakhutdinov & Murray 2008, section 4). For any distribution q(h1 | v),
@@ -39,14 +39,13 @@ import torch
 import torch.nn.functional as F
 
 from genlab import data
+from genlab.data import binarized
 from genlab.evaluate.ais import log_partition
-from genlab.evaluate.common import binarized, source_for_run
+from genlab.evaluate.config import EvalConfig
 from genlab.evaluate.probe import probe_accuracy
 from genlab.evaluate.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.models.dbn import BeliefNet
-from genlab.rng import bernoulli, make_generator
-from genlab.runs import Run
-from genlab.train import dbn as train_dbn
+from genlab.rng import bernoulli
 
 BOUND_SAMPLES = 100  # samples of h1 ~ q(h1 | v) per image
 
@@ -106,10 +105,21 @@ def top_log_partition(
 
 
 @torch.no_grad()
+def recon_error(model: BeliefNet, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """Mean squared error per pixel between x and p(v = 1 | h1) after v -> h1 -> h2 -> h1 -> v."""
+    total = 0.0
+    for v in data.chunks(x, chunk):
+        _, p = model.reconstruct(v, 0, generator)
+        total += (v - p).square().sum().item()
+    return total / x.numel()
+
+
+@torch.no_grad()
 def measure(
-    model: BeliefNet, train: data.ImageSet, test: data.ImageSet, config, generator: torch.Generator, progress: bool = False
+    model: BeliefNet, train: data.ImageSet, test: data.ImageSet, config: EvalConfig, generator: torch.Generator,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Every number of a DBN's eval.json, for a model in memory (``config``: an EvalConfig)."""
+    """Every number of a DBN's eval.json, measured on the splits ``train`` and ``test``."""
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
 
     part = top_log_partition(model, train_x, config.ais_runs, config.ais_betas, generator, progress)
@@ -128,18 +138,7 @@ def measure(
     train_bound = variational_bound(model, binarized(train.images[:TRAIN_LOGLIK_IMAGES]), log_z, generator=generator)
     results["train_loglik"] = train_bound.mean()
 
-    results["recon_error"] = train_dbn.recon_error(model, test_x, generator)
+    results["recon_error"] = recon_error(model, test_x, generator)
     results["probe_accuracy"] = probe_accuracy(model.features(train_x), train.labels, model.features(test_x), test.labels)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results
-
-
-def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
-    """The numbers of eval.json for a DBN or fine-tuned DBN run."""
-    from genlab.families import family_of
-
-    model: BeliefNet = family_of(run).load(run, device)
-    source = source_for_run(run, data_dir)
-    train = data.load_split(source, "train", device, limit=run.config.get("limit"))
-    test = data.load_split(source, "test", device).head(config.test_limit)
-    return measure(model, train, test, config, make_generator(config.seed, device), progress)

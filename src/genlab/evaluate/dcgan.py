@@ -1,4 +1,4 @@
-"""Evaluating a DCGAN run: its size (the sample-quality metrics are added for every family)."""
+"""Measuring a DCGAN: its size (a GAN has no likelihood; the sample-quality metrics apply to every family)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Any
 
 import torch
 
-from genlab.runs import Run
-from genlab.train import dcgan as train_dcgan
+from genlab import data
+from genlab.evaluate.config import EvalConfig
+from genlab.models.dcgan import DCGAN
 
 
-def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
-    """A GAN has no likelihood to report; the numbers that apply are its parameter counts."""
-    gan = train_dcgan.load(run, device)
+def measure(gan: DCGAN, train: data.ImageSet, test: data.ImageSet, config: EvalConfig, generator: torch.Generator,
+            progress: bool = False) -> dict[str, Any]:
+    """The parameter counts of both networks (the splits and the generator are not needed)."""
     count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
     return {"n_params": count(gan), "n_params_generator": count(gan.G), "n_params_discriminator": count(gan.D)}

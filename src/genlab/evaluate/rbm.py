@@ -1,4 +1,4 @@
-"""Evaluating an RBM run: log-likelihood (exact, or the checked AIS estimate of
+"""Measuring an RBM: log-likelihood (exact, or the checked AIS estimate of
 :func:`genlab.evaluate.ais.log_partition`), reconstruction error, probe accuracy."""
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from typing import Any
 import torch
 
 from genlab import data
+from genlab.data import binarized
 from genlab.evaluate import loglik
 from genlab.evaluate.ais import log_partition
-from genlab.evaluate.common import binarized, source_for_run
+from genlab.evaluate.config import EvalConfig
 from genlab.evaluate.probe import probe_accuracy
 from genlab.models.rbm import RBM
-from genlab.rng import make_generator
-from genlab.runs import Run
-from genlab.train import rbm as train_rbm
 
 TRAIN_LOGLIK_IMAGES = 10_000  # training images for train_loglik (the overfitting gap)
 
@@ -67,18 +65,25 @@ def training_loglik(model: RBM, d: LoglikData, generator: torch.Generator) -> di
 
 
 @torch.no_grad()
-def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
-    model = train_rbm.load(run, device)
-    source = source_for_run(run, data_dir)
-    train = data.load_split(source, "train", device, limit=run.config.get("limit"))
-    test = data.load_split(source, "test", device).head(config.test_limit)
-    generator = make_generator(config.seed, device)
+def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """Mean squared error per pixel between x and p(v = 1 | h), h ~ p(h | x)."""
+    total = 0.0
+    for v in data.chunks(x, chunk):
+        _, p = rbm.reconstruct(v, generator)
+        total += (v - p).square().sum().item()
+    return total / x.numel()
+
+
+@torch.no_grad()
+def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalConfig, generator: torch.Generator,
+            progress: bool = False) -> dict[str, Any]:
+    """Every number of an RBM's eval.json, measured on the splits ``train`` and ``test``."""
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
 
     d = LoglikData.of(train, test)
     results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress)
     results.update(logliks(model, d, results))
-    results["recon_error"] = train_rbm.recon_error(model, test_x, generator)
+    results["recon_error"] = recon_error(model, test_x, generator)
     results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

@@ -1,4 +1,4 @@
-"""Evaluating a VAE run: ELBO, importance-weighted log-likelihood, latent usage, probe accuracy.
+"""Measuring a VAE: ELBO, importance-weighted log-likelihood, latent usage, probe accuracy.
 
 The importance-weighted bound of Burda, Grosse & Salakhutdinov (2016), for
 w_i = p(x | z_i) p(z_i) / q(z_i | x) with z_1..z_k ~ q(z | x)::
@@ -10,7 +10,7 @@ usual estimate of log p(x). A latent dimension u is *active* when
 Cov_x(E_q[u | x]) = the variance over the test inputs of its posterior mean
 exceeds 0.01 (Burda et al. 2016); the others carry no information about x.
 
-Log-likelihood numbers use the binarised test set of ``evaluate.common.binarized``
+Log-likelihood numbers use the binarised test set of :func:`genlab.data.binarized`
 (the same fixed sample as every other model's).
 """
 
@@ -24,16 +24,22 @@ import torch
 from tqdm import tqdm
 
 from genlab import data
-from genlab.evaluate.common import binarized, source_for_run
+from genlab.data import binarized, chunks
+from genlab.evaluate.config import EvalConfig
 from genlab.evaluate.probe import probe_accuracy
 from genlab.models.vae import VAE
-from genlab.rng import make_generator
-from genlab.runs import Run
-from genlab.train import vae as train_vae
-from genlab.train.common import chunks
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)
 TRAIN_ELBO_IMAGES = 10_000  # training images for train_elbo (the overfitting gap)
+
+
+@torch.no_grad()
+def mean_elbo(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
+    """The ELBO averaged over the rows of x (one z per row), in nats."""
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for part in chunks(x, chunk):
+        total += model.elbo(part, generator).double().sum()
+    return total.item() / x.shape[0]
 
 
 @torch.no_grad()
@@ -96,16 +102,12 @@ def recon_error(model: VAE, x: torch.Tensor, generator: torch.Generator | None =
 
 
 @torch.no_grad()
-def evaluate(run: Run, config, device: torch.device, data_dir=None, progress: bool = True) -> dict[str, Any]:
-    model = train_vae.load(run, device)
-    source = source_for_run(run, data_dir)
-    train = data.load_split(source, "train", device, limit=run.config.get("limit"))
-    test = data.load_split(source, "test", device).head(config.test_limit)
-    generator = make_generator(config.seed, device)
+def measure(model: VAE, train: data.ImageSet, test: data.ImageSet, config: EvalConfig, generator: torch.Generator,
+            progress: bool = False) -> dict[str, Any]:
+    """Every number of a VAE's eval.json, measured on the splits ``train`` and ``test``."""
     test_v = binarized(test.images)
-
-    results: dict[str, Any] = {"test_elbo": train_vae.mean_elbo(model, test_v, generator)}
-    results["train_elbo"] = train_vae.mean_elbo(model, binarized(train.images[:TRAIN_ELBO_IMAGES]), generator)
+    results: dict[str, Any] = {"test_elbo": mean_elbo(model, test_v, generator)}
+    results["train_elbo"] = mean_elbo(model, binarized(train.images[:TRAIN_ELBO_IMAGES]), generator)
     started = time.perf_counter()
     per_image = iwae(model, test_v, config.iwae_k, generator, progress=progress)
     iwae_time = time.perf_counter() - started

@@ -1,41 +1,43 @@
-"""The lab: each SPEC task's experiments as one command (``genlab lab TASK``)."""
+"""The lab: each SPEC task's experiments as one command (``genlab lab TASK --preset NAME``).
+
+Every task is a :class:`~genlab.lab.task.Task` of :data:`TASKS`: its experiments (``lab/rbm.py`` ...),
+drawing with :mod:`genlab.figures`, reporting with :mod:`genlab.lab.findings` and
+:mod:`genlab.lab.report`, under the presets of :mod:`genlab.lab.presets`. ``all`` runs every
+task in order (:mod:`genlab.lab.all`). :class:`genlab.lab.core.Lab` re-uses finished runs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 
+import torch
+
 from genlab.errors import ConfigError
+from genlab.lab import dbn, dcgan, rbm, vae
+from genlab.lab.all import run_all
+from genlab.lab.presets import NAMES, PRESETS
+from genlab.lab.task import Task
 
-# tiny: a smoke test of every step in a few minutes (its numbers mean nothing);
-# quick: minutes to tens of minutes on a laptop CPU; full: the SPEC reference configs.
-PRESETS = ("tiny", "quick", "full")
-
-# What the tiny preset of every lab trains on and measures with.
-TINY_IMAGES = 500  # first training images
-TINY_TEST = 500  # first test images
-
-# task name -> "module:function"; the function takes (preset, out, device=, data_dir=, progress=)
-# and returns the task's output directory. Modules are imported only when their task runs.
-LABS: dict[str, str] = {
-    "rbm": "genlab.lab.rbm:run",
-    "dbn": "genlab.lab.dbn:run_dbn",
-    "dbn-finetune": "genlab.lab.dbn:run_finetune",
-    "vae": "genlab.lab.vae:run",
-    "dcgan": "genlab.lab.dcgan:run",
-    "all": "genlab.lab.all:run_all",
-}
+# In the order 'lab all' runs them: later tasks re-use earlier runs (the DBN stacks on the RBM).
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("rbm", rbm.run, PRESETS["rbm"]),
+    Task("dbn", dbn.run_dbn, PRESETS["dbn"]),
+    Task("dbn-finetune", dbn.run_finetune, PRESETS["dbn-finetune"]),
+    Task("vae", vae.run, PRESETS["vae"]),
+    Task("dcgan", dcgan.run, PRESETS["dcgan"]),
+)}
+ALL = "all"  # every task, then one report
 
 
-def lab_function(task: str) -> Callable[..., Path]:
-    if task not in LABS:
-        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted(LABS))}")
-    module, name = LABS[task].split(":")
-    return getattr(import_module(module), name)
-
-
-def run_lab(task: str, preset: str, out: str | Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
-    return lab_function(task)(preset, Path(out), device=device, data_dir=data_dir, progress=progress)
+def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device = "auto",
+            data_dir: str | Path | None = None, progress: bool = True) -> Path:
+    """``genlab lab TASK --preset NAME``: the task's experiments (or every task's, for ``all``); returns
+    the output directory of the task (``OUT`` for ``all``)."""
+    if preset not in NAMES:
+        raise ConfigError(f"--preset: expected one of {', '.join(NAMES)}, got {preset!r}")
+    if task == ALL:
+        return run_all(list(TASKS.values()), preset, Path(out), device=device, data_dir=data_dir, progress=progress)
+    if task not in TASKS:
+        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted([*TASKS, ALL]))}")
+    t = TASKS[task]
+    return t.run(t.presets[preset], Path(out), device=device, data_dir=data_dir, progress=progress)

@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from genlab import plots
+from genlab.evaluate.config import EvalConfig
+from genlab.families import evaluate_samples, sample_images
+from genlab.figures import plots
 from genlab.lab.core import Lab
 from genlab.lab.report import Table, load_results, write_combined_report
+from genlab.lab.task import Task
 from genlab.runs import Run
-
-# The order of the tasks: later ones re-use earlier runs (the DBN stacks on the RBM).
-TASKS = ("rbm", "dbn", "dbn-finetune", "vae", "dcgan")
 
 SUMMARY_COLUMNS = [
     "model",
@@ -56,10 +56,6 @@ def at_equal_sample_count(models: list[tuple[str, Run]], lab: Lab) -> tuple[dict
 
     Returns (evaluation per model, that sample count, that number of test images).
     """
-    from genlab.evaluate.run import EvalConfig
-    from genlab.families import family_of
-    from genlab.metrics.quality import evaluate_samples
-
     evals = {name: run.read_eval() or {} for name, run in models}
     measured = [ev for ev in evals.values() if "metric_samples" in ev]
     if not measured:
@@ -71,7 +67,7 @@ def at_equal_sample_count(models: list[tuple[str, Run]], lab: Lab) -> tuple[dict
         if "metric_samples" in ev and (ev["metric_samples"], ev["metric_test_images"]) != (n, test):
             lab.say(f"measuring {name}'s samples again at {n:,} samples, as every model's")
             config = EvalConfig(seed=ev.get("eval_config", {}).get("seed", 0), samples=n, test_limit=test)
-            evals[name] = {**ev, **evaluate_samples(run, family_of(run), config, lab.device, lab.data_dir)}
+            evals[name] = {**ev, **evaluate_samples(run, config, lab.device, lab.data_dir)}
     return evals, n, test
 
 
@@ -86,21 +82,19 @@ def headline_runs(task_dirs: list[Path]) -> list[tuple[str, Run]]:
 
 def samples_figure(models: list[tuple[str, Run]], path: Path, device: torch.device, n: int = 10, seed: int = 0) -> Path:
     """One row of n samples from each model, side by side."""
-    from genlab.families import sample_images
-
     rows = [(name, sample_images(run, n, seed, device)) for name, run in models]
     return plots.rows_figure(rows, path, title=f"{n} samples from each model (seed {seed})")
 
 
-def run_all(preset: str, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
-    from genlab.lab import LABS, lab_function
-
+def run_all(tasks: list[Task], preset: str, out: Path, device: str | torch.device = "auto", data_dir=None,
+            progress: bool = True) -> Path:
+    """``genlab lab all``: every task with its preset of the name ``preset``, in order (later tasks re-use
+    earlier runs: the DBN stacks on the RBM), then one report with the cross-model table."""
     lab = Lab(out, preset, device, data_dir, progress)
-    tasks = [t for t in TASKS if t in LABS]
     task_dirs = []
     for i, task in enumerate(tasks, 1):
-        lab.say(f"=== task {i}/{len(tasks)}: {task} ===")
-        task_dirs.append(lab_function(task)(preset, out, device=device, data_dir=data_dir, progress=progress))
+        lab.say(f"=== task {i}/{len(tasks)}: {task.name} ===")
+        task_dirs.append(task.run(task.presets[preset], out, device=device, data_dir=data_dir, progress=progress))
     models = headline_runs(task_dirs)
     evals, n, test = at_equal_sample_count(models, lab)
     samples_note = "" if n is None else f" ({n:,} samples of each model against the first {test:,} test images; the floor: as many training images, taken at the image size of the samples)"

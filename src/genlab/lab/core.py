@@ -19,16 +19,20 @@ from typing import Any
 
 import torch
 
+from genlab import migrations
 from genlab.devices import describe, resolve_device
+from genlab.evaluate.config import EvalConfig
+from genlab.families import FAMILIES, evaluate
 from genlab.lab.report import TaskReport
-from genlab.runs import CONFIG, MODEL, Run
-from genlab.train.common import TrainConfig
+from genlab.runs import Run, is_finished
+from genlab.train.session import TrainConfig
 
 
 def config_key(family: str, config: TrainConfig) -> str:
     """A short, stable hash of a family and its config (without locations: a stacked run is
-    keyed by the checksum of the run below it, so a lab directory can move)."""
-    text = json.dumps({"family": family, "config": config.identity()}, sort_keys=True)
+    keyed by the checksum of the run below it, so a lab directory can move; without options
+    added later, at the value earlier runs had: :func:`genlab.migrations.identity`)."""
+    text = json.dumps({"family": family, "config": migrations.identity(family, config.identity())}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -66,8 +70,6 @@ class Lab:
 
     def train(self, family: str, config: TrainConfig, label: str = "") -> Run:
         """The finished run of ``config``: re-used when present, else trained now."""
-        from genlab.families import FAMILIES
-
         path = self.run_path(family, config)
         if is_finished(path):
             self.reused += 1
@@ -80,10 +82,8 @@ class Lab:
         self.trained += 1
         return run
 
-    def evaluate(self, run: Run, eval_config: Any) -> dict[str, Any]:
+    def evaluate(self, run: Run, eval_config: EvalConfig) -> dict[str, Any]:
         """``eval.json`` of the run for this eval config: re-used when it matches, else computed."""
-        from genlab.evaluate.run import evaluate
-
         previous = run.read_eval()
         if previous is not None and previous.get("eval_config") == eval_config.to_dict():
             return previous
@@ -98,12 +98,3 @@ class Lab:
         d = self.out / task
         (d / "figures").mkdir(parents=True, exist_ok=True)
         return d
-
-
-def is_finished(path: Path) -> bool:
-    """A run is finished when its model exists and its config records the training time."""
-    try:
-        meta = json.loads((path / CONFIG).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return (path / MODEL).is_file() and "train_time_s" in meta

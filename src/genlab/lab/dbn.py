@@ -1,8 +1,10 @@
-"""DBN experiments and figures: SPEC task 2 (``genlab lab dbn``) and task 3 (``genlab lab dbn-finetune``).
+"""The experiments of SPEC tasks 2 and 3: ``genlab lab dbn`` and ``genlab lab dbn-finetune``.
 
 Both labs train the same RBM 1 (through ``Lab.train("rbm", ...)``, so they share the RBM
 lab's run when its config matches) and the same greedy DBN on it; the fine-tuning lab
-re-uses the DBN lab's runs when both write to the same output directory.
+re-uses the DBN lab's runs when both write to the same output directory. The figures are
+:mod:`genlab.figures.dbn`, the tables :mod:`genlab.lab.findings.dbn`, the presets
+:data:`genlab.lab.presets.DBN`.
 """
 
 from __future__ import annotations
@@ -15,197 +17,36 @@ from typing import Any
 
 import torch
 
-from genlab import data, plots
+from genlab import data
 from genlab.data import ImageSet
-from genlab.evaluate.run import EvalConfig
-from genlab.lab import TINY_IMAGES, TINY_TEST
-from genlab.lab.core import Lab
-from genlab.lab.rbm import hidden_grid_shape, weights_figure
-from genlab.lab.report import Figure, Section, Table
-from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
-from genlab.models.rbm import RBM
-from genlab.rng import bernoulli, make_generator
-from genlab.runs import Run, write_json
-from genlab.train.dbn import (
-    DBNConfig,
-    FinetuneConfig,
-    model_sha256,
-    sample,
-    sample_chains,
+from genlab.evaluate.dbn import measure
+from genlab.figures import plots
+from genlab.figures.dbn import (
+    generation_figure,
+    layer_weights_figure,
+    lower_weights_figures,
+    reconstructions_figure,
+    samples_figure,
+    top_weights_figure,
 )
+from genlab.files import write_json
+from genlab.lab.core import Lab
+from genlab.lab.findings.dbn import comparison_table, layers, loglik_text
+from genlab.lab.presets import Preset
+from genlab.lab.report import Figure, Section
+from genlab.models.dbn import DBN
+from genlab.models.rbm import RBM
+from genlab.rng import make_generator
+from genlab.runs import Run, model_sha256
+from genlab.train import dbn as train_dbn
+from genlab.train import rbm as train_rbm
+from genlab.train import updown as train_updown
+from genlab.train.dbn import DBNConfig
 from genlab.train.rbm import RBMConfig
-from genlab.train.rbm import sample as sample_rbm
+from genlab.train.updown import FinetuneConfig
 
 FIGURE_SEED = 2024  # the random draws of every lab figure
-
-# ----------------------------------------------------------------------------- figures
-
-
-def generation_initialisations(
-    n_units: int, generator: torch.Generator, n_random: int = 10, n_single: int = 10,
-    fraction: float = 0.1, gain: float = 20.0, strength: float = 10.0,
-) -> torch.Tensor:
-    """The hidden initialisations of SPEC 1.7, one per row: ``n_random`` rows with each unit
-    on with probability ``fraction``, scaled by ``gain``; then ``n_single`` rows with one
-    unit (evenly spread over the layer) at ``strength`` and the others at 0."""
-    device = generator.device
-    random_rows = bernoulli(torch.full((n_random, n_units), fraction, device=device), generator) * gain
-    single_rows = torch.zeros(n_single, n_units, device=device)
-    units = torch.linspace(0, n_units - 1, n_single, device=device).round().long()
-    single_rows[torch.arange(n_single, device=device), units] = strength
-    return torch.cat([random_rows, single_rows])
-
-
-def as_grid(h: torch.Tensor) -> torch.Tensor:
-    """Hidden states [n, units] as [n, rows, cols] images (100 -> 10x10, 784 -> 28x28)."""
-    return h.reshape(h.shape[0], *hidden_grid_shape(h.shape[1]))
-
-
-@torch.no_grad()
-def top_weights_figure(dbn: BeliefNet, path: Path, title: str | None = None) -> Path:
-    """SPEC 2.1: each top hidden unit's weights over h1, as an image of the h1 layer."""
-    return weights_figure(
-        dbn.top, path, hidden_grid_shape(dbn.n_h1),
-        title=title or f"W2: weights of the {dbn.n_h2} top units over the {dbn.n_h1} units of h1",
-    )
-
-
-@torch.no_grad()
-def reconstructions_figure(
-    models: list[tuple[str, Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]],
-    test: ImageSet, path: Path, n: int = 20, title: str = "Reconstructions of the first test images",
-) -> Path:
-    """SPEC 2.2 / 3.2: the first n test images, then for each model its p(v = 1 | h) and top state.
-
-    Each model is given as (name, reconstruct) with ``reconstruct(x) -> (top state, p(v = 1 | h))``.
-    """
-    x = data.as_float(test.images[:n])
-    rows = [("input", x.reshape(n, *test.image_shape))]
-    for name, reconstruct in models:
-        top, p = reconstruct(x)
-        rows += [(f"{name} p(v=1|h)", p.reshape(n, *test.image_shape)), (f"{name} top", as_grid(top))]
-    return plots.rows_figure(rows, path, title=title, col_labels=[str(int(c)) for c in test.labels[:n]])
-
-
-@torch.no_grad()
-def generation_figure(
-    models: list[tuple[str, RBM | BeliefNet]], steps: int, path: Path, image_shape: tuple[int, int], seed: int,
-    generator: torch.Generator, title: str | None = None,
-) -> Path:
-    """SPEC 1.7 / 2.3 / 3.3: from the SPEC 1.7 set states of each model's top layer, ``steps``
-    Gibbs steps, then p(v = 1 | h).
-
-    Works for an RBM (its hidden layer) and a DBN (its top layer) alike: both have
-    ``generate(h, steps)``. The set states come from ``seed``, so top layers of the same
-    size start from the same states (shown once).
-    """
-    rows: list[tuple[str, torch.Tensor]] = []
-    shown = None
-    for name, model in models:
-        units = model.n_hidden if isinstance(model, RBM) else model.n_h2
-        init = generation_initialisations(units, make_generator(seed, generator.device))
-        if shown is None or not torch.equal(init, shown):
-            rows.append((f"set state ({units})", as_grid(init)))
-            shown = init
-        h, p = model.generate(init, steps, generator)
-        rows += [(f"{name} top", as_grid(h)), (f"{name} p(v=1|h)", p.reshape(-1, *image_shape))]
-    return plots.rows_figure(rows, path, title=title or f"Generation from set top states, {steps} Gibbs steps")
-
-
-@torch.no_grad()
-def samples_figure(model: BeliefNet, path: Path, image_shape: tuple[int, int], generator: torch.Generator,
-                   n: int = 100, steps: int = 1000, title: str | None = None) -> Path:
-    images = sample(model, n, generator, steps).reshape(n, *image_shape)
-    return plots.grid_figure(images, path, nrow=10, title=title or f"{n} samples, p(v=1|h1) after {steps} top Gibbs steps")
-
-
-@torch.no_grad()
-def layer_weights_figure(W: torch.Tensor, path: Path, image_shape: tuple[int, int], title: str,
-                         each: bool = True, n: int = 100) -> Path:
-    """The first ``n`` columns of a (pixels x units) weight matrix as images: each on its own
-    scale (patterns), or all on one scale from 0 (absolute differences)."""
-    images = W.t()[:n].reshape(-1, *image_shape)
-    if each:
-        return plots.grid_figure(plots.normalize_each(images), path, nrow=10, title=title)
-    return plots.grid_figure(images, path, nrow=10, title=title, cmap="magma", vmax=float(images.max()))
-
-
-def dbn_figures(dbn: DBN, test: ImageSet, out: Path, generator: torch.Generator) -> list[Path]:
-    """The figures every DBN run writes: W2, reconstructions and samples."""
-    return [
-        top_weights_figure(dbn, out / "top_weights.png"),
-        reconstructions_figure([("dbn", lambda x: dbn.reconstruct(x, 0, generator))], test, out / "reconstructions.png"),
-        samples_figure(dbn, out / "samples.png", test.image_shape, generator),
-    ]
-
-
-def finetune_figures(model: UpDownDBN, test: ImageSet, out: Path, generator: torch.Generator) -> list[Path]:
-    """The figures every fine-tuned run writes: R1, W1', |R1 - W1'|, reconstructions and samples."""
-    return [
-        *lower_weights_figures(model, out, test.image_shape),
-        reconstructions_figure([("up-down", lambda x: model.reconstruct(x, 0, generator))], test,
-                               out / "reconstructions.png"),
-        samples_figure(model, out / "samples.png", test.image_shape, generator),
-    ]
-
-
-def lower_weights_figures(model: UpDownDBN, out: Path, image_shape: tuple[int, int]) -> list[Path]:
-    """SPEC 3.1: recognition weights R1, generative weights W1' and |R1 - W1'|."""
-    return [
-        layer_weights_figure(model.R1, out / "recognition_weights.png", image_shape, "R1: recognition (up) weights"),
-        layer_weights_figure(model.W1_down, out / "generative_weights.png", image_shape, "W1': generative (down) weights"),
-        layer_weights_figure((model.R1 - model.W1_down).abs(), out / "weights_difference.png", image_shape,
-                             "|R1 - W1'| (one scale, from 0)", each=False),
-    ]
-
-
-# ----------------------------------------------------------------------------- presets
-
-
-@dataclass
-class Preset:
-    """The runs of both DBN labs: RBM 1, the greedy DBNs, the fine-tuned DBN, and the evaluation."""
-
-    name: str
-    rbm: RBMConfig
-    dbn: DBNConfig
-    finetune: FinetuneConfig
-    eval: EvalConfig
-    note: str
-    gibbs_steps: int = 100  # SPEC 2.3: Gibbs steps in the top RBM when generating
-
-
-def preset(name: str) -> Preset:
-    if name == "full":
-        return Preset(
-            "full", RBMConfig(), DBNConfig(), FinetuneConfig(), EvalConfig(),
-            "the SPEC reference: 60,000 training images, 100 epochs per layer and of fine-tuning, "
-            "AIS with 100 runs and 14,500 distributions",
-        )
-    if name == "quick":
-        # RBM 1 and the evaluation as in the RBM lab's quick preset, so both labs share that run
-        images, epochs = 10_000, 20
-        return Preset(
-            "quick",
-            RBMConfig(epochs=10, limit=images),
-            DBNConfig(epochs=epochs, limit=images),
-            FinetuneConfig(epochs=epochs, limit=images),
-            EvalConfig(ais_runs=100, ais_betas=4_000, samples=1_000),
-            f"reduced from the SPEC reference: the first {images:,} training images (instead of 60,000), 10 epochs "
-            f"for RBM 1 and {epochs} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs and "
-            "4,000 distributions (instead of 14,500)",
-        )
-    if name == "tiny":  # RBM 1 and the evaluation as in the RBM lab's tiny preset
-        return Preset(
-            "tiny",
-            RBMConfig(epochs=2, limit=TINY_IMAGES),
-            DBNConfig(epochs=2, limit=TINY_IMAGES),
-            FinetuneConfig(epochs=2, limit=TINY_IMAGES),
-            EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, samples=TINY_TEST),
-            f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs per layer and of "
-            f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
-        )
-    raise ValueError(f"unknown preset {name!r}")
+GIBBS_STEPS = 100  # SPEC 2.3: Gibbs steps in the top RBM when generating
 
 
 def stacked_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
@@ -219,44 +60,6 @@ def stacked_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
 def finetune_config(base: FinetuneConfig, dbn_run: Run) -> FinetuneConfig:
     return base.replace(dbn=str(dbn_run.path.resolve()), dbn_sha256=model_sha256(dbn_run))
 
-
-# ----------------------------------------------------------------------------- tables
-
-
-COLUMNS = [  # (eval.json key, column title)
-    ("test_loglik", "test log p(v) [nats]"),
-    ("test_loglik_method", "method"),
-    ("test_loglik_iw", "IS estimate [nats]"),
-    ("recon_error", "recon error"),
-    ("probe_accuracy", "probe accuracy"),
-    ("fid", "FID"),
-    ("classifier_score", "classifier score"),
-    ("n_params", "parameters"),
-]
-
-
-def comparison_table(title: str, rows: list[tuple[str, Run | None, dict[str, Any]]], note: str = "") -> Table:
-    """One row per model with the numbers its eval.json has; a column appears when any row has it."""
-    keys = [(k, c) for k, c in COLUMNS if any(r.get(k) is not None for _, _, r in rows)]
-    table_rows = []
-    for name, run, results in rows:
-        train_time = None if run is None or "train_time_s" not in run.meta else f"{run.meta['train_time_s']:.1f}"
-        table_rows.append([name, *[results.get(k) for k, _ in keys], train_time])
-    return Table(title, ["model", *[c for _, c in keys], "train time [s]"], table_rows, note)
-
-
-def layers(model: BeliefNet) -> str:
-    return f"{model.n_visible}-{model.n_h1}-{model.n_h2}"
-
-
-def loglik_text(results: dict[str, Any]) -> str:
-    """'-98.2 nats (ais, -98.5 .. -97.9)' for a table note or observation."""
-    low, high = results.get("test_loglik_low"), results.get("test_loglik_high")
-    interval = f", {low:.2f} .. {high:.2f}" if low is not None and high is not None and high - low > 0.005 else ""
-    return f"{results['test_loglik']:.2f} nats ({results['test_loglik_method']}{interval})"
-
-
-# ----------------------------------------------------------------------------- the labs
 
 
 @dataclass
@@ -272,14 +75,10 @@ class Stack:
 
 
 def train_stack(lab: Lab, p: Preset) -> Stack:
-    from genlab.evaluate.common import source_for_run
-    from genlab.train import dbn as train_dbn
-    from genlab.train import rbm as train_rbm
-
-    rbm_run = lab.train("rbm", p.rbm, "(RBM 1, SPEC 1)")
-    dbn_run = lab.train("dbn", stacked_config(p.dbn, rbm_run), "(SPEC 2: top RBM with 100 hidden units)")
-    source = source_for_run(rbm_run, lab.data_dir)
-    train = data.load_split(source, "train", lab.device, limit=p.rbm.limit)
+    rbm_run = lab.train("rbm", p.runs["rbm"], "(RBM 1, SPEC 1)")
+    dbn_run = lab.train("dbn", stacked_config(p.runs["dbn"], rbm_run), "(SPEC 2: top RBM with 100 hidden units)")
+    source = rbm_run.data_source(lab.data_dir)
+    train = data.load_split(source, "train", lab.device, limit=p.runs["rbm"].limit)
     test = data.load_split(source, "test", lab.device)
     return Stack(rbm_run, dbn_run, train_rbm.load(rbm_run, lab.device), train_dbn.load(dbn_run, lab.device), test, train)
 
@@ -294,16 +93,12 @@ def measured_once(path: Path, key: dict[str, Any], measure: Callable[[], dict[st
     return results
 
 
-def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
-    """SPEC task 2, experiments 2.1 to 2.4."""
-    from genlab.evaluate.dbn import measure
-    from genlab.train import dbn as train_dbn
-
-    p = preset_name if isinstance(preset_name, Preset) else preset(preset_name)
+def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None, progress: bool = True) -> Path:
+    """``genlab lab dbn``: SPEC task 2, experiments 2.1 to 2.4."""
     lab = Lab(out, p.name, device, data_dir, progress)
     s = train_stack(lab, p)
     pixels = s.rbm.n_visible  # SPEC 2.4: as many top hidden units as pixels, W2 starting as W1^T
-    wide = p.dbn.replace(top_hidden=pixels, top_init="transpose")
+    wide = p.runs["dbn"].replace(top_hidden=pixels, top_init="transpose")
     run_784 = lab.train("dbn", stacked_config(wide, s.rbm_run), f"(SPEC 2.4: {pixels} top units, W2 = W1^T)")
     dbn_784 = train_dbn.load(run_784, lab.device)
     results = {name: lab.evaluate(run, p.eval) for name, run in
@@ -354,18 +149,18 @@ def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir
                            [("rbm", lambda x: s.rbm.reconstruct(x, g)), ("dbn", lambda x: s.dbn.reconstruct(x, 0, g))],
                            s.test, fig / "reconstructions.png"), "first 20 test images: input, reconstruction, top state")]))
     gen_figures = [
-        Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn)], p.gibbs_steps, fig / "generation.png", shape,
+        Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn)], GIBBS_STEPS, fig / "generation.png", shape,
                                  FIGURE_SEED, g),
                f"the SPEC 1.7 initialisations (10 random rows: 10% of units on at gain 20; 10 rows with one unit at 10), "
-               f"{p.gibbs_steps} Gibbs steps in the RBM and in the DBN's top RBM"),
+               f"{GIBBS_STEPS} Gibbs steps in the RBM and in the DBN's top RBM"),
         Figure(samples_figure(s.dbn, fig / "samples_dbn.png", shape, g, title="DBN: 100 samples after 1000 top Gibbs steps"),
                "DBN samples from random top states"),
-        Figure(plots.grid_figure(sample_rbm(s.rbm, 100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
+        Figure(plots.grid_figure(s.rbm.sample(100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
                                  title="RBM: 100 samples after 1000 Gibbs steps"), "RBM samples from random states"),
     ]
     report.add(Section("2.3 Generation from a random top state", figures=gen_figures, tables=[table]))
 
-    rand_h2, rand_p = sample_chains(dbn_784, 100, g)
+    rand_h2, rand_p = dbn_784.sample_chains(100, g)
     change = (dbn_784.top.W - s.rbm.W.t()).abs().mean().item()
     report.add(Section(
         "2.4 A top RBM with 784 hidden units, W2 starting as W1^T",
@@ -377,7 +172,7 @@ def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir
             Figure(layer_weights_figure(dbn_784.top.W.t(), fig / "w2_784.png", shape,
                                         "W2 (784-unit top): each h1 unit's weights to h2"), "W2 after training"),
             Figure(layer_weights_figure(s.rbm.W, fig / "w1.png", shape, "W1: RBM 1's weights"), "W1, where W2 started"),
-            Figure(generation_figure([("dbn 784", dbn_784)], p.gibbs_steps, fig / "generation_784.png", shape,
+            Figure(generation_figure([("dbn 784", dbn_784)], GIBBS_STEPS, fig / "generation_784.png", shape,
                                      FIGURE_SEED, g),
                    "the SPEC 1.7 initialisations of the 784 top units; the top states are 28x28 images"),
             Figure(plots.grid_figure(rand_h2.reshape(100, *shape), fig / "top_samples_784.png", nrow=10,
@@ -396,15 +191,12 @@ def run_dbn(preset_name: str | Preset, out: Path, device: str = "auto", data_dir
     return task
 
 
-def run_finetune(preset_name: str | Preset, out: Path, device: str = "auto", data_dir=None, progress: bool = True) -> Path:
-    """SPEC task 3, experiments 3.1 to 3.3."""
-    from genlab.train import dbn as train_dbn
-
-    p = preset_name if isinstance(preset_name, Preset) else preset(preset_name)
+def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None, progress: bool = True) -> Path:
+    """``genlab lab dbn-finetune``: SPEC task 3, experiments 3.1 to 3.3."""
     lab = Lab(out, p.name, device, data_dir, progress)
     s = train_stack(lab, p)
-    ft_run = lab.train("dbn-finetune", finetune_config(p.finetune, s.dbn_run), "(SPEC 3: up-down fine-tuning)")
-    ft = train_dbn.load_finetuned(ft_run, lab.device)
+    ft_run = lab.train("dbn-finetune", finetune_config(p.runs["finetune"], s.dbn_run), "(SPEC 3: up-down fine-tuning)")
+    ft = train_updown.load(ft_run, lab.device)
     results = {name: lab.evaluate(run, p.eval) for name, run in
                (("rbm", s.rbm_run), ("dbn", s.dbn_run), ("finetuned", ft_run))}
     task = lab.task_dir("dbn-finetune")
@@ -456,10 +248,10 @@ def run_finetune(preset_name: str | Preset, out: Path, device: str = "auto", dat
     report.add(Section(
         "3.3 Generation compared with tasks 1 and 2",
         figures=[
-            Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn), ("up-down", ft)], p.gibbs_steps,
+            Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn), ("up-down", ft)], GIBBS_STEPS,
                                      fig / "generation.png", shape, FIGURE_SEED, g),
-                   f"the SPEC 1.7 initialisations, {p.gibbs_steps} Gibbs steps in each model's top RBM"),
-            Figure(plots.grid_figure(sample_rbm(s.rbm, 100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
+                   f"the SPEC 1.7 initialisations, {GIBBS_STEPS} Gibbs steps in each model's top RBM"),
+            Figure(plots.grid_figure(s.rbm.sample(100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
                                      title="RBM (task 1)"), "RBM samples"),
             Figure(samples_figure(s.dbn, fig / "samples_dbn.png", shape, g, title="DBN (task 2)"), "DBN samples"),
             Figure(samples_figure(ft, fig / "samples_finetuned.png", shape, g, title="DBN + up-down (task 3)"),

@@ -1,60 +1,33 @@
-"""DCGAN experiments (SPEC task 5): samples, the D/G step ratio, batch normalisation off.
+"""The experiments of SPEC task 5, ``genlab lab dcgan``: samples, the D/G step ratio, batch normalisation off.
 
 ``genlab lab dcgan --preset quick|full --out DIR`` trains four runs that differ in one
 setting each — the reference (one discriminator and one generator minibatch per
 iteration), 2 discriminator minibatches per generator minibatch, 2 generator
 minibatches per discriminator minibatch, and no batch normalisation — measures
-each with the sample-quality metrics and writes ``DIR/dcgan/report.md``.
+each with the sample-quality metrics and writes ``DIR/dcgan/report.md``. The figures
+are :mod:`genlab.figures.dcgan`, the table and observations :mod:`genlab.lab.findings.dcgan`,
+the presets :data:`genlab.lab.presets.DCGAN`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genlab import plots
-from genlab.evaluate.run import EvalConfig
-from genlab.families import family_of, sample_images
-from genlab.lab import TINY_TEST
+from genlab.evaluate.config import EvalConfig
+from genlab.families import evaluate_samples, sample_images
+from genlab.figures import plots
+from genlab.figures.dcgan import curve, d_outputs_figure, losses_figure
 from genlab.lab.core import Lab
+from genlab.lab.findings.dcgan import compare_observations, reference_observation, runs_label, summary_table
+from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
+from genlab.lab.presets import PRESETS, Preset
 from genlab.lab.report import Figure, Section, Table
 from genlab.runs import Run
-from genlab.train import dcgan
-from genlab.train.dcgan import DCGANConfig
 
 SAMPLE_SEED = 2024  # the random z of every variant's 10x10 grid
-
-
-@dataclass(frozen=True)
-class Preset:
-    train: dict[str, Any]  # DCGANConfig fields shared by every variant
-    samples: int  # model samples per sample-quality measurement
-    note: str
-    test_limit: int | None = None  # test images the metrics compare with (None: all)
-
-
-PRESETS = {
-    "tiny": Preset({"limit": 256, "epochs": 1, "batch_size": 32}, TINY_TEST,
-                   f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
-                   f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images",
-                   test_limit=TINY_TEST),
-    # sized on this project's 2-core CPU: see docs/dcgan.md for the per-image cost
-    "quick": Preset({"limit": 4000, "epochs": 2, "batch_size": 16}, 5000,
-                    "quick preset: the first 4,000 training images, 2 epochs, minibatch 16, 5,000 samples per metric "
-                    "(SPEC: 60,000 images, 20 epochs, minibatch 128)"),
-    "full": Preset({}, 10_000, "full preset: SPEC's reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
-}
-
-# label, short name (file names), the change from the reference config
-VARIANTS = (
-    ("reference: 1 D / 1 G step", "reference", {}),
-    ("2 D steps per G step", "d2g1", {"d_steps": 2}),
-    ("2 G steps per D step", "d1g2", {"g_steps": 2}),
-    ("no batch norm", "no-batchnorm", {"batchnorm": False}),
-)
 
 
 def samples_grid(
@@ -69,15 +42,15 @@ def samples_grid(
                              scale=plots.scale_for(images.shape[-1]))
 
 
-def run(preset: str, out: Path, device: str = "auto", data_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """SPEC 5.1-5.3: train, measure and draw the four variants; write ``OUT/dcgan/report.md``."""
-    lab = Lab(out, preset, device, data_dir, progress)
-    spec = PRESETS[preset]
+def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str | Path | None = None,
+        progress: bool = True) -> Path:
+    """``genlab lab dcgan``: SPEC 5.1-5.3, the four variants trained, measured and drawn into ``OUT/dcgan/report.md``."""
+    lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("dcgan")
     figures = task / "figures"
     report = lab.report("dcgan", "Task 5: DCGAN")
-    eval_config = EvalConfig(samples=spec.samples, test_limit=spec.test_limit)
-    base = DCGANConfig(**spec.train)
+    eval_config = p.eval
+    base = p.runs["reference"]
 
     runs: dict[str, Run] = {}
     results: dict[str, dict[str, Any]] = {}
@@ -87,7 +60,7 @@ def run(preset: str, out: Path, device: str = "auto", data_dir: str | Path | Non
         runs[name], results[name] = run, lab.evaluate(run, eval_config)
         grids[name] = samples_grid(run, figures / f"samples_{name}.png", lab.device, title=f"100 samples: {label}")
 
-    table = summary_table(runs, results, spec.note)
+    table = summary_table(runs, results, p.note)
     ref, ref_log = results["reference"], runs["reference"].log
     report.add(Section(
         "5.1 Samples of the reference DCGAN",
@@ -95,9 +68,9 @@ def run(preset: str, out: Path, device: str = "auto", data_dir: str | Path | Non
              "discriminator outputs over training.",
         configs={"reference": runs["reference"].config},
         figures=[Figure(grids["reference"], "100 samples of the reference DCGAN"),
-                 Figure(dcgan.losses_figure({"discriminator": dcgan.curve(ref_log, "d_loss"), "generator": dcgan.curve(ref_log, "g_loss")},
-                                            figures / "losses_reference.png", "Losses of the reference DCGAN"), "losses over training"),
-                 Figure(dcgan.d_outputs_figure(ref_log, figures / "d_outputs_reference.png"), "mean D(x) and D(G(z)) per epoch")],
+                 Figure(losses_figure({"discriminator": curve(ref_log, "d_loss"), "generator": curve(ref_log, "g_loss")},
+                                      figures / "losses_reference.png", "Losses of the reference DCGAN"), "losses over training"),
+                 Figure(d_outputs_figure(ref_log, figures / "d_outputs_reference.png"), "mean D(x) and D(G(z)) per epoch")],
         tables=[table],
         observations=[reference_observation(ref)],
     ))
@@ -123,7 +96,7 @@ def run(preset: str, out: Path, device: str = "auto", data_dir: str | Path | Non
                  Figure(curves(runs, bn, "g_loss", figures / "g_loss_batchnorm.png"), "generator loss")],
         observations=compare_observations(results, runs, "reference", ("no-batchnorm",)),
     ))
-    report.add(vae_comparison(lab, preset, runs["reference"], results["reference"], eval_config, figures))
+    report.add(vae_comparison(lab, p.name, runs["reference"], results["reference"], eval_config, figures))
     report.models["DCGAN"] = runs["reference"].path
     report.write(task)
     lab.say(f"dcgan: report in {task / 'report.md'} ({lab.trained} trained, {lab.reused} re-used)")
@@ -134,13 +107,10 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
                    figures: Path) -> Section:
     """SPEC 5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
     DCGAN, both measured on the same number of samples."""
-    from genlab.lab.vae import reference_config
-    from genlab.metrics.quality import evaluate_samples
-
-    vae_config = reference_config(preset).replace(dataset=dcgan.run_config(gan_run).dataset)
+    vae_config = PRESETS["vae"][preset].runs["latent 20"].replace(dataset=gan_run.config["dataset"])
     vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
-    vae = evaluate_samples(vae_run, family_of(vae_run), eval_config, lab.device, lab.data_dir)
+    vae = evaluate_samples(vae_run, eval_config, lab.device, lab.data_dir)
     rows = [["VAE (20-D latent)", vae["fid"], vae["fid_floor"], vae["classifier_score"], vae["coverage"],
              vae_run.meta["train_time_s"]],
             ["DCGAN (reference)", gan["fid"], gan["fid_floor"], gan["classifier_score"], gan["coverage"],
@@ -162,62 +132,10 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
     )
 
 
-def runs_label(name: str) -> str:
-    return next(label for label, short, _ in VARIANTS if short == name)
-
-
-def summary_table(runs: dict[str, Run], results: dict[str, dict[str, Any]], note: str) -> Table:
-    rows = []
-    for label, name, _ in VARIANTS:
-        r, log = results[name], runs[name].log
-        rows.append([label, r["fid"], r["fid_floor"], r["classifier_score"], r["coverage"], r["coverage_min_share"],
-                     log[-1]["d_real"], log[-1]["d_fake"], sum(e["d_updates"] for e in log), sum(e["g_updates"] for e in log),
-                     runs[name].meta["train_time_s"], runs[name].meta.get("train_cpu_s")])
-    columns = ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)", "rarest class share",
-               "D(x)", "D(G(z))", "D updates", "G updates", "training time (s)", "CPU time (s)"]
-    note = (f"{note}. fid: Frechet distance of classifier features to the test set (lower is better); fid_floor: "
-            f"the same for real training images; classifier_score: at most 10; coverage: entropy of the predicted "
-            f"labels, at most log2(10) = 3.32 bits. D(x), D(G(z)): mean over the last epoch. Training time: wall clock; CPU time: of all threads.")
-    return Table("DCGAN variants", columns, rows, note)
-
-
 def curves(runs: dict[str, Run], names: tuple[str, ...], loss: str, path: Path) -> Path:
     """One loss of several runs over training."""
     network = "Discriminator" if loss == "d_loss" else "Generator"
-    return dcgan.losses_figure({runs_label(n): dcgan.curve(runs[n].log, loss) for n in names}, path,
-                               f"{network} loss (mean over each tenth of an epoch)")
+    return losses_figure({runs_label(n): curve(runs[n].log, loss) for n in names}, path,
+                         f"{network} loss (mean over each tenth of an epoch)")
 
 
-def time_text(run: Run) -> str:
-    """'412 s (CPU 700 s)': wall clock and, where recorded, CPU time."""
-    cpu = run.meta.get("train_cpu_s")
-    return f"{run.meta['train_time_s']:.0f} s" + (f" (CPU {cpu:.0f} s)" if cpu is not None else "")
-
-
-def reference_observation(r: dict[str, Any]) -> str:
-    return (f"The reference DCGAN's samples have fid {r['fid']:.2f} against a real-data floor of {r['fid_floor']:.2f}, "
-            f"a classifier score of {r['classifier_score']:.2f} (real test images: {r['classifier_score_real']:.2f}) "
-            f"and a label entropy of {r['coverage']:.2f} of {r['coverage_max']:.2f} bits, the rarest class taking "
-            f"{100 * r['coverage_min_share']:.1f}% of the samples.")
-
-
-def compare_observations(results: dict[str, dict[str, Any]], runs: dict[str, Run], base: str, others: tuple[str, ...]) -> list[str]:
-    """One sentence per variant: its fid, score and coverage against the base run's, and the time it took."""
-    b = results[base]
-    lines = []
-    for name in others:
-        r = results[name]
-        better = "lower (better)" if r["fid"] < b["fid"] else "higher (worse)"
-        lines.append(
-            f"{runs_label(name)}: fid {r['fid']:.2f}, {better} than the reference's {b['fid']:.2f} "
-            f"({r['fid'] / max(b['fid'], 1e-12):.2f}x); classifier score {r['classifier_score']:.2f} vs "
-            f"{b['classifier_score']:.2f}; coverage {r['coverage']:.2f} vs {b['coverage']:.2f} bits; "
-            f"{time_text(runs[name])} vs {time_text(runs[base])} of training."
-        )
-        if r["coverage"] < b["coverage"] - 0.25 or r["coverage_min_share"] < 0.25 * b["coverage_min_share"]:
-            lines.append(f"{runs_label(name)} spreads its samples less evenly over the classes ({r['coverage']:.2f} bits, "
-                         f"the rarest class {100 * r['coverage_min_share']:.1f}% of the samples, against "
-                         f"{100 * b['coverage_min_share']:.1f}%): a sign of mode collapse.")
-    best = min((base, *others), key=lambda n: results[n]["fid"])
-    lines.append(f"Lowest fid of these: {runs_label(best)} ({results[best]['fid']:.2f}).")
-    return lines

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genlab.runs import write_bytes, write_json
+from genlab.files import write_bytes, write_json
 
 
 @dataclass

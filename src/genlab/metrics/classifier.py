@@ -30,13 +30,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from genlab import data
 from genlab.config import Config, option, positive
 from genlab.errors import GenlabError
 from genlab.rng import make_generator
-from genlab.runs import file_sha256, load_tensors, save_tensors, write_json
-from genlab.train.common import run_epochs
+from genlab.files import file_sha256, load_tensors, save_tensors, write_json
 
 VERSION = 1  # bump when the architecture or the training procedure changes
 WEIGHTS = "classifier.safetensors"
@@ -96,8 +96,8 @@ def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: b
     steps = config.epochs * -(-len(train) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     model.train()
-
-    def one_epoch(_: int) -> float:
+    bar = tqdm(range(config.epochs), desc="classifier", unit="epoch", disable=not progress, dynamic_ncols=True)
+    for _ in bar:
         total = torch.zeros(())
         for idx in data.batch_indices(len(train), config.batch_size, generator):
             loss = F.cross_entropy(model(data.rows(x, idx)), data.rows(y, idx))
@@ -106,9 +106,7 @@ def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: b
             opt.step()
             schedule.step()
             total += loss.detach() * len(idx)
-        return total.item() / len(train)
-
-    run_epochs(config.epochs, "classifier", one_epoch, lambda loss: {"loss": f"{loss:.4f}"}, progress)
+        bar.set_postfix(loss=f"{total.item() / len(train):.4f}")
     return model.eval()
 
 

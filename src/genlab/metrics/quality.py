@@ -23,19 +23,14 @@ docs/metrics.md), which would otherwise be charged to the model.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from genlab import data
-from genlab.evaluate.common import source_for_run
 from genlab.metrics.classifier import Classifier, ClassifierConfig, load_classifier
 from genlab.metrics.scores import classifier_score, coverage, frechet_distance_of
-from genlab.rng import make_generator
-from genlab.runs import Run
 
 CHUNK = 1000  # images per forward pass (model sampling and classifier features)
 
@@ -62,16 +57,10 @@ def real_images(split: data.ImageSet, size: tuple[int, int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def draw_samples(
-    sample: Callable[[Any, int, torch.Generator], torch.Tensor],
-    model: Any,
-    n: int,
-    generator: torch.Generator,
-    image_shape: tuple[int, int],
-    chunk: int = CHUNK,
-) -> torch.Tensor:
-    """n samples of a family's ``sample(model, n, generator)``, drawn in chunks: [n, 1, H', W'] on the CPU."""
-    return torch.cat([as_images(sample(model, min(chunk, n - start), generator), image_shape).float().cpu()
+def draw_samples(model: Any, n: int, generator: torch.Generator, image_shape: tuple[int, int],
+                 chunk: int = CHUNK) -> torch.Tensor:
+    """n samples of ``model.sample(n, generator)`` (any family's model), drawn in chunks: [n, 1, H', W'] on the CPU."""
+    return torch.cat([as_images(model.sample(min(chunk, n - start), generator), image_shape).float().cpu()
                       for start in range(0, n, chunk)])
 
 
@@ -123,16 +112,3 @@ def sample_quality(
         "metric_sample_size": list(size),
         "classifier_test_accuracy": record["test_accuracy"],
     }
-
-
-def evaluate_samples(run: Run, family, config, device: torch.device, data_dir=None, progress: bool = False) -> dict[str, Any]:
-    """Draw ``config.samples`` samples from a run's model and measure them (every family alike)."""
-    source = source_for_run(run, data_dir)
-    shape = tuple(run.meta["data"]["image_shape"])
-    model = family.load(run, device)
-    started = time.perf_counter()
-    samples = draw_samples(family.sample, model, config.samples, make_generator(config.seed, device), shape)
-    sample_time = time.perf_counter() - started
-    results = sample_quality(samples, source, device, config.test_limit, progress=progress)
-    results["sample_time_s"] = round(sample_time, 2)
-    return results

@@ -108,6 +108,21 @@ class BeliefNet(nn.Module):
         _, p = self.down(h2, generator)
         return h2, p
 
+    @torch.no_grad()
+    def sample_chains(
+        self, n: int, generator: torch.Generator | None = None, steps: int = 1000
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n chains from uniformly random h1 states, ``steps`` Gibbs steps in the top RBM, then
+        the down pass. Returns (top states h2, p(v = 1 | h1))."""
+        W = self.top.W
+        h1 = bernoulli(torch.full((n, self.n_h1), 0.5, device=W.device, dtype=W.dtype), generator)
+        _, h2 = self.top.sample_h(h1, generator)
+        return self.generate(h2, steps, generator)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, steps: int = 1000) -> torch.Tensor:
+        """n new images p(v = 1 | h1) from :meth:`sample_chains`."""
+        return self.sample_chains(n, generator, steps)[1]
+
 
 class DBN(BeliefNet):
     """RBM 1 (W1, v_bias, h1_bias) under a top RBM (W2, top_v_bias, h2_bias), lower weights tied."""

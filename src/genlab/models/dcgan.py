@@ -126,10 +126,13 @@ class DCGAN(nn.Module):
     def latent(self) -> int:
         return self.G.latent
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws of z ~ N(0, I), shaped [n, latent, 1, 1]."""
-        device = next(self.G.parameters()).device
-        return torch.randn(n, self.latent, 1, 1, generator=generator, device=device)
+        return torch.randn(n, self.latent, 1, 1, generator=generator, device=self.device)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
@@ -139,6 +142,10 @@ class DCGAN(nn.Module):
         images = self.G(z).float().add_(1).div_(2)
         self.G.train(was_training)
         return images
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new images G(z), z ~ N(0, I), in [0, 1]: [n, 1, 64, 64]."""
+        return self.generate(self.noise(n, generator))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return dict(self.state_dict())

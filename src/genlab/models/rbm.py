@@ -9,7 +9,7 @@ Energy and conditionals, with W (visible x hidden), a = ``v_bias``, b = ``h_bias
     p(v)           = exp(-F(v)) / Z
 
 The parameters are plain tensors updated by contrastive divergence (see
-``genlab.train.rbm``), not by autograd; they are registered as parameters without
+``genlab.algorithms.cd``), not by autograd; they are registered as parameters without
 gradients so that ``state_dict`` and ``.to(device)`` work as usual.
 """
 
@@ -91,6 +91,14 @@ class RBM(nn.Module):
             _, v = self.sample_v(h, generator)
             _, h = self.sample_h(v, generator)
         return h, self.p_v(h)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, steps: int = 1000) -> torch.Tensor:
+        """n new images p(v = 1 | h) after ``steps`` Gibbs steps from uniformly random visible states."""
+        v = bernoulli(torch.full((n, self.n_visible), 0.5, device=self.W.device), generator)
+        _, h = self.sample_h(v, generator)
+        _, p = self.generate(h, steps, generator)
+        return p
 
     def reconstruct(
         self, v: torch.Tensor, generator: torch.Generator | None = None

@@ -57,28 +57,6 @@ def bernoulli_log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return (x * logits - F.softplus(logits)).sum(-1)
 
 
-class BernoulliLogLikelihood(torch.autograd.Function):
-    """:func:`bernoulli_log_px` of the targets x and the logits l, and its gradient in l.
-
-    d log p / d l_i = x_i - sigma(l_i) is formed beside the value, so that compiled, both
-    come from one pass over the N x D logits; autograd would go over them again for the
-    gradient.
-    """
-
-    @staticmethod
-    def forward(x: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return bernoulli_log_px(x, logits), x - torch.sigmoid(logits)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(output[1])
-
-    @staticmethod
-    def backward(ctx, grad_log_p: torch.Tensor, _) -> tuple[None, torch.Tensor]:
-        (grad,) = ctx.saved_tensors
-        return None, grad_log_p.unsqueeze(-1) * grad
-
-
 class VAE(nn.Module):
     """Encoder D -> hidden... -> (mu, log sigma^2) of L latents; decoder L -> reversed hidden... -> D logits."""
 
@@ -144,13 +122,7 @@ class VAE(nn.Module):
 
     @staticmethod
     def log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) = sum_i x_i l_i - softplus(l_i) (= -BCE), summed over the last (pixel) axis.
-
-        Where a gradient in the logits is wanted (and none in x), :class:`BernoulliLogLikelihood`
-        forms it in the same pass.
-        """
-        if torch.is_grad_enabled() and logits.requires_grad and not x.requires_grad:
-            return BernoulliLogLikelihood.apply(x, logits)[0]
+        """log p(x | z) = sum_i x_i l_i - softplus(l_i) (= -BCE), summed over the last (pixel) axis."""
         return bernoulli_log_px(x, logits)
 
     def elbo(

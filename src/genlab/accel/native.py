@@ -5,8 +5,9 @@ header comment): its products are sums of the rows picked by the 0/1 states, a s
 of a dense product's work on MNIST. The library is built once per machine into
 genlab's cache directory (``$GENLAB_CACHE_DIR/native`` or ``~/.cache/genlab/native``),
 for this processor (``-march=native``) and with OpenMP threads where the compiler has
-them. Without a working compiler :func:`library` is ``None`` and callers use their
-PyTorch path. The same epoch on CUDA, in Triton kernels, is :mod:`genlab.native.cd_cuda`.
+them. Without a working compiler :func:`library` is ``None`` and the RBM's fast path runs
+compiled PyTorch steps instead. The same epoch on CUDA, in Triton kernels, is
+:mod:`genlab.accel.cd_cuda`.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
     """One CD-1 epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
 
     Minibatch i draws from the counter stream (``key``, i) exactly as the compiled step does
-    (:class:`genlab.rng.CounterStream`: v0 ~ Bernoulli(x), then h0, then v1). Returns the summed
+    (:class:`genlab.accel.threefry.CounterStream`: v0 ~ Bernoulli(x), then h0, then v1). Returns the summed
     squared error between the pixels and p(v | h0).
     """
     lib = library()

@@ -1,7 +1,7 @@
 /* One epoch of CD-1 for a binary RBM on the CPU, exploiting that its states are binary.
  *
- * The same update as genlab.train.rbm.minibatch_step with binarised data, drawing the
- * same random bits from the same counter stream (genlab.rng.CounterStream):
+ * The same update as genlab.algorithms.cd.rbm_step with binarised data, drawing the
+ * same random bits from the same counter stream (genlab.accel.threefry.CounterStream):
  *
  *   v0 ~ Bernoulli(x),  p0 = p(h | v0) = sigmoid(c + v0 W),  h0 ~ Bernoulli(p0),
  *   pv = p(v | h0) = sigmoid(b + h0 W^T),  v1 ~ Bernoulli(pv),  p1 = sigmoid(c + v1 W),
@@ -32,7 +32,7 @@
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
-/* -- Threefry-2x32-20 (Salmon et al. 2011), as genlab.rng.threefry2x32 ------------------ */
+/* -- Threefry-2x32-20 (Salmon et al. 2011), as genlab.accel.threefry.threefry2x32 --------- */
 
 static inline uint32_t rotl(uint32_t x, int s) { return (x << s) | (x >> (32 - s)); }
 

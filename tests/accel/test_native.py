@@ -1,40 +1,21 @@
-"""genlab.native: the CD-1 epoch kernel against the PyTorch steps it replaces."""
+"""genlab.accel.native: the CD-1 epoch kernel against the PyTorch steps it replaces, and the RBM's door."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from rbm_truth import same_stream_case
 
-from genlab import data, native
+from genlab import data
+from genlab.accel import native, steps
+from genlab.accel.rbm import cd1_kernels_apply
+from genlab.accel.steps import CompiledSteps
+from genlab.algorithms.cd import CDState, rbm_step
 from genlab.models.rbm import RBM
-from genlab.rng import CounterStream
-from genlab.train import common
 from genlab.train import rbm as train_rbm
-from genlab.train.rbm import CDState, RBMConfig, minibatch_step
+from genlab.train.rbm import RBMConfig
 
 needs_kernel = pytest.mark.skipif(native.compiler() is None, reason="no C compiler to build genlab's native kernel")
-
-
-def eager_epoch(rbm: RBM, x: torch.Tensor, order: torch.Tensor, key: torch.Tensor, config: RBMConfig) -> float:
-    """The same epoch through the PyTorch step: minibatch i draws from the counter stream (key, i)."""
-    total = 0.0
-    for i, start in enumerate(range(0, len(order), config.batch_size)):
-        batch = x[order[start : start + config.batch_size]]
-        total += minibatch_step(rbm, batch, config, CDState(), CounterStream(key, torch.tensor(i))).item()
-    return total
-
-
-def same_stream_case(visible: int, hidden: int, batch: int, rows: int):
-    """A small epoch for a kernel to run from the same start and counter stream as the PyTorch steps:
-    (x, order, key, config, the start, the RBM the steps trained, their summed error)."""
-    g = torch.Generator().manual_seed(visible)
-    x = torch.rand(rows + 7, visible, generator=g)
-    order = torch.randperm(rows + 7, generator=g)[:rows]
-    key = torch.tensor([0x12345678, 0x9ABCDEF0])
-    config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, compile=True)
-    start = RBM(visible, hidden, 0.5, generator=g)
-    eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-    return x, order, key, config, start, eager, eager_epoch(eager, x, order, key, config)
 
 
 @needs_kernel
@@ -106,19 +87,21 @@ def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pyt
     kernel = native.cd1_epoch
     monkeypatch.setattr(native, "cd1_epoch", lambda *a, **k: calls.append(1) or kernel(*a, **k))
 
-    def train(epochs) -> tuple[RBM, float]:
+    def train(runner) -> tuple[RBM, float]:
         rbm = RBM(784, 100, 0.1, generator=torch.Generator().manual_seed(0))
-        return rbm, train_rbm.train_epoch(rbm, x, config, torch.Generator().manual_seed(1), CDState(), epochs)
+        error = train_rbm.fit(rbm, x, config, torch.Generator().manual_seed(1), progress=False)[0] if runner is None \
+            else runner(rbm)(torch.Generator().manual_seed(1)).item() / x.numel()
+        return rbm, error
 
     fast, fast_error = train(None)
     assert calls == [1]
-    monkeypatch.setattr(common, "compiled", common.counter_step)  # the compiled step's arithmetic, run eagerly
-    steps, steps_error = train(common.MinibatchEpochs(minibatch_step, compile=True))
+    monkeypatch.setattr(steps, "compiled", steps.with_counter_stream)  # the compiled step's arithmetic, run eagerly
+    by_steps, steps_error = train(lambda rbm: CompiledSteps(rbm_step, rbm, x, config.batch_size, config.cd(), True, CDState()))
     assert calls == [1]
     assert fast_error == pytest.approx(steps_error, rel=1e-3)
     # the same samples but where rounding flips one (rarely): the weights agree to a few such updates
-    assert torch.allclose(fast.W, steps.W, rtol=0, atol=5e-3)
-    assert (fast.W - steps.W).abs().mean() < 1e-5
+    assert torch.allclose(fast.W, by_steps.W, rtol=0, atol=5e-3)
+    assert (fast.W - by_steps.W).abs().mean() < 1e-5
 
 
 @needs_kernel
@@ -143,8 +126,13 @@ def test_arguments_the_kernel_cannot_check_are_refused_before_it_runs(change, me
                 {"binarize": False}, {"batch_size": 40_000}],
 )
 def test_other_configs_run_the_pytorch_steps(options):
-    assert train_rbm.native_cd1(RBMConfig(compile=True))
-    assert not train_rbm.native_cd1(RBMConfig(**{"compile": True, **options}))
+    def kernels_apply(config: RBMConfig) -> bool:
+        if not config.compile:
+            return False
+        return cd1_kernels_apply(config.cd(), config.binarize, config.batch_size)
+
+    assert kernels_apply(RBMConfig(compile=True))
+    assert not kernels_apply(RBMConfig(**{"compile": True, **options}))
 
 
 def test_without_a_working_compiler_the_kernel_is_not_built_and_training_uses_the_pytorch_steps(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ problem: their count, not arithmetic, bounds the reference run. Here a minibatch
 four kernels, and the random numbers of many minibatches one more:
 
 * ``_draws``: for a block of minibatches, every uniform draw of the counter stream
-  (:class:`genlab.rng.CounterStream`, the same bits as the compiled step and the C
+  (:class:`genlab.accel.threefry.CounterStream`, the same bits as the compiled step and the C
   kernel): v0 ~ Bernoulli(x) as bytes, and the uniforms that will pick h0 and v1.
   They depend on the key, the minibatch and the unit only, so they are drawn in bulk
   across the whole GPU.
@@ -21,7 +21,7 @@ Small tiles spread each phase over 50-200 blocks of the GPU; products are float3
 multiply-adds (``tl.dot``'s ``ieee``: no TF32 rounding, as PyTorch's default). The
 error is summed per tile and added up at the end, in a fixed order: an epoch gives the
 same bits every time. An epoch launches about 2,400 kernels from Python:
-:class:`genlab.train.common.GraphedEpochs` replays them as one CUDA graph. With
+:class:`genlab.accel.graphs.GraphReplay` replays them as one CUDA graph. With
 ``TRITON_INTERPRET=1`` set before Triton is imported, the same kernels run in Triton's
 interpreter on CPU tensors (the tests do that on machines without a GPU).
 """
@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import torch
 
-from genlab.native import check_arguments
+from genlab.accel.native import check_arguments
 
 try:
     import triton
@@ -77,7 +77,7 @@ def _draws(key_ptr, x_ptr, order_ptr, v0_ptr, uh_ptr, uv_ptr, step0, batch_size,
     half = (m + 1) // 2
     idx = block * BLOCK + tl.arange(0, BLOCK)
     if block * BLOCK < half:
-        # Threefry-2x32-20 of counter (idx, step * 256 + draw) under the key (genlab.rng.threefry2x32)
+        # Threefry-2x32-20 of counter (idx, step * 256 + draw) under the key (genlab.accel.threefry.threefry2x32)
         k0 = tl.load(key_ptr).to(tl.uint32)
         k1 = tl.load(key_ptr + 1).to(tl.uint32)
         ks2 = k0 ^ k1 ^ 0x1BD11BDA
@@ -217,7 +217,7 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
               key: torch.Tensor, lr: float, batch_size: int, precision: str = "ieee") -> torch.Tensor:
     """One CD-1 epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
 
-    The same contract as :func:`genlab.native.cd1_epoch` (minibatch i draws from the counter
+    The same contract as :func:`genlab.accel.native.cd1_epoch` (minibatch i draws from the counter
     stream (``key``, i) as the compiled step does), but ``key`` stays on the device and the
     summed squared error comes back as a 0-d tensor there: nothing waits for the GPU, so a
     CUDA graph can capture the whole epoch. For the same reason the row numbers in ``order``

@@ -1,9 +1,4 @@
-"""Data: IDX files, the known data sets, download, and batches on the device.
-
-A split is read once into a ``uint8`` tensor and moved to the target device;
-training loops then take index slices of it (no per-sample Python, no
-DataLoader). Conversions to floats, fresh Bernoulli binarisation, the [-1, 1]
-range and the 64x64 size are helpers applied in bulk.
+"""The known data sets, where they are looked for, download and verification, and reading a split.
 
 Where a data set is looked for, in order:
 
@@ -26,15 +21,14 @@ import os
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from genlab.data.idx import decompressed, parse_idx
+from genlab.data.images import ImageSet
 from genlab.errors import ConfigError, GenlabError
-from genlab.rng import bernoulli, device_of
 
 # The four files of a data set, by role, under their standard names.
 FILES = {
@@ -44,8 +38,6 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SPLITS = ("train", "test")
-UBYTE = 0x08  # the IDX element type of MNIST-like files
-IDX_TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}
 
 
 @dataclass(frozen=True)
@@ -93,64 +85,6 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
-# ----------------------------------------------------------------------------- IDX
-
-
-def _decompressed(path: Path) -> bytes:
-    """The file's bytes, gunzipped when they are gzip data."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise GenlabError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not raw:
-        raise GenlabError(f"{path}: empty file, expected an IDX file (raw or gzip)")
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except EOFError:
-            raise GenlabError(f"{path}: truncated gzip data, expected a complete gzip stream") from None
-        except (OSError, zlib.error) as e:
-            raise GenlabError(f"{path}: corrupt gzip data ({e}), expected a gzip-compressed IDX file") from None
-    if path.suffix == ".gz":
-        raise GenlabError(f"{path}: not gzip data (no gzip magic number), expected a gzip-compressed IDX file")
-    return raw
-
-
-def parse_idx(data: bytes, source: str | Path, ndim: int | None = None) -> torch.Tensor:
-    """Parse IDX bytes into a uint8 tensor, checking the header against the payload."""
-    if len(data) < 4:
-        raise GenlabError(f"{source}: {len(data)} bytes, too short for an IDX header (expected at least 4)")
-    zero, dtype, dims = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0:
-        raise GenlabError(f"{source}: bad magic number 0x{data[:4].hex()}, expected an IDX file (0x0000 then type and rank)")
-    if dtype != UBYTE:
-        name = IDX_TYPE_NAMES.get(dtype, "unknown")
-        raise GenlabError(f"{source}: element type 0x{dtype:02X} ({name}), expected 0x08 (unsigned byte)")
-    if ndim is not None and dims != ndim:
-        raise GenlabError(f"{source}: {dims} dimension(s) in the header, expected {ndim}")
-    header = 4 + 4 * dims
-    if len(data) < header:
-        raise GenlabError(f"{source}: truncated header, expected {header} bytes for {dims} dimension(s)")
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    expected = 1
-    for size in shape:
-        expected *= size
-    payload = len(data) - header
-    if payload != expected:
-        what = "truncated" if payload < expected else "trailing bytes"
-        dims_text = " x ".join(map(str, shape))
-        raise GenlabError(
-            f"{source}: header says {dims_text} = {expected} bytes of data, file has {payload} ({what})"
-        )
-    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
-
-
-def read_idx(path: str | Path, ndim: int | None = None) -> torch.Tensor:
-    """Read an IDX file of unsigned bytes (raw or gzip) as a uint8 tensor."""
-    path = Path(path)
-    return parse_idx(_decompressed(path), path, ndim)
-
-
 # ----------------------------------------------------------------------------- locating data sets
 
 
@@ -196,7 +130,7 @@ def cache_dir(name: str) -> Path:
 def candidate_dirs(spec: DatasetSpec) -> list[Path]:
     dirs = []
     if os.environ.get("GENLAB_DATA_DIR"):
-        dirs.append(Path(os.environ["GENLAB_DATA_DIR"]).expanduser())
+        dirs.append(Path(os.environ["GENLAB_DATA_DIR"]).expanduser().resolve())  # relative to where genlab started
     dirs.append(cache_dir(spec.name))
     dirs.extend(Path(d) for d in spec.system_dirs)
     return dirs
@@ -235,7 +169,7 @@ def _holds_another_known_dataset(directory: Path, spec: DatasetSpec) -> bool:
     """
     stem = FILES["test_labels"]
     try:
-        digest = hashlib.sha256(_decompressed(directory / find_file(directory, stem).name)).hexdigest()
+        digest = hashlib.sha256(decompressed(directory / find_file(directory, stem).name)).hexdigest()
     except GenlabError:
         return False
     return any(other.sha256[stem] == digest for other in DATASETS.values() if other is not spec)
@@ -291,7 +225,7 @@ def download(
 
 def _sha256_ok(path: Path, sha: str) -> bool:
     try:
-        return hashlib.sha256(_decompressed(path)).hexdigest() == sha
+        return hashlib.sha256(decompressed(path)).hexdigest() == sha
     except GenlabError:
         return False
 
@@ -316,32 +250,7 @@ def _fetch_verified(url: str, dest: Path, sha: str, progress: bool, timeout: flo
         tmp.unlink(missing_ok=True)
 
 
-# ----------------------------------------------------------------------------- loading splits
-
-
-@dataclass
-class ImageSet:
-    """One split: ``images`` uint8 [N, H, W] and ``labels`` int64 [N], on one device."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    name: str = ""
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
-    def to(self, device: torch.device | str) -> ImageSet:
-        return ImageSet(self.images.to(device), self.labels.to(device), self.name)
-
-    def head(self, n: int | None) -> ImageSet:
-        """The first ``n`` items in the original order (all when n is None)."""
-        if n is None:
-            return self
-        return ImageSet(self.images[:n], self.labels[:n], self.name)
+# ----------------------------------------------------------------------------- reading splits
 
 
 def read_split(source: DataSource, split: str, verify_checksums: bool = True) -> ImageSet:
@@ -352,7 +261,7 @@ def read_split(source: DataSource, split: str, verify_checksums: bool = True) ->
     for role, ndim in (("images", 3), ("labels", 1)):
         stem = FILES[f"{split}_{role}"]
         path = source.path(stem)
-        data = _decompressed(path)
+        data = decompressed(path)
         if verify_checksums and source.spec is not None:
             got = hashlib.sha256(data).hexdigest()
             if got != source.spec.sha256[stem]:
@@ -388,7 +297,7 @@ def checksums(source: DataSource) -> dict[str, str]:
     """sha256 of each decompressed file (the known values for a known data set)."""
     if source.spec is not None:
         return dict(source.spec.sha256)
-    return {stem: hashlib.sha256(_decompressed(source.path(stem))).hexdigest() for stem in FILES.values()}
+    return {stem: hashlib.sha256(decompressed(source.path(stem))).hexdigest() for stem in FILES.values()}
 
 
 # ----------------------------------------------------------------------------- verify / info
@@ -411,7 +320,7 @@ def verify(source: DataSource) -> tuple[list[FileReport], dict[str, list[int]]]:
         for role, ndim in (("images", 3), ("labels", 1)):
             stem = FILES[f"{split}_{role}"]
             path = source.path(stem)
-            data = _decompressed(path)
+            data = decompressed(path)
             if source.spec is not None:
                 got = hashlib.sha256(data).hexdigest()
                 if got != source.spec.sha256[stem]:
@@ -444,51 +353,16 @@ def info(source: DataSource) -> dict:
     return out
 
 
-# ----------------------------------------------------------------------------- transforms and batches
 
 
-def pixel_rows(images: torch.Tensor) -> torch.Tensor:
-    """[N, H, W] -> [N, H*W], one image a row (a view, same dtype)."""
-    return images.reshape(images.shape[0], -1)
-
-
-def as_float(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 [N, H, W] -> [N, H*W] in [0, 1]: pixel i read as p(v_i = 1)."""
-    return pixel_rows(images).to(dtype).div_(255)
-
-
-def binarize(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A fresh Bernoulli sample of pixels given their probabilities."""
-    return bernoulli(probs, generator)
-
-
-def to_signed(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [-1, 1] (the range of a tanh generator)."""
-    return x * 2 - 1
-
-
-def resize(images: torch.Tensor, size: int = 64, chunk: int = 4096) -> torch.Tensor:
-    """uint8 [N, H, W] -> uint8 [N, size, size], bilinear with antialiasing, in chunks."""
-    out = torch.empty((images.shape[0], size, size), dtype=torch.uint8, device=images.device)
-    for start in range(0, images.shape[0], chunk):
-        x = images[start : start + chunk, None].float()
-        y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[start : start + chunk] = y[:, 0].round_().clamp_(0, 255).to(torch.uint8)
-    return out
-
-
-def rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``x[idx]`` for a 1-D index tensor: a minibatch of rows, gathered by ``index_select``
-    (the same values; about 5x faster than advanced indexing on the CPU for a 1024 x 784 batch)."""
-    return x.index_select(0, idx)
-
-
-def batch_indices(
-    n: int, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True
-) -> Iterator[torch.Tensor]:
-    """Index tensors of one epoch's minibatches (a seeded permutation, the last batch may be short)."""
-    device = device_of(generator)
-    order = torch.randperm(n, generator=generator, device=device) if shuffle else torch.arange(n, device=device)
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
-
+def recorded_source(record: dict, data_dir: str | Path | None = None) -> DataSource:
+    """The data set a run was trained on, from the ``data`` record of its config.json: ``data_dir``
+    if given, else the directory it was trained from, else the usual lookup."""
+    name = record.get("dataset", "mnist")
+    known = name in DATASETS
+    if data_dir is not None:
+        return resolve(name if known else str(data_dir), data_dir if known else None)
+    recorded = record.get("directory")
+    if recorded and has_files(Path(recorded)):
+        return resolve(name, recorded) if known else resolve(recorded)
+    return resolve(name)

@@ -1,4 +1,4 @@
-"""genlab.native.cd_cuda: the Triton CD-1 kernels against the PyTorch steps they replace.
+"""genlab.accel.cd_cuda: the Triton CD-1 kernels against the PyTorch steps they replace.
 
 On a machine without a GPU the kernels run in Triton's interpreter on CPU tensors (see
 conftest.py); on CUDA they run compiled, and the last tests check the training loop's use of
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_native import same_stream_case
+from rbm_truth import same_stream_case
 
+from genlab.accel import cd_cuda
+from genlab.accel.rbm import TritonCD1
+from genlab.accel.steps import epoch_draws
+from genlab.accel.threefry import CounterStream
 from genlab.models.rbm import RBM
-from genlab.native import cd_cuda
-from genlab.rng import CounterStream
 from genlab.train import rbm as train_rbm
-from genlab.train.rbm import CDState, RBMConfig
+from genlab.train.rbm import RBMConfig
 
 pytestmark = pytest.mark.skipif(not cd_cuda.available(), reason="needs Triton")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -90,14 +92,15 @@ def test_compiled_cd1_on_cuda_runs_the_kernels_and_replays_them_as_a_graph(monke
     start = RBM(784, 100, 0.1, generator=torch.Generator().manual_seed(1))
 
     graphed, g = copy(start), torch.Generator("cuda").manual_seed(2)
-    epochs = train_rbm.CDEpochs(compile=True)
-    errors = [train_rbm.train_epoch(graphed, x, config, g, CDState(), epochs) for _ in range(4)]
-    assert len(calls) == 2 and epochs.cuda.graph is not None  # epoch 1 as it is, epoch 2 captured
+    made = []
+    monkeypatch.setattr("genlab.accel.rbm.TritonCD1", lambda *a: made.append(TritonCD1(*a)) or made[-1])
+    errors = train_rbm.fit(graphed, x, config.replace(epochs=4), g, progress=False)
+    assert len(calls) == 2 and made[0].graph.graph is not None  # epoch 1 as it is, epoch 2 captured
 
     plain, g = copy(start), torch.Generator("cuda").manual_seed(2)
     expected = []
     for _ in range(4):
-        key, order = train_rbm.common.counter_epoch_draws(x.shape[0], g, x.device)
+        key, order = epoch_draws(x.shape[0], g, x.device)
         expected.append(kernel(plain.W.data, plain.v_bias.data, plain.h_bias.data, x, order, key, 0.1, 100).item()
                         / x.numel())
     assert errors == pytest.approx(expected, rel=1e-6)

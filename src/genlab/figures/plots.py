@@ -1,6 +1,7 @@
 """Figures: image grids, rows of images, heat maps, curves — all written atomically as PNG.
 
-These are the generic figure types; the experiments (``genlab.lab``) compose them.
+These are the generic figure types; the figures of each family (``genlab.figures.*``) and
+the experiments (``genlab.lab``) compose them.
 Matplotlib runs with the non-interactive Agg backend, so no display is needed.
 """
 
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from genlab.runs import atomic_write  # noqa: E402
+from genlab.files import atomic_write  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 110) -> Path:
@@ -39,6 +40,14 @@ def tile(images: torch.Tensor, nrow: int | None = None, pad: int = 1, pad_value:
         r, c = divmod(i, nrow)
         out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[i]
     return out.numpy()
+
+
+def hidden_grid_shape(n_hidden: int) -> tuple[int, int]:
+    """The most square (rows, cols) layout of n hidden units, e.g. 100 -> (10, 10)."""
+    rows = math.isqrt(n_hidden)
+    while n_hidden % rows:
+        rows -= 1
+    return rows, n_hidden // rows
 
 
 def normalize_each(images: torch.Tensor) -> torch.Tensor:

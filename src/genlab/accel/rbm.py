@@ -1,0 +1,72 @@
+"""The RBM's fast paths: CD epochs in genlab's own kernels, or as compiled steps.
+
+Compiled CD-1 with binarised data and plain updates (the reference run, and a DBN's
+first layer) runs whole epochs in genlab's own kernels: on the CPU the native C kernel
+(:mod:`genlab.accel.native`) where this machine can build it, on CUDA the Triton kernels
+(:mod:`genlab.accel.cd_cuda`), replayed as one CUDA graph an epoch from the second on.
+Everything else runs :func:`genlab.algorithms.cd.rbm_step` as compiled steps
+(:class:`genlab.accel.steps.CompiledSteps`). All of them draw the counter stream's key and
+the minibatch order from the run's generator the same way, and the same random bits.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genlab.accel import cd_cuda, native
+from genlab.accel.graphs import GraphReplay
+from genlab.accel.steps import CompiledSteps, epoch_draws
+from genlab.accel.threefry import CounterStream
+from genlab.algorithms.cd import CD, CDState, rbm_step
+from genlab.models.rbm import RBM
+
+# A compiled CD-k step draws 2k + 2 times from one step of the counter stream.
+MAX_GIBBS_STEPS = CounterStream.DRAWS_PER_STEP // 2 - 1
+
+
+def cd1_kernels_apply(cd: CD, binarize: bool, batch_size: int) -> bool:
+    """Whether genlab's own kernels do this update: CD-1 with binarised data and plain updates (no
+    persistence, momentum or weight decay), minibatches of at most ``native.MAX_INDEX`` images."""
+    return (cd.k == 1 and binarize and not cd.persistent and not cd.momentum and not cd.weight_decay
+            and batch_size <= native.MAX_INDEX)
+
+
+class NativeCD1:
+    """Epochs of CD-1 in the native C kernel; ``runner(generator)`` -> the epoch's summed squared error."""
+
+    def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int) -> None:
+        self.rbm, self.x, self.lr, self.batch_size = rbm, x, lr, batch_size
+
+    def __call__(self, generator: torch.Generator) -> torch.Tensor:
+        rbm, x = self.rbm, self.x
+        key, order = epoch_draws(x.shape[0], generator, x.device)
+        error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size)
+        return torch.tensor(error)
+
+
+class TritonCD1:
+    """Epochs of CD-1 in the Triton kernels, replayed as a CUDA graph from the second epoch on."""
+
+    def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int) -> None:
+        self.rbm, self.x, self.lr, self.batch_size = rbm, x, lr, batch_size
+        self.graph = GraphReplay(self.epoch)
+
+    def __call__(self, generator: torch.Generator) -> torch.Tensor:
+        key, order = epoch_draws(self.x.shape[0], generator, self.x.device)
+        return self.graph((self.rbm, self.x), key, order)
+
+    def epoch(self, inputs: tuple[RBM, torch.Tensor], key: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        rbm, x = inputs
+        return cd_cuda.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size)
+
+
+def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int,
+              state: CDState) -> NativeCD1 | TritonCD1 | CompiledSteps:
+    """The fastest runner of CD epochs for these settings: ``runner(generator)`` trains ``rbm`` for one
+    epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error."""
+    if cd1_kernels_apply(cd, binarize, batch_size):
+        if native.supports(x, rbm.W):
+            return NativeCD1(rbm, x, cd.lr, batch_size)
+        if cd_cuda.supports(x, rbm.W):
+            return TritonCD1(rbm, x, cd.lr, batch_size)
+    return CompiledSteps(rbm_step, rbm, x, batch_size, cd, binarize, state)

@@ -1,0 +1,59 @@
+"""One training step of a VAE: the negative ELBO of a minibatch and an Adam update (SPEC task 4).
+
+Per minibatch of N images x, with noise eps ~ N(0, I) drawn by the caller::
+
+    mu, log sigma^2 = encoder(x)
+    z               = mu + sigma * eps                      (reparameterisation)
+    loss            = -(1/N) sum_n [ log p(x_n | z_n) - KL(q(z | x_n) || N(0, I)) ]
+
+then one Adam step on the loss's gradient. The gradient of the reconstruction term in
+the decoder's logits l is the closed form x - sigma(l), formed in the same pass as its
+value (:class:`BernoulliLogLikelihood`) instead of by autograd through the softplus.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genlab.models.vae import VAE, bernoulli_log_px
+
+
+class BernoulliLogLikelihood(torch.autograd.Function):
+    """:func:`genlab.models.vae.bernoulli_log_px` of the targets x and the logits l, and its gradient
+    x - sigma(l) in l, formed beside the value: compiled, both come from one pass over the N x D
+    logits (autograd would go over them again for the gradient). The targets get no gradient."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return bernoulli_log_px(x, logits), x - torch.sigmoid(logits)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(output[1])
+
+    @staticmethod
+    def backward(ctx, grad_log_p: torch.Tensor, _) -> tuple[None, torch.Tensor]:
+        (grad,) = ctx.saved_tensors
+        return None, grad_log_p.unsqueeze(-1) * grad
+
+
+def negative_elbo(model: VAE, x: torch.Tensor, eps: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """The training loss: -ELBO averaged over the minibatch x, one z = mu + sigma * eps per image.
+
+    ``bf16``: the layers compute in bfloat16 (autocast); the ELBO's terms stay in x's dtype.
+    """
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        mu, logvar = (t.to(x.dtype) for t in model.encode(x))
+        z = model.reparameterize(mu, logvar, eps=eps)
+        log_px = BernoulliLogLikelihood.apply(x, model.decode_logits(z).to(x.dtype))[0]
+        return -(log_px - model.kl(mu, logvar).sum(-1)).mean()
+
+
+def vae_step(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, eps: torch.Tensor,
+             bf16: bool = False) -> torch.Tensor:
+    """One update of ``model`` by ``optimizer`` (Adam) on the loss of the minibatch x; returns the loss."""
+    loss = negative_elbo(model, x, eps, bf16)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()

@@ -1,0 +1,93 @@
+"""Files written whole or not at all, and the formats genlab writes: JSON and safetensors.
+
+Every file is written to a temporary file in the same directory and then renamed, so an
+interrupted write never leaves a truncated file under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from genlab.errors import GenlabError
+
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_bytes(path, (json.dumps(jsonable(obj), indent=2) + "\n").encode())
+
+
+def jsonable(obj: Any) -> Any:
+    """Tensors and numpy scalars to plain numbers; NaN/inf to null (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return jsonable(obj.tolist())
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
+    data = st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
+    return write_bytes(path, data)
+
+
+def load_tensors(path: str | Path, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
+    """Load a safetensors file; with ``expected``, every named tensor must exist with that shape."""
+    path = Path(path)
+    try:
+        tensors = st_load(path.read_bytes())
+    except FileNotFoundError:
+        raise GenlabError(f"{path}: missing, expected the model's tensors") from None
+    except (SafetensorError, ValueError, OSError) as e:
+        raise GenlabError(f"{path}: not a valid safetensors file ({e})") from None
+    for name, shape in (expected or {}).items():
+        if name not in tensors:
+            raise GenlabError(f"{path}: tensor {name!r} is missing, expected shape {list(shape)}")
+        if tuple(tensors[name].shape) != tuple(shape):
+            raise GenlabError(
+                f"{path}: tensor {name!r} has shape {list(tensors[name].shape)}, expected {list(shape)} for this config"
+            )
+    return tensors

@@ -1,0 +1,99 @@
+"""Fine-tuning a DBN with the up-down (wake-sleep) algorithm (SPEC task 3).
+
+The lower weights of a finished DBN run are untied into recognition and generative
+weights (:meth:`genlab.models.dbn.UpDownDBN.from_dbn`), and every minibatch is one
+up-down step (:func:`genlab.algorithms.dbn.updown_step`: wake, CD-k in the top RBM, sleep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genlab import data
+from genlab.algorithms.dbn import updown_minibatch
+from genlab.config import option, positive
+from genlab.errors import ConfigError
+from genlab.evaluate.dbn import recon_error
+from genlab.figures.dbn import finetune_figures
+from genlab.models.dbn import UpDownDBN
+from genlab.runs import Run, check_same_data, open_parent, parent_record
+from genlab.train import dbn as train_dbn
+from genlab.train.dbn import DBNConfig, image_size
+from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+
+
+@dataclass
+class FinetuneConfig(TrainConfig):
+    """SPEC task 3: up-down fine-tuning of a DBN run, lr 0.01, 100 epochs, minibatch 100."""
+
+    dbn: str | None = option(None, "finished DBN run to fine-tune (required)", identity=False)
+    dbn_sha256: str | None = option(None, "sha256 of --dbn's model.safetensors: checked when given, recorded when not")
+    lr: float = option(0.01, "learning rate of every update", check=positive)
+    epochs: int = option(100, "passes over the training set", check=positive)
+    batch_size: int = option(100, "minibatch size", check=positive)
+    cd_k: int = option(2, "Gibbs steps of the top RBM's CD-k in each up-down step", check=positive)
+    sample_predictions: bool = option(
+        True, "v_new, v_down and s1_new are samples of the predicted probabilities (SPEC 3)",
+        negated="use the predicted probabilities instead of samples of them for v_new, v_down and s1_new "
+        "(as in the appendix of Hinton, Osindero & Teh 2006)",
+    )
+
+
+def fit(
+    model: UpDownDBN, x: torch.Tensor, config: FinetuneConfig, generator: torch.Generator, progress: bool = True,
+    on_epoch: OnEpoch | None = None,
+) -> list[float]:
+    """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities); returns per-epoch wake reconstruction errors."""
+    errors = []
+    bar = epoch_bar(config.epochs, "up-down", progress)
+    for epoch in bar:
+        total = torch.zeros((), device=x.device)
+        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+            total += updown_minibatch(model, data.rows(x, idx), config.lr, config.cd_k, generator,
+                                      config.sample_predictions)
+        error = total.item() / x.numel()
+        errors.append(error)
+        end_epoch(bar, {"recon_error": f"{error:.4f}"}, on_epoch, epoch, error)
+    return errors
+
+
+def train(
+    config: FinetuneConfig,
+    out: str | Path,
+    device: str | torch.device = "auto",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Run:
+    """Fine-tune the DBN of run ``config.dbn`` with the up-down algorithm and write the new run directory."""
+    if config.dbn is None:
+        raise ConfigError("--dbn: required, the run directory of a trained DBN ('genlab train dbn')")
+    parent, digest = open_parent(config.dbn, "dbn", "--dbn", config.dbn_sha256)
+    check_same_data(parent, config.dataset, data_dir, "--dbn")
+    config = config.replace(dbn=str(parent.path.resolve()), dbn_sha256=digest)
+    s = start("dbn-finetune", config, out, device, data_dir, overwrite)
+    s.run.update_meta(source=parent_record(parent, digest))
+    x = data.as_float(s.train.images)
+    test_x = data.as_float(s.test.images)
+    eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+    model = UpDownDBN.from_dbn(train_dbn.load(parent, s.device))
+
+    def log_epoch(epoch: int, error: float) -> None:
+        s.run.append_log({"epoch": epoch, "recon_error": error,
+                          "test_recon_error": recon_error(model, test_x, eval_gen), "time_s": s.elapsed()})
+        s.run.save_model(model.tensors())
+
+    fit(model, x, config, s.generator, progress, log_epoch)
+    s.run.update_meta(train_time_s=s.elapsed())
+    finetune_figures(model, s.test, s.run.figures, eval_gen)
+    return s.run
+
+
+def load(run: Run, device: str | torch.device = "cpu") -> UpDownDBN:
+    """The fine-tuned DBN of a run directory."""
+    dbn_config = DBNConfig.from_dict(run.meta["source"]["config"])
+    shapes = UpDownDBN.shapes(image_size(run), dbn_config.rbm_hidden, dbn_config.top_hidden)
+    return UpDownDBN.from_tensors(run.load_model(shapes)).to(device)

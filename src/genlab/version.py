@@ -1,0 +1,3 @@
+"""genlab's version (also in pyproject.toml)."""
+
+__version__ = "0.2.0"

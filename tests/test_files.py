@@ -1,0 +1,46 @@
+"""genlab.files: tensors only, under their names; writes whole or not at all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genlab import files
+from genlab.errors import GenlabError
+
+
+def test_model_file_holds_tensors_only_under_their_names(tmp_path):
+    path = files.save_tensors(tmp_path / "m.safetensors", {"W": torch.ones(2, 2)})
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    header = json.loads(path.read_bytes()[8 : 8 + header_len])
+    assert set(header) - {"__metadata__"} == {"W"}
+
+
+def test_missing_or_misshapen_tensor_is_named(tmp_path):
+    path = files.save_tensors(tmp_path / "m.safetensors", {"W": torch.ones(2, 2)})
+    with pytest.raises(GenlabError, match="tensor 'h_bias' is missing"):
+        files.load_tensors(path, {"W": (2, 2), "h_bias": (2,)})
+    with pytest.raises(GenlabError, match="tensor 'W' has shape \\[2, 2\\], expected \\[3, 2\\]"):
+        files.load_tensors(path, {"W": (3, 2)})
+
+
+def test_a_garbage_model_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"\x80\x04pickle?")
+    with pytest.raises(GenlabError, match="not a valid safetensors file"):
+        files.load_tensors(path)
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = files.write_json(tmp_path / "x.json", {"a": 1})
+
+    def broken(tmp):
+        tmp.write_text('{"a": 2, "trunc')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_write(target, broken)
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -1,0 +1,49 @@
+"""genlab.migrations: run directories of earlier versions read as what they ran, and keep their lab keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from genlab import migrations
+from genlab.lab.core import config_key
+from genlab.runs import Run
+from genlab.train.dcgan import DCGANConfig
+from genlab.train.rbm import RBMConfig
+from genlab.train.vae import VAEConfig
+
+
+def test_identity_leaves_out_later_options_at_the_value_earlier_runs_had():
+    assert "compile" not in migrations.identity("rbm", RBMConfig().identity())
+    assert migrations.identity("rbm", RBMConfig(compile=True).identity())["compile"] is True
+    assert migrations.identity("rbm", RBMConfig().identity()) == {
+        k: v for k, v in RBMConfig().identity().items() if k != "compile"}
+    assert set(VAEConfig().identity()) - set(migrations.identity("vae", VAEConfig().identity())) == {"bf16", "compile"}
+
+
+def test_a_config_from_before_an_option_existed_keeps_its_lab_key():
+    """A run's key hashes its identity: an option added later, at its earlier value, changes nothing."""
+    before = {k: v for k, v in RBMConfig(epochs=3).identity().items() if k != "compile"}
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps({"family": "rbm", "config": before}, sort_keys=True).encode()).hexdigest()[:12]
+    assert config_key("rbm", RBMConfig(epochs=3)) == key
+    assert config_key("rbm", RBMConfig(epochs=3, compile=True)) != key
+
+
+@pytest.mark.parametrize(("device", "bf16", "cpu_bf16", "expected"), [
+    ("cpu", True, False, False), ("cpu", True, True, True), ("cuda", True, False, True), ("cuda", False, False, False),
+    ("cpu", True, None, False), ("cuda", True, None, True),  # written before cpu_bf16 existed
+])
+def test_a_run_config_from_when_bf16_applied_on_cuda_only_reads_as_what_ran(tmp_path, device, bf16, cpu_bf16, expected):
+    old = {**DCGANConfig().to_dict(), "bf16": bf16, "cpu_bf16": cpu_bf16}
+    if cpu_bf16 is None:
+        del old["cpu_bf16"]
+    run = Run.create(tmp_path / "run", "dcgan", old, data={}, device=device)
+    run.update_meta(versions={**run.meta["versions"], "genlab": "0.1.0"})
+    assert DCGANConfig.from_dict(Run.open(run.path).config).bf16 is expected
+
+
+def test_a_run_config_of_this_version_reads_as_written(tmp_path):
+    run = Run.create(tmp_path / "run", "dcgan", DCGANConfig(bf16=True).to_dict(), data={}, device="cpu")
+    assert DCGANConfig.from_dict(Run.open(run.path).config).bf16 is True
