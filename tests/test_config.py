@@ -69,3 +69,11 @@ def test_identity_leaves_out_locations():
     assert Located().identity() == {"size": 3}
     assert Located(where="there").identity() == {"size": 3}
     assert Located(size=4).identity() == {"size": 4}
+
+
+def test_float_options_must_be_finite():
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ConfigError, match=r"^--rate: expected a finite number, got"):
+            Example(rate=bad)
+    with pytest.raises(ConfigError, match=r"^--rate: expected a finite number, got inf$"):
+        parse("--rate", "inf")

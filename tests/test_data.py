@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import write_dataset, write_idx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from genlab import data
 from genlab.errors import ConfigError, GenlabError
@@ -248,3 +251,63 @@ def test_env_dir_holding_another_known_dataset_does_not_shadow_it(mnist_dir, mon
     monkeypatch.setenv("GENLAB_DATA_DIR", str(mnist_dir))
     assert data.resolve("fashion-mnist").directory == Path("/usr/share/datasets/fashion-mnist")
     assert data.resolve("mnist").directory == mnist_dir
+
+
+# ----------------------------------------------------------------------------- bounded reading
+
+
+def test_a_gzip_file_that_expands_far_beyond_its_header_is_refused_in_bounded_memory(tmp_path):
+    """A 200 kB file whose header declares 4 x 3 x 3 values and whose stream expands to 200 MB."""
+    import tracemalloc
+    import zlib
+
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    with path.open("wb") as out:
+        out.write(packer.compress(GOOD))
+        for _ in range(200):
+            out.write(packer.compress(bytes(1 << 20)))
+        out.write(packer.flush())
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(GenlabError, match="header says 4 x 3 x 3 = 36 bytes of data, file has more, trailing bytes"):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_a_header_that_declares_more_than_genlab_reads_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (60_000, 2000, 2000)))
+    with pytest.raises(GenlabError, match=r"header says 60000 x 2000 x 2000 = 240,000,000,000 bytes of data, more than "
+                                          r"genlab reads from one file \(1,073,741,824 bytes\)"):
+        data.read_idx(path)
+
+
+def test_the_values_are_read_into_one_buffer_shared_with_the_tensor(tmp_path):
+    array = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    raw = data.decompressed(write_idx(tmp_path / "a.gz", array))
+    tensor = data.parse_idx(raw, "a.gz", 3)
+    assert torch.equal(tensor, array)
+    raw[16] ^= 0xFF  # the first value, seen through the tensor
+    assert tensor[0, 0, 0] == array[0, 0, 0] ^ 0xFF
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(
+    st.binary(max_size=64),
+    st.tuples(st.integers(0, len(GOOD)), st.binary(max_size=8), st.integers(0, len(GOOD))).map(
+        lambda t: GOOD[: t[0]] + t[1] + GOOD[t[2] :]),  # a valid file cut and spliced
+), compress=st.booleans())
+def test_any_bytes_read_as_a_tensor_or_a_one_line_genlab_error(tmp_path, content, compress):
+    path = tmp_path / ("f.gz" if compress else "f-idx3-ubyte")
+    path.write_bytes(gzip.compress(content) if compress else content)
+    try:
+        tensor = data.read_idx(path)
+    except GenlabError as e:
+        assert str(path) in str(e) and "\n" not in str(e)
+    else:
+        assert tensor.dtype == torch.uint8 and tensor.numel() == math.prod(tensor.shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+from genlab.cli import main
 from genlab.evaluate.config import EvalConfig
 from genlab.families import evaluate
 from genlab.train import rbm as train_rbm
@@ -22,3 +23,12 @@ def test_eval_adds_the_sample_quality_metrics_for_an_rbm(tiny_dataset, tmp_path)
     assert results["metric_samples"] == 150 and results["metric_test_images"] == 60 and results["sample_time_s"] >= 0
     assert json.loads((run.path / "eval.json").read_text())["fid"] == results["fid"]
     assert "fid" not in evaluate(run, EvalConfig(samples=0, test_limit=60), device="cpu", progress=False)
+
+
+def test_more_samples_than_the_machine_holds_are_refused_before_drawing(tiny_dataset, tmp_path, capsys):
+    train_rbm.train(RBMConfig(hidden=8, epochs=1, dataset=str(tiny_dataset)), tmp_path / "run", device="cpu",
+                    progress=False)
+    code = main(["sample", str(tmp_path / "run"), "--n", str(10**9), "--out", str(tmp_path / "s.png"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "drawing 1,000,000,000 samples would need about" in err
+    assert not (tmp_path / "s.png").exists()

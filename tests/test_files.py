@@ -44,3 +44,13 @@ def test_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
         files.atomic_write(target, broken)
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_a_model_file_with_nan_or_inf_is_refused_in_one_line(tmp_path):
+    for bad in (float("nan"), float("inf")):
+        path = files.save_tensors(tmp_path / "m.safetensors", {"W": torch.tensor([[1.0, bad]]), "n": torch.tensor([3])})
+        with pytest.raises(GenlabError, match="tensor 'W' holds NaN or infinite values") as info:
+            files.load_tensors(path)
+        assert "\n" not in str(info.value)
+    ok = files.save_tensors(tmp_path / "ok.safetensors", {"W": torch.ones(2), "n": torch.tensor([3])})
+    assert set(files.load_tensors(ok)) == {"W", "n"}

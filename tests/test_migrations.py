@@ -39,11 +39,11 @@ def test_a_run_config_from_when_bf16_applied_on_cuda_only_reads_as_what_ran(tmp_
     old = {**DCGANConfig().to_dict(), "bf16": bf16, "cpu_bf16": cpu_bf16}
     if cpu_bf16 is None:
         del old["cpu_bf16"]
-    run = Run.create(tmp_path / "run", "dcgan", old, data={}, device=device)
+    run = Run.create(tmp_path / "run", "dcgan", old, data={"image_shape": [28, 28]}, device=device)
     run.update_meta(versions={**run.meta["versions"], "genlab": "0.1.0"})
     assert DCGANConfig.from_dict(Run.open(run.path).config).bf16 is expected
 
 
 def test_a_run_config_of_this_version_reads_as_written(tmp_path):
-    run = Run.create(tmp_path / "run", "dcgan", DCGANConfig(bf16=True).to_dict(), data={}, device="cpu")
+    run = Run.create(tmp_path / "run", "dcgan", DCGANConfig(bf16=True).to_dict(), data={"image_shape": [28, 28]}, device="cpu")
     assert DCGANConfig.from_dict(Run.open(run.path).config).bf16 is True

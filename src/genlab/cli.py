@@ -42,6 +42,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    from genlab.config import seed_range
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if seed_range(value) is not None:
+        raise argparse.ArgumentTypeError(f"expected {seed_range(value)}, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from genlab import config as cfg
     from genlab.evaluate.config import EvalConfig
@@ -90,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sample.add_argument("run", metavar="RUN", help="run directory made by 'genlab train'")
     p_sample.add_argument("--n", type=_positive_int, default=100, help="number of samples (default: 100)")
     p_sample.add_argument("--out", required=True, metavar="FILE.png", help="PNG file to write")
-    p_sample.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p_sample.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_sample.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     # -- lab -------------------------------------------------------------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from collections.abc import Callable
@@ -28,6 +30,13 @@ Check = Callable[[Any], "str | None"]
 
 def positive(value: Any) -> str | None:
     return None if value > 0 else "a positive number"
+
+
+MAX_SEED = 2**62 - 1  # room for the seeds genlab derives from a run's seed (seed + 1, ...) in 64 bits
+
+
+def seed_range(value: Any) -> str | None:
+    return None if 0 <= value <= MAX_SEED else "an integer from 0 to 2**62 - 1"
 
 
 def non_negative(value: Any) -> str | None:
@@ -73,10 +82,35 @@ def flag_of(field: dataclasses.Field) -> str:
     return f"--{name}"
 
 
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def type_error(field: dataclasses.Field, value: Any) -> str | None:
+    """What ``field`` expects when ``value`` is not of its type (None when it is): an integer is a
+    number, but a bool is not an integer."""
+    tp = _base_type(field)
+    if tp not in TYPE_NAMES:
+        return None
+    if value is None:
+        return None if _allows_none(field) else TYPE_NAMES[tp]
+    if tp is bool:
+        fits = isinstance(value, bool)
+    elif tp is str:
+        fits = isinstance(value, str)
+    else:  # NumPy's integers and floats fit too
+        fits = isinstance(value, numbers.Integral if tp is int else numbers.Real) and not isinstance(value, bool)
+    return None if fits else TYPE_NAMES[tp]
+
+
 def validate(config: Any) -> None:
-    """Raise ConfigError naming the option of the first invalid field."""
+    """Raise ConfigError naming the option of the first invalid field. Every float must be finite."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
+        expected_type = type_error(field, value)
+        if expected_type is not None:
+            raise ConfigError(f"{flag_of(field)}: expected {expected_type}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{flag_of(field)}: expected a finite number, got {value!r}")
         check = field.metadata.get("check")
         if value is None or check is None:
             continue
@@ -101,10 +135,17 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
+        """The config of a dict (e.g. read from a file); errors name the field, not the option."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected an object of {cls.__name__} fields, got {data!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        for name, value in data.items():
+            expected_type = type_error(fields[name], value)
+            if expected_type is not None:
+                raise ConfigError(f"{name}: expected {expected_type}, got {value!r}")
         return cls(**data)
 
     def replace(self, **changes: Any):
@@ -120,6 +161,13 @@ def _base_type(field: dataclasses.Field) -> type:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         tp = args[0]
     return tp
+
+
+def _allows_none(field: dataclasses.Field) -> bool:
+    tp = field.type
+    if isinstance(tp, str):
+        return "None" in tp or tp.startswith("Optional[")
+    return type(None) in typing.get_args(tp)
 
 
 def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:

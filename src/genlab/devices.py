@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -41,3 +42,18 @@ def describe(device: torch.device) -> str:
 
         return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return device.type
+
+
+def memory_of(device: torch.device) -> int:
+    """The bytes of memory a device has in all: the GPU's own, or the machine's."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(nbytes: int, device: torch.device, what: str, advice: str) -> None:
+    """Refuse, before anything is allocated, work whose estimated memory exceeds the device's."""
+    have = memory_of(device)
+    if nbytes > have:
+        raise ConfigError(f"{what} would need about {nbytes / 1e9:,.1f} GB, more than the {have / 1e9:,.1f} GB "
+                          f"of {describe(device)}; {advice}")

@@ -8,6 +8,7 @@ generated from it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 
 from genlab import data
-from genlab.devices import resolve_device
+from genlab.devices import check_fits, resolve_device
 from genlab.errors import ConfigError
 from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import dcgan as evaluate_dcgan
@@ -70,6 +71,10 @@ def family_of(run: Run) -> Family:
 def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """n new images from a run's model (seeded): [n, H, W] in [0, 1] on the CPU."""
     model = family_of(run).load(run, device)
+    pixels = math.prod(run.meta["data"]["image_shape"])
+    units = sum(t.numel() for t in model.state_dict().values() if t.dim() == 1)  # the layer widths: biases
+    check_fits(n * 16 * 4 * (pixels + units), torch.device(device), f"drawing {n:,} samples",
+               "ask for fewer (e.g. --n 10000)")
     images = model.sample(n, make_generator(seed, device))
     return as_images(images.float(), tuple(run.meta["data"]["image_shape"])).clamp(0, 1).cpu()
 

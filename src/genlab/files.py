@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,11 @@ from safetensors.torch import save as st_save
 from genlab.errors import GenlabError
 
 
-
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -37,6 +37,38 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+# The temporary files of atomic_write: .STEM.PID.RANDOM.tmpSUFFIX (mkstemp's random part is 8 characters)
+TEMPORARY = re.compile(r"^\..*\.(?P<pid>[0-9]+)\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_stray_temporaries(directory: str | Path) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in ``directory`` (those of processes
+    no longer running; a live writer's file is left alone), and return them."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stray = []
+    for path in directory.iterdir():
+        match = TEMPORARY.match(path.name)
+        if match and path.is_file() and not process_exists(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            stray.append(path)
+    return stray
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (and may still be writing)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none with this id, or no valid id at all
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def file_sha256(path: str | Path) -> str:
@@ -74,9 +106,17 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: d
     return write_bytes(path, data)
 
 
+def expected_dtype(name: str) -> torch.dtype:
+    """The dtype genlab writes a model's tensor in: float32, but int64 for batch norm's counter."""
+    return torch.int64 if name.endswith("num_batches_tracked") else torch.float32
+
+
 def load_tensors(path: str | Path, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
-    """Load a safetensors file; with ``expected``, every named tensor must exist with that shape."""
+    """Load a safetensors file; with ``expected``, it holds exactly the named tensors, each with that
+    shape and :func:`expected_dtype`. Floating-point tensors must hold finite values only."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise GenlabError(f"{path}: not a regular file, expected a safetensors file")
     try:
         tensors = st_load(path.read_bytes())
     except FileNotFoundError:
@@ -90,4 +130,12 @@ def load_tensors(path: str | Path, expected: dict[str, tuple[int, ...]] | None =
             raise GenlabError(
                 f"{path}: tensor {name!r} has shape {list(tensors[name].shape)}, expected {list(shape)} for this config"
             )
+        if tensors[name].dtype != expected_dtype(name):
+            raise GenlabError(f"{path}: tensor {name!r} is {tensors[name].dtype}, expected {expected_dtype(name)}")
+    extra = sorted(set(tensors) - set(expected or tensors))
+    if extra:
+        raise GenlabError(f"{path}: unexpected tensor(s) {', '.join(map(repr, extra))} for this config")
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise GenlabError(f"{path}: tensor {name!r} holds NaN or infinite values, expected a trained model's numbers")
     return tensors

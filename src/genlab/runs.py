@@ -19,13 +19,21 @@ import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from genlab import data, migrations
 from genlab.errors import ConfigError, GenlabError
-from genlab.files import file_sha256, jsonable, load_tensors, save_tensors, write_bytes, write_json
+from genlab.files import (
+    file_sha256,
+    jsonable,
+    load_tensors,
+    remove_stray_temporaries,
+    save_tensors,
+    write_bytes,
+    write_json,
+)
 from genlab.version import __version__
 
 CONFIG = "config.json"
@@ -33,6 +41,8 @@ MODEL = "model.safetensors"
 LOG = "log.jsonl"
 EVAL = "eval.json"
 FIGURES = "figures"
+
+C = TypeVar("C")
 
 
 # ----------------------------------------------------------------------------- runs
@@ -58,28 +68,37 @@ class Run:
         path: str | Path,
         family: str,
         config: dict[str, Any],
-        data: dict[str, Any] | None = None,
+        data: dict[str, Any],
         device: str = "cpu",
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> Run:
+        if not str(path).strip():
+            raise ConfigError("--out: expected a directory name, got an empty one")
         path = Path(path)
-        if (path / CONFIG).exists() and not overwrite:
-            raise ConfigError(f"--out {path}: already holds a run (config.json); choose another directory or pass --overwrite")
         if path.exists() and not path.is_dir():
             raise ConfigError(f"--out {path}: exists and is not a directory")
+        remove_strays(path)
+        if (path / CONFIG).exists() and not overwrite:
+            raise ConfigError(f"--out {path}: already holds a run (config.json); choose another directory or pass --overwrite")
+        if path.is_dir() and any(path.iterdir()) and not overwrite:
+            raise ConfigError(
+                f"--out {path}: not empty and not a genlab run (no config.json); choose a new or empty directory, "
+                "or pass --overwrite to write genlab's files into it"
+            )
         if overwrite:
             for name in (MODEL, LOG, EVAL):
                 (path / name).unlink(missing_ok=True)
         meta = {
             "family": family,
             "config": config,
-            "data": data or {},
+            "data": data,
             "device": device,
             "versions": versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **(extra or {}),
         }
+        check_meta(path / CONFIG, meta)
         run = cls(path, meta)
         (path / FIGURES).mkdir(parents=True, exist_ok=True)
         write_json(path / CONFIG, meta)
@@ -91,19 +110,16 @@ class Run:
         path = Path(path)
         if not path.is_dir():
             raise ConfigError(f"RUN {path}: not a directory, expected a run directory made by 'genlab train'")
+        remove_strays(path)
         config_path = path / CONFIG
-        if not config_path.is_file():
+        if not config_path.exists():
             raise ConfigError(f"RUN {path}: no config.json, expected a run directory made by 'genlab train'")
-        try:
-            meta = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise GenlabError(f"{config_path}: not valid JSON ({e})") from None
-        if not isinstance(meta, dict) or "family" not in meta or "config" not in meta:
-            raise GenlabError(f"{config_path}: expected an object with 'family' and 'config'")
-        log = []
-        if (path / LOG).is_file():
-            log = [json.loads(line) for line in (path / LOG).read_text().splitlines() if line.strip()]
-        return cls(path, meta, log)
+        for name in (CONFIG, LOG, MODEL, EVAL):
+            if (path / name).exists() and not (path / name).is_file():
+                raise GenlabError(f"{path / name}: not a regular file, expected the run's {name}")
+        meta = read_json(config_path)
+        check_meta(config_path, meta)
+        return cls(path, meta, read_log(path / LOG))
 
     # -- contents -------------------------------------------------------------
 
@@ -115,6 +131,14 @@ class Run:
     def config(self) -> dict[str, Any]:
         """The run's config as this version of genlab reads it (:func:`genlab.migrations.current_config`)."""
         return migrations.current_config(self.family, self.meta)
+
+    def config_as(self, config_class: type[C], config: dict[str, Any] | None = None, where: str = "config") -> C:
+        """The run's config (or another one it records, e.g. its parent's) as a ``config_class``; a value
+        of the wrong type or name is a one-line error naming config.json."""
+        try:
+            return config_class.from_dict(self.config if config is None else config)
+        except (ConfigError, TypeError) as e:
+            raise GenlabError(f"{self.path / CONFIG}: {where}: {e}") from None
 
     def data_source(self, data_dir: str | Path | None = None) -> data.DataSource:
         """The data set the run was trained on (:func:`genlab.data.recorded_source`)."""
@@ -160,12 +184,90 @@ class Run:
 
     def read_eval(self) -> dict[str, Any] | None:
         p = self.path / EVAL
-        return json.loads(p.read_text()) if p.is_file() else None
+        return read_json(p) if p.is_file() else None
+
+
+# ----------------------------------------------------------------------------- the run format, checked in one place
+
+JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+# config.json's keys: the type of each, and whether every run has it
+META = {"family": (str, True), "config": (dict, True), "data": (dict, True), "device": (str, False),
+        "versions": (dict, False), "created": (str, False), "train_time_s": (float, False), "stopped": (str, False),
+        "layer1": (dict, False), "source": (dict, False)}
+# its "data" section: what the run was trained on
+DATA = {"image_shape": (list, True), "dataset": (str, False), "directory": (str, False), "sha256": (dict, False),
+        "train_images": (int, False), "test_images": (int, False)}
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GenlabError(f"{path}: not valid JSON ({e})") from None
+
+
+def json_type(value: Any) -> str:
+    return "null" if value is None else JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def check_keys(path: Path, section: str, obj: dict[str, Any], schema: dict[str, tuple[type, bool]]) -> None:
+    for key, (kind, required) in schema.items():
+        if key not in obj:
+            if required:
+                raise GenlabError(f"{path}: no {section}{key}, expected {JSON_TYPES[kind]}")
+            continue
+        value = obj[key]
+        fits = isinstance(value, int | float) if kind is float else isinstance(value, kind)
+        if not fits or (kind is not bool and isinstance(value, bool)):
+            raise GenlabError(f"{path}: {section}{key} is {json_type(value)}, expected {JSON_TYPES[kind]}")
+
+
+def check_meta(path: Path, meta: Any) -> None:
+    """config.json of a run: the keys of :data:`META` and :data:`DATA` with their types, and an image shape
+    of two positive integers. Every run genlab reads passes here (:meth:`Run.open`)."""
+    if not isinstance(meta, dict):
+        raise GenlabError(f"{path}: {json_type(meta)}, expected an object with 'family', 'config' and 'data'")
+    check_keys(path, "", meta, META)
+    check_keys(path, "data.", meta["data"], DATA)
+    shape = meta["data"]["image_shape"]
+    if len(shape) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise GenlabError(f"{path}: data.image_shape is {json.dumps(shape)}, expected [height, width] (positive integers)")
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """log.jsonl: one JSON object per line (none when the file does not exist yet)."""
+    if not path.is_file():
+        return []
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError as e:
+        raise GenlabError(f"{path}: not text ({e})") from None
+    log = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise GenlabError(f"{path}: line {number} is not valid JSON ({e})") from None
+        if not isinstance(entry, dict):
+            raise GenlabError(f"{path}: line {number} is {json_type(entry)}, expected an object (one epoch's record)")
+        log.append(entry)
+    return log
+
+
+def remove_strays(path: Path) -> None:
+    """Delete what writers killed mid-write left in a run directory (see :func:`genlab.files.remove_stray_temporaries`)."""
+    for directory in (path, path / FIGURES):
+        remove_stray_temporaries(directory)
 
 
 def is_finished(path: str | Path) -> bool:
     """Whether ``path`` holds a run whose training has finished (see :attr:`Run.finished`)."""
     path = Path(path)
+    if not (path / CONFIG).is_file():
+        return False
     try:
         meta = json.loads((path / CONFIG).read_text())
     except (OSError, ValueError):
@@ -190,8 +292,8 @@ def open_parent(path: str, family: str, flag: str, expected_sha256: str | None) 
     """
     try:
         run = Run.open(path)
-    except GenlabError as e:
-        raise ConfigError(f"{flag}: {e}") from None
+    except GenlabError as e:  # not a run: a bad option (exit 2); a damaged run: a bad file (exit 1)
+        raise type(e)(f"{flag}: {e}") from None
     if run.family != family:
         raise ConfigError(f"{flag} {path}: a {run.family} run, expected a {family} run")
     if not run.finished:

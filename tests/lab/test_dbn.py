@@ -59,7 +59,8 @@ def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, mo
 
 def test_the_config_hash_of_a_stacked_dbn_follows_the_rbm_runs_content(tmp_path):
     def rbm_run(seed):
-        run = Run.create(tmp_path / "rbm", "rbm", RBMConfig(hidden=6).to_dict(), overwrite=True)
+        run = Run.create(tmp_path / "rbm", "rbm", RBMConfig(hidden=6).to_dict(), data={"image_shape": [28, 28]},
+                         overwrite=True)
         run.save_model(RBM(784, 6, generator=torch.Generator().manual_seed(seed)).tensors())
         run.update_meta(train_time_s=1.0)
         return run

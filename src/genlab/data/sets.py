@@ -271,6 +271,8 @@ def read_split(source: DataSource, split: str, verify_checksums: bool = True) ->
                 )
         tensors[role] = parse_idx(data, path, ndim)
     images, labels = tensors["images"], tensors["labels"]
+    if images.shape[0] == 0:
+        raise GenlabError(f"{source.path(FILES[f'{split}_images'])}: holds no images, expected at least one")
     if images.shape[0] != labels.shape[0]:
         raise GenlabError(
             f"{source.path(FILES[f'{split}_labels'])}: {labels.shape[0]} labels, "

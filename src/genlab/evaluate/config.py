@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genlab.config import Config, non_negative, option, positive
+from genlab.config import Config, non_negative, option, positive, seed_range
 
 
 @dataclass
 class EvalConfig(Config):
     """Options of ``genlab eval`` (each family uses the ones that apply to it)."""
 
-    seed: int = option(0, "seed of the evaluation's own randomness (AIS chains, samples)")
+    seed: int = option(0, "seed of the evaluation's own randomness (AIS chains, samples)", check=seed_range)
     test_limit: int | None = option(None, "evaluate on the first N test images only (quick checks)", check=positive)
     ais_runs: int = option(100, "AIS runs for log Z (RBM, DBN)", check=positive)
     ais_betas: int = option(14500, "AIS intermediate distributions (RBM, DBN)", check=positive)

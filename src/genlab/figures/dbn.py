@@ -47,12 +47,14 @@ def reconstructions_figure(
 
     Each model is given as (name, reconstruct) with ``reconstruct(x) -> (top state, p(v = 1 | h))``.
     """
-    x = data.as_float(test.images[:n])
+    test = test.head(n)  # fewer when the test split is smaller
+    n = len(test)
+    x = data.as_float(test.images)
     rows = [("input", x.reshape(n, *test.image_shape))]
     for name, reconstruct in models:
         top, p = reconstruct(x)
         rows += [(f"{name} p(v=1|h)", p.reshape(n, *test.image_shape)), (f"{name} top", as_grid(top))]
-    return plots.rows_figure(rows, path, title=title, col_labels=[str(int(c)) for c in test.labels[:n]])
+    return plots.rows_figure(rows, path, title=title, col_labels=[str(int(c)) for c in test.labels])
 
 
 @torch.no_grad()

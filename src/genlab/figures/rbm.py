@@ -27,7 +27,9 @@ def weights_figure(rbm: RBM, path: Path, image_shape: tuple[int, int], order: to
 @torch.no_grad()
 def reconstructions_figure(rbm: RBM, test: ImageSet, path: Path, generator: torch.Generator, n: int = 20) -> Path:
     """SPEC 1.2: the first n test images, p(v = 1 | h) and the hidden state h ~ p(h | v)."""
-    x = data.as_float(test.images[:n])
+    test = test.head(n)  # fewer when the test split is smaller
+    n = len(test)
+    x = data.as_float(test.images)
     h, p = rbm.reconstruct(x, generator)
     shape = test.image_shape
     return plots.rows_figure(
@@ -38,7 +40,7 @@ def reconstructions_figure(rbm: RBM, test: ImageSet, path: Path, generator: torc
         ],
         path,
         title="Reconstructions of the first test images",
-        col_labels=[str(int(c)) for c in test.labels[:n]],
+        col_labels=[str(int(c)) for c in test.labels],
     )
 
 
@@ -164,7 +166,9 @@ def standard_figures(rbm: RBM, test: ImageSet, out: Path, generator: torch.Gener
 @torch.no_grad()
 def reconstruction_comparison_figure(models: dict[str, RBM], test: ImageSet, path: Path, n: int = 10) -> Path:
     """The first n test images and p(v = 1 | h) of each model, one row per model (same seed for each)."""
-    x = data.as_float(test.images[:n])
+    test = test.head(n)  # fewer when the test split is smaller
+    n = len(test)
+    x = data.as_float(test.images)
     rows = [("input", x.reshape(n, *test.image_shape))]
     for label, rbm in models.items():
         _, p = rbm.reconstruct(x.to(rbm.W.device), make_generator(0, rbm.W.device))

@@ -36,7 +36,9 @@ def reconstructions_figure(model: VAE, test: ImageSet, path: Path, generator: to
     Each row is one strip of images; the posterior means share one grey scale (and a
     colour bar), so that their values compare across images.
     """
-    x = data.as_float(test.images[:n])
+    test = test.head(n)  # fewer when the test split is smaller
+    n = len(test)
+    x = data.as_float(test.images)
     mu, logvar = model.encode(x)
     z = model.reparameterize(mu, logvar, generator)
     shape = test.image_shape
@@ -60,7 +62,7 @@ def reconstructions_figure(model: VAE, test: ImageSet, path: Path, generator: to
         ax.set_xticks([])
         ax.set_yticks([])
     width = shape[1] + 2
-    axes[0].set_xticks([i * width + shape[1] / 2 for i in range(n)], [str(int(c)) for c in test.labels[:n]], fontsize=7)
+    axes[0].set_xticks([i * width + shape[1] / 2 for i in range(n)], [str(int(c)) for c in test.labels], fontsize=7)
     axes[0].xaxis.tick_top()
     fig.suptitle(f"Reconstructions of the first {n} test images and their latent state ({model.latent}-D latent)", fontsize=10)
     return plots.save_figure(fig, path)

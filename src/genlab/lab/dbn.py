@@ -52,7 +52,7 @@ GIBBS_STEPS = 100  # SPEC 2.3: Gibbs steps in the top RBM when generating
 def stacked_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
     """``base`` on top of a finished RBM run: its path and model checksum are part of the
     config, so the lab's config hash changes whenever the RBM does."""
-    rbm = RBMConfig.from_dict(rbm_run.config)
+    rbm = rbm_run.config_as(RBMConfig)
     return base.replace(rbm=str(rbm_run.path.resolve()), rbm_sha256=model_sha256(rbm_run),
                         rbm_hidden=rbm.hidden, rbm_cd_k=rbm.cd_k)
 

@@ -25,7 +25,16 @@ from genlab.models.rbm import RBM
 from genlab.runs import Run, check_same_data, open_parent, parent_record
 from genlab.train import rbm as train_rbm
 from genlab.train.rbm import RBMConfig, check_compiled_cd_k
-from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+from genlab.train.session import (
+    OnEpoch,
+    TrainConfig,
+    check_finite,
+    end_epoch,
+    epoch_bar,
+    leaves_nothing_half_made,
+    start,
+    stopped_when_not_finite,
+)
 
 
 @dataclass
@@ -105,11 +114,13 @@ def fit_top(
         else:
             total = fast(generator)
         error = total.item() / (x.shape[0] * dbn.n_h1)
+        check_finite(dbn, epoch, {"top RBM's reconstruction error": error})
         errors.append(error)
         end_epoch(bar, {"recon_error": f"{error:.4f}"}, on_epoch, epoch, error)
     return errors
 
 
+@leaves_nothing_half_made
 def train(
     config: DBNConfig,
     out: str | Path,
@@ -123,7 +134,7 @@ def train(
     if config.rbm is not None:
         parent, digest = open_parent(config.rbm, "rbm", "--rbm", config.rbm_sha256)
         check_same_data(parent, config.dataset, data_dir, "--rbm")
-        rbm_config = RBMConfig.from_dict(parent.config)
+        rbm_config = parent.config_as(RBMConfig)
         config = config.replace(rbm=str(parent.path.resolve()), rbm_sha256=digest, rbm_hidden=rbm_config.hidden,
                                 rbm_cd_k=rbm_config.cd_k)
     elif config.rbm_sha256 is not None:
@@ -135,7 +146,8 @@ def train(
                 f"--top-hidden: expected {pixels} (the number of pixels) with --top-init transpose, got {config.top_hidden}"
             )
 
-    s = start("dbn", config, out, device, data_dir, overwrite)
+    s = start("dbn", config, out, device, data_dir, overwrite,
+              shapes=lambda n: DBN.shapes(n, config.rbm_hidden, config.top_hidden))
     x = data.as_float(s.train.images)
     test_x = data.as_float(s.test.images)
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
@@ -152,7 +164,8 @@ def train(
             s.run.append_log({"layer": 1, "epoch": epoch, "recon_error": error,
                               "test_recon_error": rbm_recon_error(rbm1, test_x, eval_gen), "time_s": s.elapsed()})
 
-        train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1)
+        with stopped_when_not_finite(s.run):
+            train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1)
         s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed()})
 
     dbn = DBN.stack(rbm1, config.top_hidden, config.init_std, config.top_init == "transpose", s.generator)
@@ -162,7 +175,8 @@ def train(
                           "test_recon_error": recon_error(dbn, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(dbn.tensors())
 
-    fit_top(dbn, x, config, s.generator, progress, log_top)
+    with stopped_when_not_finite(s.run):
+        fit_top(dbn, x, config, s.generator, progress, log_top)
     s.run.update_meta(train_time_s=s.elapsed())
     dbn_figures(dbn, s.test, s.run.figures, eval_gen)
     return s.run
@@ -170,6 +184,6 @@ def train(
 
 def load(run: Run, device: str | torch.device = "cpu") -> DBN:
     """The trained DBN of a run directory."""
-    cfg = DBNConfig.from_dict(run.config)
+    cfg = run.config_as(DBNConfig)
     tensors = run.load_model(DBN.shapes(image_size(run), cfg.rbm_hidden, cfg.top_hidden))
     return DBN.from_tensors(tensors).to(device)

@@ -14,7 +14,6 @@ iterations and g_steps generator steps in each. Every step draws fresh noise.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,20 @@ import torch
 from genlab import data
 from genlab.algorithms.gan import d_step, g_step
 from genlab.config import option, positive
-from genlab.errors import GenlabError
 from genlab.figures.dcgan import CURVE_POINTS, epoch_figures
 from genlab.models.dcgan import DCGAN, IMAGE_SIZE
 from genlab.rng import make_generator
 from genlab.runs import Run
-from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+from genlab.train.session import (
+    OnEpoch,
+    TrainConfig,
+    check_finite,
+    end_epoch,
+    epoch_bar,
+    leaves_nothing_half_made,
+    start,
+    stopped_when_not_finite,
+)
 
 GRID = 100  # the fixed noise batch drawn as a 10x10 grid after every epoch
 
@@ -61,10 +68,6 @@ class DCGANConfig(TrainConfig):
                                  negated="contiguous instead of channels-last memory format (same float32 arithmetic, slower)")
 
 
-class NonFiniteLoss(GenlabError):
-    """A loss became NaN or infinite: training cannot go on."""
-
-
 def real_batch(images: torch.Tensor, idx: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
     """uint8 [N, 64, 64] rows ``idx`` -> [n, 1, 64, 64] floats in [-1, 1]."""
     x = data.to_signed(data.rows(images, idx)[:, None].float().div_(255))
@@ -90,7 +93,8 @@ def fit(
     and ``d_fake`` = D(G(z)) over the discriminator's minibatches, the step counts,
     and the loss curves ``d_loss_curve`` and ``g_loss_curve`` (the mean over each
     tenth of the epoch's steps). ``on_epoch(epoch, numbers)`` is called after each
-    epoch whose losses are finite; a NaN or infinite loss raises NonFiniteLoss.
+    epoch whose losses and parameters are finite; a NaN or infinite one raises
+    :class:`genlab.train.session.NonFiniteTraining`.
     """
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     gan.to(memory_format=memory_format).train()
@@ -109,9 +113,7 @@ def fit(
             for _ in range(config.g_steps):
                 g_stats.append(g_step(gan, config.batch_size, opt_g, generator, config.bf16))
         numbers = epoch_numbers(d_stats, g_stats)
-        for name, network in (("d_loss", "discriminator"), ("g_loss", "generator")):
-            if not math.isfinite(numbers[name]):
-                raise NonFiniteLoss(f"the {network} loss is {numbers[name]} in epoch {epoch}")
+        check_finite(gan, epoch, {"discriminator loss": numbers["d_loss"], "generator loss": numbers["g_loss"]})
         history.append(numbers)
         shown = {"d_loss": f"{numbers['d_loss']:.3f}", "g_loss": f"{numbers['g_loss']:.3f}",
                  "D_x": f"{numbers['d_real']:.2f}", "D_Gz": f"{numbers['d_fake']:.2f}"}
@@ -129,6 +131,7 @@ def epoch_numbers(d_stats: list[dict[str, torch.Tensor]], g_stats: list[dict[str
     return numbers
 
 
+@leaves_nothing_half_made
 def train(
     config: DCGANConfig,
     out: str | Path,
@@ -142,7 +145,8 @@ def train(
     ``config.json`` gets ``train_time_s`` (wall clock) and ``train_cpu_s`` (CPU time of
     the process, all threads) at the end.
     """
-    s = start("dcgan", config, out, device, data_dir, overwrite)
+    s = start("dcgan", config, out, device, data_dir, overwrite,
+              shapes=lambda n: DCGAN.shapes(config.latent, config.batchnorm))
     cpu_started = time.process_time()
     images = data.resize(s.train.images, IMAGE_SIZE)
     gan = DCGAN(config.latent, config.batchnorm, s.generator, s.device)
@@ -153,22 +157,15 @@ def train(
         s.run.save_model(gan.tensors())
         epoch_figures(gan, fixed_z, s.run.log, s.run.figures, epoch)
 
-    try:
+    with stopped_when_not_finite(s.run):
         fit(gan, images, config, s.generator, progress, log_epoch)
-    except NonFiniteLoss as e:
-        s.run.update_meta(stopped=str(e))
-        if s.run.log:
-            kept = f"{s.run.path / 'model.safetensors'} keeps epoch {len(s.run.log)}, the last with finite losses"
-        else:
-            kept = "no epoch finished, so no model was saved"
-        raise GenlabError(f"dcgan: {e}; training stopped ({kept}); a lower --lr may help") from None
     s.run.update_meta(train_time_s=s.elapsed(), train_cpu_s=time.process_time() - cpu_started)
     return s.run
 
 
 def load(run: Run, device: str | torch.device = "cpu") -> DCGAN:
     """The trained DCGAN of a run directory."""
-    cfg = DCGANConfig.from_dict(run.config)
+    cfg = run.config_as(DCGANConfig)
     tensors = run.load_model(DCGAN.shapes(cfg.latent, cfg.batchnorm))
     gan = DCGAN(cfg.latent, cfg.batchnorm, device="cpu")
     gan.load_state_dict(tensors)

@@ -23,7 +23,16 @@ from genlab.evaluate import rbm as evaluate_rbm
 from genlab.figures.rbm import standard_figures
 from genlab.models.rbm import RBM
 from genlab.runs import Run
-from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+from genlab.train.session import (
+    OnEpoch,
+    TrainConfig,
+    check_finite,
+    end_epoch,
+    epoch_bar,
+    leaves_nothing_half_made,
+    start,
+    stopped_when_not_finite,
+)
 
 
 @dataclass
@@ -96,6 +105,7 @@ def fit(
         else:
             total = fast(generator)
         error = total.item() / x.numel()
+        check_finite(rbm, epoch, {"reconstruction error": error})
         errors.append(error)
         end_epoch(bar, {"recon_error": f"{error:.4f}"}, on_epoch, epoch, error)
     return errors
@@ -111,6 +121,7 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
     return total
 
 
+@leaves_nothing_half_made
 def train(
     config: RBMConfig,
     out: str | Path,
@@ -127,7 +138,7 @@ def train(
     :func:`genlab.evaluate.rbm.training_loglik`). Evaluation draws from its own
     random stream, so it never changes the trained weights.
     """
-    s = start("rbm", config, out, device, data_dir, overwrite)
+    s = start("rbm", config, out, device, data_dir, overwrite, shapes=lambda n: RBM.shapes(n, config.hidden))
     x = data.as_float(s.train.images)
     test_x = data.as_float(s.test.images)
     rbm = RBM(x.shape[1], config.hidden, config.init_std, generator=s.generator, device=s.device)
@@ -153,7 +164,8 @@ def train(
         s.run.save_model(rbm.tensors())
         return shown
 
-    fit(rbm, x, config, s.generator, progress, log_epoch)
+    with stopped_when_not_finite(s.run):
+        fit(rbm, x, config, s.generator, progress, log_epoch)
     train_time = s.elapsed() - eval_time
     standard_figures(rbm, s.test, s.run.figures, eval_gen)
     s.run.update_meta(train_time_s=train_time)  # last: marks the run as finished
@@ -162,7 +174,7 @@ def train(
 
 def load(run: Run, device: str | torch.device = "cpu") -> RBM:
     """The trained RBM of a run directory."""
-    cfg = RBMConfig.from_dict(run.config)
+    cfg = run.config_as(RBMConfig)
     h, w = run.meta["data"]["image_shape"]
     tensors = run.load_model(RBM.shapes(h * w, cfg.hidden))
     return RBM.from_tensors(tensors).to(device)

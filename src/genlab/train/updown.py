@@ -22,7 +22,16 @@ from genlab.models.dbn import UpDownDBN
 from genlab.runs import Run, check_same_data, open_parent, parent_record
 from genlab.train import dbn as train_dbn
 from genlab.train.dbn import DBNConfig, image_size
-from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+from genlab.train.session import (
+    OnEpoch,
+    TrainConfig,
+    check_finite,
+    end_epoch,
+    epoch_bar,
+    leaves_nothing_half_made,
+    start,
+    stopped_when_not_finite,
+)
 
 
 @dataclass
@@ -55,11 +64,13 @@ def fit(
             total += updown_minibatch(model, data.rows(x, idx), config.lr, config.cd_k, generator,
                                       config.sample_predictions)
         error = total.item() / x.numel()
+        check_finite(model, epoch, {"wake reconstruction error": error})
         errors.append(error)
         end_epoch(bar, {"recon_error": f"{error:.4f}"}, on_epoch, epoch, error)
     return errors
 
 
+@leaves_nothing_half_made
 def train(
     config: FinetuneConfig,
     out: str | Path,
@@ -86,7 +97,8 @@ def train(
                           "test_recon_error": recon_error(model, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(model.tensors())
 
-    fit(model, x, config, s.generator, progress, log_epoch)
+    with stopped_when_not_finite(s.run):
+        fit(model, x, config, s.generator, progress, log_epoch)
     s.run.update_meta(train_time_s=s.elapsed())
     finetune_figures(model, s.test, s.run.figures, eval_gen)
     return s.run
@@ -94,6 +106,6 @@ def train(
 
 def load(run: Run, device: str | torch.device = "cpu") -> UpDownDBN:
     """The fine-tuned DBN of a run directory."""
-    dbn_config = DBNConfig.from_dict(run.meta["source"]["config"])
+    dbn_config = run.config_as(DBNConfig, run.meta.get("source", {}).get("config"), "source.config")
     shapes = UpDownDBN.shapes(image_size(run), dbn_config.rbm_hidden, dbn_config.top_hidden)
     return UpDownDBN.from_tensors(run.load_model(shapes)).to(device)

@@ -28,7 +28,16 @@ from genlab.figures.vae import standard_figures
 from genlab.models.vae import ACTIVATIONS, VAE
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run
-from genlab.train.session import OnEpoch, TrainConfig, end_epoch, epoch_bar, start
+from genlab.train.session import (
+    OnEpoch,
+    TrainConfig,
+    check_finite,
+    end_epoch,
+    epoch_bar,
+    leaves_nothing_half_made,
+    start,
+    stopped_when_not_finite,
+)
 
 TARGETS = ("soft", "binarized")
 
@@ -109,6 +118,7 @@ def fit(
             eps = torch.randn(idx.shape[0], config.latent, generator=generator, device=x.device)
             total += step(target, eps) * idx.shape[0]
         train_loss = total.item() / x.shape[0]
+        check_finite(model, epoch, {"training loss": train_loss})
         losses.append(train_loss)
         end_epoch(bar, {"loss": f"{train_loss:.2f}"}, on_epoch, epoch, train_loss)
     return losses
@@ -124,6 +134,7 @@ def build(config: VAEConfig, n_visible: int, generator: torch.Generator | None =
     return VAE(n_visible, config.latent, hidden_sizes(config.hidden), config.activation, generator=generator, device=device)
 
 
+@leaves_nothing_half_made
 def train(
     config: VAEConfig,
     out: str | Path,
@@ -133,7 +144,8 @@ def train(
     overwrite: bool = False,
 ) -> Run:
     """Train a VAE and write its run directory (config, model, log, standard figures)."""
-    s = start("vae", config, out, device, data_dir, overwrite)
+    s = start("vae", config, out, device, data_dir, overwrite,
+              shapes=lambda n: VAE.shapes(n, config.latent, hidden_sizes(config.hidden)))
     x = data.pixel_rows(s.train.images)  # uint8: see fit
     test_v = binarized(s.test.images)
     model = build(config, x.shape[1], s.generator, s.device)
@@ -144,7 +156,8 @@ def train(
         s.run.save_model(model.tensors())
         return {"test_elbo": f"{test_elbo:.2f}"}
 
-    fit(model, x, config, s.generator, progress, log_epoch)
+    with stopped_when_not_finite(s.run):
+        fit(model, x, config, s.generator, progress, log_epoch)
     s.run.update_meta(train_time_s=s.elapsed())
     standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device))
     return s.run
@@ -152,7 +165,7 @@ def train(
 
 def load(run: Run, device: str | torch.device = "cpu") -> VAE:
     """The trained VAE of a run directory."""
-    cfg = VAEConfig.from_dict(run.config)
+    cfg = run.config_as(VAEConfig)
     h, w = run.meta["data"]["image_shape"]
     tensors = run.load_model(VAE.shapes(h * w, cfg.latent, hidden_sizes(cfg.hidden)))
     model = build(cfg, h * w, device=device)
