@@ -1,7 +1,8 @@
 """Files written whole or not at all, and the formats genlab writes: JSON and safetensors.
 
 Every file is written to a temporary file in the same directory and then renamed, so an
-interrupted write never leaves a truncated file under its final name.
+interrupted write never leaves a truncated file under its final name. A file gets the mode
+``open()`` would give it: 0o666 less the umask (0o644 under the usual 0o022).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,17 +24,23 @@ from safetensors.torch import save as st_save
 from genlab.errors import GenlabError
 
 
-
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place.
+
+    An error of the file system (no permission, no space left, a directory in the way)
+    names ``path``, not its temporary.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(8)}.tmp{path.suffix}")
     try:
+        tmp.touch(mode=0o666, exist_ok=False)  # the mode open() gives: the kernel takes the umask off
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno is not None and e.filename in (None, str(tmp)):
+            raise OSError(e.errno, e.strerror, str(path)) from e  # OSError picks the subclass of the errno
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
