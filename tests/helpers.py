@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -28,3 +31,13 @@ def write_dataset(directory: Path, n_train: int = 300, n_test: int = 100, seed: 
         write_idx(directory / f"{split}-images-idx3-ubyte{ext}", images)
         write_idx(directory / f"{split}-labels-idx1-ubyte{ext}", labels)
     return directory
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """Run the block with ``mask`` as the process's umask."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)

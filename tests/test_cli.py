@@ -1,4 +1,4 @@
-"""The genlab command: help, errors and exit codes, and the data/train/eval/sample commands."""
+"""The genlab command: help, start-up time, errors and exit codes, and the data/train/eval/sample commands."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import gzip
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from helpers import umask, write_dataset
 
+from genlab import cli
 from genlab.cli import main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def run_cli(capsys, *argv):
@@ -25,10 +32,52 @@ def run_cli(capsys, *argv):
 
 
 def test_python_dash_m_genlab_shows_help():
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "genlab", "--help"], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "genlab", "--help"], capture_output=True, text=True, env=ENV, check=False)
     assert done.returncode == 0 and "train" in done.stdout and "eval" in done.stdout
+
+
+def test_help_version_and_bad_commands_do_not_load_the_models():
+    script = """if True:
+        import runpy, sys
+        for argv in (["--version"], ["--help"], [], ["bogus"]):
+            sys.argv = ["genlab", *argv]
+            try:
+                runpy.run_module("genlab", run_name="__main__")  # genlab/__init__.py, __main__.py and cli.py
+            except SystemExit:
+                pass
+        print(sorted(m for m in ("torch", "matplotlib", "sklearn", "numpy") if m in sys.modules), file=sys.stderr)
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, check=False)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def best_of_3(*argv: str) -> float:
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, *argv], capture_output=True, env=ENV, check=True)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_help_and_version_take_under_half_a_second_more_than_python_itself():
+    python = best_of_3("-c", "pass")
+    for flag in ("--version", "--help"):
+        took = best_of_3("-m", "genlab", flag)
+        assert took < python + 0.5, f"genlab {flag}: {took:.2f} s, python -c pass: {python:.2f} s"
+
+
+@pytest.mark.parametrize(("argv", "unbuffered"), [(["data", "info"], ""), (["data", "info"], "1"), (["--help"], "")],
+                         ids=["info", "info-unbuffered", "help"])
+def test_output_into_a_closed_pipe_stops_quietly(tiny_dataset, argv, unbuffered):
+    if argv[0] == "data":
+        argv = [*argv, "--dataset", str(tiny_dataset)]
+    env = {**ENV, "PYTHONUNBUFFERED": unbuffered}
+    process = subprocess.Popen([sys.executable, "-m", "genlab", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env)
+    process.stdout.close()  # long before genlab writes: like `genlab data info | head -0`
+    err = process.stderr.read().decode()
+    assert process.wait() == 1 and err == ""
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["data", "--help"], ["train", "rbm", "--help"], ["eval", "--help"],
@@ -53,6 +102,67 @@ def test_every_command_has_help(capsys, argv):
 def test_invalid_options_exit_2_with_one_line(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and message in err and err.strip().count("\n") <= 2  # argparse adds a usage line
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """An RBM trained for one epoch on 300 random images, under the umask 0o027 (once: its figures take a while)."""
+    root = tmp_path_factory.mktemp("tiny-run")
+    run = root / "run"
+    with pytest.MonkeyPatch.context() as patch, umask(0o027):
+        patch.setenv("HOME", str(root))  # like conftest's isolated_home, which a module's fixture precedes
+        code = main(["train", "rbm", "--out", str(run), "--dataset", str(write_dataset(root / "tiny")),
+                     "--hidden", "12", "--epochs", "1", "--quiet", "--device", "cpu"])
+    assert code == 0
+    return run
+
+
+def test_a_run_directory_gets_the_modes_of_the_umask(tiny_run):
+    modes = {p.relative_to(tiny_run).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [tiny_run, *tiny_run.rglob("*")]}
+    assert {"config.json", "model.safetensors", "log.jsonl", "figures"} <= set(modes)
+    assert {name: oct(mode) for name, mode in modes.items()} == {
+        name: oct(0o750 if (tiny_run / name).is_dir() else 0o640) for name in modes}
+
+
+def test_a_file_that_cannot_be_written_is_one_line_naming_it(tiny_run, tmp_path, capsys):
+    in_the_way = tmp_path / "in-the-way.png"
+    in_the_way.mkdir()
+    code, out, err = run_cli(capsys, "sample", str(tiny_run), "--n", "4", "--out", str(in_the_way), "--device", "cpu")
+    assert code == 1 and out == "" and err == f"genlab: error: {in_the_way}: Is a directory\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a user whose permissions are checked")
+def test_a_read_only_directory_is_one_line_naming_the_file(tiny_run, tmp_path, capsys):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    code, _, err = run_cli(capsys, "sample", str(tiny_run), "--out", str(read_only / "s.png"), "--device", "cpu")
+    assert code == 1 and err == f"genlab: error: {read_only / 's.png'}: Permission denied\n"
+
+
+def test_an_os_error_names_its_paths():
+    assert cli.os_error_message(PermissionError(13, "Permission denied", "a.png")) == "a.png: Permission denied"
+    assert cli.os_error_message(OSError(18, "Invalid cross-device link", "a", None, "b")) == "a -> b: Invalid cross-device link"
+    assert cli.os_error_message(OSError("no errno")) == "no errno"
+
+
+def test_running_out_of_memory_is_one_line(capsys, monkeypatch):
+    def sample(args):
+        raise MemoryError
+
+    monkeypatch.setitem(cli.COMMANDS, "sample", cli.COMMANDS["sample"]._replace(run=sample))
+    code, _, err = run_cli(capsys, "sample", "RUN", "--out", "s.png")
+    assert code == 1 and err == "genlab: error: ran out of memory; try a smaller --n\n"
+
+
+def test_the_summary_of_training_shows_headline_numbers_but_no_lists():
+    log = [{"epoch": 1, "d_loss": 1.334, "d_real": 0.800037, "d_fake": 0.5876179, "g_loss": 4.49,
+            "d_loss_curve": [1.77, 0.89], "time_s": 18.48}]
+    assert cli.train_summary("dcgan", Path("runs/g"), log, 20.24) == \
+        "dcgan: 1 epoch in 20.2 s, run written to runs/g (D(x) 0.8, D(G(z)) 0.5876)"
+    log = [{"epoch": 10, "recon_error": 0.041234, "test_recon_error": 0.0421, "time_s": 0.5}]
+    assert cli.train_summary("rbm", Path("r"), log, 23.44) == \
+        "rbm: 10 epochs in 23.4 s, run written to r (reconstruction error 0.04123, test reconstruction error 0.0421)"
 
 
 def test_eval_of_a_directory_that_is_not_a_run_exits_2(capsys, tmp_path):
@@ -86,6 +196,8 @@ def test_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     code, out, err = run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset),
                              "--hidden", "12", "--epochs", "2", "--quiet", "--device", "cpu")
     assert code == 0, err
+    assert out.startswith("rbm: 2 epochs in ") and f"s, run written to {run} (reconstruction error " in out
+    assert out.count("\n") == 1 and "{" not in out
     code, out, err = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0")
     results = json.loads(out)
     assert code == 0 and results["test_loglik_method"] == "exact" and results["test_loglik"] < 0

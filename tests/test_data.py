@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import math
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import write_dataset, write_idx
+from helpers import umask, write_dataset, write_idx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,6 +174,13 @@ def test_download_tries_the_next_mirror_and_verifies(mnist_dir, tmp_path):
     data.download("mnist", target, mirrors=mirrors, progress=False)
     assert sorted(p.name for p in target.iterdir()) == sorted(f"{s}.gz" for s in data.FILES.values())
     data.verify(data.resolve("mnist", target))
+
+
+def test_downloaded_files_get_the_mode_of_the_umask(mnist_dir, tmp_path):
+    target = tmp_path / "dl"
+    with umask(0o027):
+        data.download("mnist", target, mirrors=(mnist_dir.as_uri() + "/",), progress=False)
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in target.iterdir()} == {oct(0o640)}
 
 
 def test_download_rejects_a_mirror_with_wrong_content_and_leaves_no_partial_file(mnist_dir, tmp_path):

@@ -1,11 +1,14 @@
-"""genlab.files: tensors only, under their names; writes whole or not at all."""
+"""genlab.files: tensors only, under their names; writes whole or not at all, with the umask's mode."""
 
 from __future__ import annotations
 
+import errno
 import json
+import stat
 
 import pytest
 import torch
+from helpers import umask
 
 from genlab import files
 from genlab.errors import GenlabError
@@ -54,3 +57,34 @@ def test_a_model_file_with_nan_or_inf_is_refused_in_one_line(tmp_path):
         assert "\n" not in str(info.value)
     ok = files.save_tensors(tmp_path / "ok.safetensors", {"W": torch.ones(2), "n": torch.tensor([3])})
     assert set(files.load_tensors(ok)) == {"W", "n"}
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)], ids=["umask-022", "umask-077"])
+def test_written_files_get_the_mode_of_the_umask(tmp_path, mask, mode):
+    with umask(mask):
+        written = [
+            files.write_json(tmp_path / "a.json", {"a": 1}),
+            files.save_tensors(tmp_path / "m.safetensors", {"W": torch.ones(2)}),
+            files.atomic_write(tmp_path / "f.png", lambda tmp: tmp.write_bytes(b"png")),  # opened by name, like savefig
+            files.write_json(tmp_path / "a.json", {"a": 2}),  # replacing a file
+        ]
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in written] == [oct(mode)] * 4
+
+
+def test_a_failed_write_names_the_file_not_its_temporary(tmp_path):
+    target = tmp_path / "x.json"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        files.write_json(target, {"a": 1})
+    assert info.value.filename == str(target) and info.value.filename2 is None
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_a_full_disk_names_the_file_being_written(tmp_path):
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a file object's write raises it: no file name
+
+    with pytest.raises(OSError) as info:
+        files.atomic_write(tmp_path / "x.json", full)
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / "x.json"))
+    assert list(tmp_path.iterdir()) == []

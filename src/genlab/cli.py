@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from genlab.version import __version__
 from genlab.errors import ConfigError, GenlabError
@@ -54,19 +56,10 @@ def _seed(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from genlab import config as cfg
-    from genlab.evaluate.config import EvalConfig
-    from genlab.families import FAMILIES
-    from genlab.lab import ALL, TASKS
-    from genlab.lab.presets import NAMES
+# ----------------------------------------------------------------------------- each command's options
 
-    parser = Parser(prog="genlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
 
-    # -- data ------------------------------------------------------------------
-    p_data = commands.add_parser("data", help="download, verify or describe a data set")
+def data_options(p_data: argparse.ArgumentParser) -> None:
     data_commands = p_data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
     for name, help_text in (
         ("download", "fetch a known data set from its public mirrors and verify its checksums"),
@@ -77,8 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, or (verify/info) a directory of IDX files (default: mnist)")
         p.add_argument("--data-dir", help=DATA_DIR_HELP if name != "download" else "where to store the files (default: ~/.cache/genlab/DATASET)")
 
-    # -- train -----------------------------------------------------------------
-    p_train = commands.add_parser("train", help="train a model into a run directory")
+
+def train_options(p_train: argparse.ArgumentParser) -> None:
+    from genlab import config as cfg
+    from genlab.families import FAMILIES
+
     families = p_train.add_subparsers(dest="family", metavar="MODEL", parser_class=Parser, required=True)
     for family in FAMILIES.values():
         p = families.add_parser(family.name, help=family.help, description=family.help)
@@ -89,24 +85,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    # -- eval ------------------------------------------------------------------
-    p_eval = commands.add_parser("eval", help="measure a trained run; writes RUN/eval.json and prints it")
+
+def eval_options(p_eval: argparse.ArgumentParser) -> None:
+    from genlab import config as cfg
+    from genlab.evaluate.config import EvalConfig
+
     p_eval.add_argument("run", metavar="RUN", help="run directory made by 'genlab train'")
     cfg.add_arguments(p_eval, EvalConfig)
     p_eval.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_eval.add_argument("--data-dir", help=DATA_DIR_HELP)
     p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    # -- sample ----------------------------------------------------------------
-    p_sample = commands.add_parser("sample", help="draw new images from a trained run into a PNG grid")
+
+def sample_options(p_sample: argparse.ArgumentParser) -> None:
     p_sample.add_argument("run", metavar="RUN", help="run directory made by 'genlab train'")
     p_sample.add_argument("--n", type=_positive_int, default=100, help="number of samples (default: 100)")
     p_sample.add_argument("--out", required=True, metavar="FILE.png", help="PNG file to write")
     p_sample.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_sample.add_argument("--device", default="auto", help=DEVICE_HELP)
 
-    # -- lab -------------------------------------------------------------------
-    p_lab = commands.add_parser("lab", help="run a SPEC task's experiments and write its figures, tables and report")
+
+def lab_options(p_lab: argparse.ArgumentParser) -> None:
+    from genlab.lab import ALL, TASKS
+    from genlab.lab.presets import NAMES
+
     tasks = sorted([*TASKS, ALL])
     p_lab.add_argument("task", metavar="TASK", choices=tasks, help="one of: " + ", ".join(tasks))
     p_lab.add_argument("--preset", choices=sorted(NAMES), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
@@ -114,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)
     p_lab.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser
 
 
 # ----------------------------------------------------------------------------- commands
@@ -147,9 +148,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     family = FAMILIES[args.family]
     config = cfg.from_namespace(family.config, args)
     run = family.train(config, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet, overwrite=args.overwrite)
-    last = run.log[-1] if run.log else {}
-    print(f"{family.name}: run written to {run.path}  (last epoch: {json.dumps(last)})")
+    print(train_summary(family.name, run.path, run.log, run.meta.get("train_time_s", 0.0)))
     return 0
+
+
+# the numbers of a training log's last entry that a summary shows (the first two present), with their names
+HEADLINES = {
+    "test_loglik": "test log-likelihood",
+    "test_elbo": "test ELBO",
+    "recon_error": "reconstruction error",
+    "test_recon_error": "test reconstruction error",
+    "train_loss": "training loss",
+    "d_real": "D(x)",
+    "d_fake": "D(G(z))",
+}
+
+
+def train_summary(family: str, path: Path, log: list[dict[str, Any]], train_time_s: float) -> str:
+    """One line, e.g. ``rbm: 10 epochs in 23.4 s, run written to runs/x (reconstruction error 0.04121, ...)``."""
+    last = log[-1] if log else {}
+    epochs = last.get("epoch", 0)
+    numbers = [f"{label} {last[key]:.4g}" for key, label in HEADLINES.items()
+               if isinstance(last.get(key), int | float) and not isinstance(last[key], bool)]
+    headline = f" ({', '.join(numbers[:2])})" if numbers else ""
+    return (f"{family}: {epochs} epoch{'' if epochs == 1 else 's'} in {train_time_s:.1f} s, "
+            f"run written to {path}{headline}")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -187,17 +210,100 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "lab": cmd_lab}
+# ----------------------------------------------------------------------------- the parser and main
+
+
+class Command(NamedTuple):
+    help: str
+    # adds the command's options to its parser (importing what they are derived from)
+    options: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS = {
+    "data": Command("download, verify or describe a data set", data_options, cmd_data),
+    "train": Command("train a model into a run directory", train_options, cmd_train),
+    "eval": Command("measure a trained run; writes RUN/eval.json and prints it", eval_options, cmd_eval),
+    "sample": Command("draw new images from a trained run into a PNG grid", sample_options, cmd_sample),
+    "lab": Command("run a SPEC task's experiments and write its figures, tables and report", lab_options, cmd_lab),
+}
+
+
+def build_parser(with_options: Collection[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+    """genlab's parser. It lists every command with its help; only the commands in ``with_options``
+    get their options, which import the models (``genlab --help`` and ``--version`` stay fast)."""
+    parser = Parser(prog="genlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
+    for name, command in COMMANDS.items():
+        p = commands.add_parser(name, help=command.help)
+        if name in with_options:
+            command.options(p)
+    return parser
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command in ``argv``: its first word that is not an option (genlab's own options take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the genlab command ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
     try:
-        return COMMANDS[args.command](args)
+        try:
+            return run_command(sys.argv[1:] if argv is None else list(argv))
+        finally:
+            sys.stdout.flush()  # so that a closed pipe shows here, not as a traceback at exit
+    except BrokenPipeError:
+        # The reader went away (genlab ... | head): stop without a traceback. Exit 1, as Python does on
+        # EPIPE: the output is incomplete, which a pipeline under `set -o pipefail` should see. stdout
+        # goes to devnull so that Python's own flush at exit has nothing to fail on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def run_command(argv: list[str]) -> int:
+    """Parse ``argv`` and run its command; the errors a user can cause become one line on stderr."""
+    name = command_named(argv)
+    try:
+        args = build_parser([name] if name else []).parse_args(argv)
+        return COMMANDS[args.command].run(args)
     except GenlabError as e:
-        print(f"genlab: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return fail(str(e), e.exit_code)
+    except BrokenPipeError:
+        raise  # not an error of the command: main stops quietly
+    except OSError as e:
+        return fail(os_error_message(e), 1)
+    except out_of_memory_errors():
+        return fail(f"ran out of memory; try {SMALLER.get(name or '', 'smaller sizes')}", 1)
     except KeyboardInterrupt:
         print("genlab: interrupted", file=sys.stderr)
         return 130
+
+
+def fail(message: str, code: int) -> int:
+    print(f"genlab: error: {message}", file=sys.stderr)
+    return code
+
+
+def os_error_message(e: OSError) -> str:
+    """``PATH: STRERROR`` for an error of the file system, naming both paths of a rename or copy."""
+    paths = [str(name) for name in (e.filename, e.filename2) if name is not None]
+    if not paths or not e.strerror:
+        return str(e)
+    return f"{' -> '.join(paths)}: {e.strerror}"
+
+
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """MemoryError, and PyTorch's error for a device whose memory ran out (once PyTorch is loaded)."""
+    torch = sys.modules.get("torch")
+    return (MemoryError,) if torch is None else (MemoryError, torch.cuda.OutOfMemoryError)
+
+
+# what to make smaller when memory runs out, by command
+SMALLER = {
+    "train": "a smaller --batch-size, --limit or model",
+    "eval": "a smaller --test-limit, --samples, --ais-runs or --iwae-k",
+    "sample": "a smaller --n",
+    "lab": "--preset quick or tiny",
+}

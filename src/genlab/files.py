@@ -1,7 +1,8 @@
 """Files written whole or not at all, and the formats genlab writes: JSON and safetensors.
 
 Every file is written to a temporary file in the same directory and then renamed, so an
-interrupted write never leaves a truncated file under its final name.
+interrupted write never leaves a truncated file under its final name. A file gets the mode
+``open()`` would give it: 0o666 less the umask (0o644 under the usual 0o022).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,22 +26,29 @@ from genlab.errors import GenlabError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place.
+
+    An error of the file system (no permission, no space left, a directory in the way)
+    names ``path``, not its temporary.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")  # see TEMPORARY
     try:
+        tmp.touch(mode=0o666, exist_ok=False)  # the mode open() gives: the kernel takes the umask off
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno is not None and e.filename in (None, str(tmp)):
+            raise OSError(e.errno, e.strerror, str(path)) from e  # OSError picks the subclass of the errno
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-# The temporary files of atomic_write: .STEM.PID.RANDOM.tmpSUFFIX (mkstemp's random part is 8 characters)
-TEMPORARY = re.compile(r"^\..*\.(?P<pid>[0-9]+)\.[a-z0-9_]{8}\.tmp")
+# The temporary files of atomic_write: .STEM.PID.RANDOM.tmpSUFFIX, RANDOM 8 hex digits
+TEMPORARY = re.compile(r"^\..*\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp")
 
 
 def remove_stray_temporaries(directory: str | Path) -> list[Path]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
+import secrets
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -233,10 +233,9 @@ def _sha256_ok(path: Path, sha: str) -> bool:
 def _fetch_verified(url: str, dest: Path, sha: str, progress: bool, timeout: float) -> None:
     from tqdm import tqdm
 
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with tmp.open("xb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress, leave=False) as bar:
                 while chunk := response.read(1 << 16):
