@@ -83,6 +83,8 @@ def train_options(p_train: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="auto", help=DEVICE_HELP)
         p.add_argument("--data-dir", help=DATA_DIR_HELP)
         p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+        p.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in --out from its last checkpoint (the same options)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -147,7 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     family = FAMILIES[args.family]
     config = cfg.from_namespace(family.config, args)
-    run = family.train(config, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet, overwrite=args.overwrite)
+    run = family.train(config, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
+                       overwrite=args.overwrite, resume=args.resume)
     print(train_summary(family.name, run.path, run.log, run.meta.get("train_time_s", 0.0)))
     return 0
 

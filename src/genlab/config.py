@@ -64,8 +64,8 @@ def option(
     ``help`` says what the field means. For a boolean whose default is False the flag is
     ``--NAME``; for one whose default is True it is ``--no-NAME``, and ``negated`` says
     what that flag does (required for such booleans). ``identity=False`` marks where
-    something is (a path whose content another field pins by checksum), not what the
-    run is: :meth:`Config.identity` leaves it out.
+    something is (a path whose content another field pins by checksum) or how often
+    something is saved, not what the run is: :meth:`Config.identity` leaves it out.
     """
     if default is True and negated is None:
         raise TypeError(f"option {help!r}: a boolean that defaults to True needs the help of its --no- flag (negated=)")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from genlab import data, migrations
 from genlab.errors import ConfigError, GenlabError
@@ -41,6 +42,7 @@ MODEL = "model.safetensors"
 LOG = "log.jsonl"
 EVAL = "eval.json"
 FIGURES = "figures"
+CHECKPOINT = "checkpoint.safetensors"  # while training: what it needs to continue (removed when it finishes)
 
 C = TypeVar("C")
 
@@ -87,7 +89,7 @@ class Run:
                 "or pass --overwrite to write genlab's files into it"
             )
         if overwrite:
-            for name in (MODEL, LOG, EVAL):
+            for name in (MODEL, LOG, EVAL, CHECKPOINT):
                 (path / name).unlink(missing_ok=True)
         meta = {
             "family": family,
@@ -114,7 +116,7 @@ class Run:
         config_path = path / CONFIG
         if not config_path.exists():
             raise ConfigError(f"RUN {path}: no config.json, expected a run directory made by 'genlab train'")
-        for name in (CONFIG, LOG, MODEL, EVAL):
+        for name in (CONFIG, LOG, MODEL, EVAL, CHECKPOINT):
             if (path / name).exists() and not (path / name).is_file():
                 raise GenlabError(f"{path / name}: not a regular file, expected the run's {name}")
         meta = read_json(config_path)
@@ -178,6 +180,33 @@ class Run:
 
     def load_model(self, expected: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
         return load_tensors(self.path / MODEL, expected)
+
+    def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+        """Write the training state (``tensors``) and where training stands (``meta``) as one file."""
+        return save_tensors(self.path / CHECKPOINT, tensors, metadata={"checkpoint": json.dumps(meta)})
+
+    def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The last checkpoint's tensors and meta, or None when there is none."""
+        path = self.path / CHECKPOINT
+        if not path.exists():
+            return None
+        tensors = load_tensors(path)
+        try:
+            with safe_open(path, "pt") as f:
+                meta = json.loads((f.metadata() or {})["checkpoint"])
+        except (KeyError, ValueError, SafetensorError) as e:
+            raise GenlabError(f"{path}: not a checkpoint of genlab ({e})") from None
+        if not (isinstance(meta, dict) and isinstance(meta.get("epoch"), int) and isinstance(meta.get("log_length"), int)):
+            raise GenlabError(f"{path}: expected a checkpoint's epoch and log length in its metadata")
+        return tensors, meta
+
+    def remove_checkpoint(self) -> None:
+        (self.path / CHECKPOINT).unlink(missing_ok=True)
+
+    def truncate_log(self, length: int) -> None:
+        """Keep the first ``length`` epochs' records (those a checkpoint was written after)."""
+        self.log = self.log[:length]
+        write_bytes(self.path / LOG, "".join(json.dumps(e) + "\n" for e in self.log).encode())
 
     def write_eval(self, results: dict[str, Any]) -> Path:
         return write_json(self.path / EVAL, results)

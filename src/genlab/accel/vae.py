@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,6 +56,20 @@ class FusedAdamStep:
         step_size = torch.tensor(self.lr / (1 - beta1**self.steps), device=device)
         correction2_sqrt = torch.tensor(math.sqrt(1 - beta2**self.steps), device=device)
         return self.compiled(self.params, self.exp_avg, self.exp_avg_sq, target, eps, step_size, correction2_sqrt)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state as ``torch.optim.Adam.state_dict()`` holds it (for checkpoints)."""
+        state = {i: {"step": torch.tensor(float(self.steps)), "exp_avg": m, "exp_avg_sq": v}
+                 for i, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))}
+        return {"state": state, "param_groups": [{"lr": self.lr, "betas": self.betas, "eps": self.eps,
+                                                  "params": list(state)}]}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (copied into the buffers the compiled step holds)."""
+        for i, state in saved["state"].items():
+            self.exp_avg[i].copy_(state["exp_avg"])
+            self.exp_avg_sq[i].copy_(state["exp_avg_sq"])
+            self.steps = int(state["step"])
 
     def loss_at(self, values: list[torch.Tensor], target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(self.objective, dict(zip(self.names, values)), (target, eps))

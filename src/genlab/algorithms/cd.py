@@ -45,6 +45,16 @@ class CDState:
     velocity: dict[str, torch.Tensor] = field(default_factory=dict)
     chain: torch.Tensor | None = None
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The state as named tensors (``velocity.W``, ..., ``chain``), e.g. for a checkpoint."""
+        named = {f"velocity.{name}": v for name, v in self.velocity.items()}
+        return named if self.chain is None else {**named, "chain": self.chain}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> CDState:
+        velocity = {name.removeprefix("velocity."): t for name, t in tensors.items() if name.startswith("velocity.")}
+        return cls(velocity, tensors.get("chain"))
+
 
 def cd_update(rbm: RBM, v0: torch.Tensor, cd: CD, random: RandomStream = None, state: CDState | None = None) -> torch.Tensor:
     """One CD-k (or PCD-k) update of ``rbm`` in place on the minibatch ``v0``.

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from genlab import accel, data
-from genlab.algorithms.cd import CD
+from genlab.algorithms.cd import CD, CDState
 from genlab.algorithms.dbn import greedy_step
 from genlab.config import non_negative, one_of, option, positive
 from genlab.errors import ConfigError
@@ -95,9 +95,10 @@ def n_pixels(config: TrainConfig, data_dir: str | Path | None) -> int:
 
 def fit_top(
     dbn: DBN, x: torch.Tensor, config: DBNConfig, generator: torch.Generator, progress: bool = True,
-    on_epoch: OnEpoch | None = None,
+    on_epoch: OnEpoch | None = None, first_epoch: int = 1,
 ) -> list[float]:
-    """Train the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(x), with RBM 1 frozen; returns per-epoch errors.
+    """Train the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(x), with RBM 1 frozen, for epochs ``first_epoch``
+    to ``config.epochs``; returns per-epoch errors.
 
     The error is the top RBM's reconstruction error of its h1 input, per unit.
     ``on_epoch(epoch, error)`` is called after each epoch.
@@ -105,7 +106,7 @@ def fit_top(
     cd = config.cd()
     fast = accel.dbn_top_epochs(dbn, x, cd, config.batch_size, enabled=config.compile)
     errors = []
-    bar = epoch_bar(config.epochs, "top rbm", progress, compiling=config.compile)
+    bar = epoch_bar(config.epochs, "top rbm", progress, compiling=config.compile, first=first_epoch)
     for epoch in bar:
         if fast is None:
             total = torch.zeros((), device=x.device)
@@ -128,8 +129,10 @@ def train(
     data_dir: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> Run:
-    """Train a DBN (RBM 1 first unless ``config.rbm`` names a finished RBM run) and write its run directory."""
+    """Train a DBN (RBM 1 first unless ``config.rbm`` names a finished RBM run) and write its run directory;
+    with ``resume``, continue the interrupted run in ``out`` from its checkpoint (in either layer)."""
     parent = None
     if config.rbm is not None:
         parent, digest = open_parent(config.rbm, "rbm", "--rbm", config.rbm_sha256)
@@ -147,10 +150,12 @@ def train(
             )
 
     s = start("dbn", config, out, device, data_dir, overwrite,
-              shapes=lambda n: DBN.shapes(n, config.rbm_hidden, config.top_hidden))
+              shapes=lambda n: DBN.shapes(n, config.rbm_hidden, config.top_hidden), resume=resume)
     x = data.as_float(s.train.images)
     test_x = data.as_float(s.test.images)
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+    generators = {"train": s.generator, "eval": eval_gen}
+    in_top_layer = s.resumed is not None and s.resumed.phase == "top"
 
     if parent is not None:
         rbm1 = train_rbm.load(parent, s.device)
@@ -159,25 +164,37 @@ def train(
         # the same sequence of draws as 'genlab train rbm' with this config: the same RBM 1
         rbm_config = config.layer1()
         rbm1 = RBM(x.shape[1], rbm_config.hidden, rbm_config.init_std, generator=s.generator, device=s.device)
+        state = CDState()
+        if s.resumed is not None and not in_top_layer:
+            rbm1.load_state_dict(s.resumed.part("rbm1"))
+            state = CDState.from_tensors(s.resumed.part("cd"))
+            s.resumed.restore_generators(generators)
 
         def log_layer1(epoch: int, error: float) -> None:
             s.run.append_log({"layer": 1, "epoch": epoch, "recon_error": error,
                               "test_recon_error": rbm_recon_error(rbm1, test_x, eval_gen), "time_s": s.elapsed()})
+            s.checkpoint("layer 1", epoch, {"rbm1": rbm1.state_dict(), "cd": state.tensors()}, generators,
+                         last=epoch == rbm_config.epochs)
 
-        with stopped_when_not_finite(s.run):
-            train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1)
-        s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed()})
+        if not in_top_layer:
+            with stopped_when_not_finite(s.run):
+                train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1, state, s.first_epoch("layer 1"))
+            s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed()})
 
     dbn = DBN.stack(rbm1, config.top_hidden, config.init_std, config.top_init == "transpose", s.generator)
+    if in_top_layer:
+        dbn.load_state_dict(s.resumed.part("dbn"))
+        s.resumed.restore_generators(generators)
 
     def log_top(epoch: int, error: float) -> None:
         s.run.append_log({"layer": 2, "epoch": epoch, "recon_error": error,
                           "test_recon_error": recon_error(dbn, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(dbn.tensors())
+        s.checkpoint("top", epoch, {"dbn": dbn.state_dict()}, generators)
 
     with stopped_when_not_finite(s.run):
-        fit_top(dbn, x, config, s.generator, progress, log_top)
-    s.run.update_meta(train_time_s=s.elapsed())
+        fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"))
+    s.finish(train_time_s=s.elapsed())
     dbn_figures(dbn, s.test, s.run.figures, eval_gen)
     return s.run
 

@@ -35,6 +35,8 @@ from genlab.train.session import (
     end_epoch,
     epoch_bar,
     leaves_nothing_half_made,
+    load_optimizer,
+    optimizer_tensors,
     start,
     stopped_when_not_finite,
 )
@@ -86,8 +88,11 @@ def fit(
     generator: torch.Generator,
     progress: bool = True,
     on_epoch: OnEpoch | None = None,
+    optimizers: tuple[torch.optim.Adam, torch.optim.Adam] | None = None,
+    first_epoch: int = 1,
 ) -> list[dict[str, float]]:
-    """Train ``gan`` on uint8 [N, 64, 64] images; returns each epoch's numbers.
+    """Train ``gan`` on uint8 [N, 64, 64] images for epochs ``first_epoch`` to ``config.epochs``; returns
+    each epoch's numbers. ``optimizers``: D's and G's (by default fresh :func:`adam_pair`).
 
     Per epoch: mean ``d_loss`` and ``g_loss`` over the steps, mean ``d_real`` = D(x)
     and ``d_fake`` = D(G(z)) over the discriminator's minibatches, the step counts,
@@ -99,11 +104,9 @@ def fit(
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     gan.to(memory_format=memory_format).train()
 
-    betas = (config.beta1, config.beta2)
-    opt_d = torch.optim.Adam(gan.D.parameters(), lr=config.lr, betas=betas)
-    opt_g = torch.optim.Adam(gan.G.parameters(), lr=config.lr, betas=betas)
+    opt_d, opt_g = adam_pair(gan, config) if optimizers is None else optimizers
     history = []
-    bar = epoch_bar(config.epochs, "dcgan", progress)
+    bar = epoch_bar(config.epochs, "dcgan", progress, first=first_epoch)
     for epoch in bar:
         d_stats, g_stats = [], []
         batches = list(data.batch_indices(images.shape[0], config.batch_size, generator))
@@ -119,6 +122,13 @@ def fit(
                  "D_x": f"{numbers['d_real']:.2f}", "D_Gz": f"{numbers['d_fake']:.2f}"}
         end_epoch(bar, shown, on_epoch, epoch, numbers)
     return history
+
+
+def adam_pair(gan: DCGAN, config: DCGANConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """The discriminator's and the generator's optimisers."""
+    betas = (config.beta1, config.beta2)
+    return (torch.optim.Adam(gan.D.parameters(), lr=config.lr, betas=betas),
+            torch.optim.Adam(gan.G.parameters(), lr=config.lr, betas=betas))
 
 
 def epoch_numbers(d_stats: list[dict[str, torch.Tensor]], g_stats: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
@@ -139,6 +149,7 @@ def train(
     data_dir: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> Run:
     """Train a DCGAN and write its run directory: config, model, log, sample grids and curves.
 
@@ -146,20 +157,30 @@ def train(
     the process, all threads) at the end.
     """
     s = start("dcgan", config, out, device, data_dir, overwrite,
-              shapes=lambda n: DCGAN.shapes(config.latent, config.batchnorm))
+              shapes=lambda n: DCGAN.shapes(config.latent, config.batchnorm), resume=resume)
     cpu_started = time.process_time()
     images = data.resize(s.train.images, IMAGE_SIZE)
     gan = DCGAN(config.latent, config.batchnorm, s.generator, s.device)
     fixed_z = gan.noise(GRID, make_generator(config.seed + 1, s.device))
+    opt_d, opt_g = adam_pair(gan, config)
+    if s.resumed is not None:
+        gan.load_state_dict(s.resumed.part("model"))
+        load_optimizer(opt_d, s.resumed.part("adam_d"))
+        load_optimizer(opt_g, s.resumed.part("adam_g"))
+        s.resumed.restore_generators({"train": s.generator})
+        cpu_started -= s.resumed.meta["train_cpu_s"]
 
     def log_epoch(epoch: int, numbers: dict[str, float]) -> None:
         s.run.append_log({"epoch": epoch, **numbers, "time_s": s.elapsed()})
         s.run.save_model(gan.tensors())
         epoch_figures(gan, fixed_z, s.run.log, s.run.figures, epoch)
+        s.checkpoint("dcgan", epoch, {"model": gan.state_dict(), "adam_d": optimizer_tensors(opt_d),
+                                      "adam_g": optimizer_tensors(opt_g)}, {"train": s.generator},
+                     train_cpu_s=time.process_time() - cpu_started)
 
     with stopped_when_not_finite(s.run):
-        fit(gan, images, config, s.generator, progress, log_epoch)
-    s.run.update_meta(train_time_s=s.elapsed(), train_cpu_s=time.process_time() - cpu_started)
+        fit(gan, images, config, s.generator, progress, log_epoch, (opt_d, opt_g), s.first_epoch("dcgan"))
+    s.finish(train_time_s=s.elapsed(), train_cpu_s=time.process_time() - cpu_started)
     return s.run
 
 

@@ -88,17 +88,20 @@ def fit(
     generator: torch.Generator,
     progress: bool = True,
     on_epoch: OnEpoch | None = None,
+    state: CDState | None = None,
+    first_epoch: int = 1,
 ) -> list[float]:
-    """Train ``rbm`` for ``config.epochs`` epochs on the rows of ``x`` (pixel probabilities in [0, 1]);
-    returns each epoch's mean squared error per pixel between x and the reconstructions.
+    """Train ``rbm`` for epochs ``first_epoch`` to ``config.epochs`` on the rows of ``x`` (pixel
+    probabilities in [0, 1]); returns each epoch's mean squared error per pixel between x and the
+    reconstructions. ``state`` carries momentum and persistent chains (a fresh one by default).
 
-    ``on_epoch(epoch, error)`` is called after each epoch (logging, evaluation); the numbers it
-    returns join the progress bar's.
+    ``on_epoch(epoch, error)`` is called after each epoch (logging, checkpoints, evaluation); the
+    numbers it returns join the progress bar's.
     """
-    state = CDState()
+    state = CDState() if state is None else state
     fast = accel.rbm_epochs(rbm, x, config.cd(), config.binarize, config.batch_size, state, enabled=config.compile)
     errors = []
-    bar = epoch_bar(config.epochs, "rbm", progress, compiling=config.compile)
+    bar = epoch_bar(config.epochs, "rbm", progress, compiling=config.compile, first=first_epoch)
     for epoch in bar:
         if fast is None:
             total = train_epoch(rbm, x, config, generator, state)
@@ -129,8 +132,10 @@ def train(
     data_dir: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> Run:
-    """Train an RBM and write its run directory (config, model, log, standard figures).
+    """Train an RBM and write its run directory (config, model, log, standard figures); with ``resume``,
+    continue the interrupted run in ``out`` from its checkpoint.
 
     Each epoch's log entry has the train and test reconstruction errors and the
     training time so far (``time_s``, without the time spent on log-likelihoods);
@@ -138,13 +143,20 @@ def train(
     :func:`genlab.evaluate.rbm.training_loglik`). Evaluation draws from its own
     random stream, so it never changes the trained weights.
     """
-    s = start("rbm", config, out, device, data_dir, overwrite, shapes=lambda n: RBM.shapes(n, config.hidden))
+    s = start("rbm", config, out, device, data_dir, overwrite, shapes=lambda n: RBM.shapes(n, config.hidden),
+              resume=resume)
     x = data.as_float(s.train.images)
     test_x = data.as_float(s.test.images)
     rbm = RBM(x.shape[1], config.hidden, config.init_std, generator=s.generator, device=s.device)
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+    generators = {"train": s.generator, "eval": eval_gen}
     loglik = evaluate_rbm.LoglikData.of(s.train, s.test) if config.eval_every else None
-    eval_time = 0.0
+    state, eval_time = CDState(), 0.0
+    if s.resumed is not None:
+        rbm.load_state_dict(s.resumed.part("model"))
+        state = CDState.from_tensors(s.resumed.part("cd"))
+        s.resumed.restore_generators(generators)
+        eval_time = s.resumed.meta["eval_time_s"]
 
     def log_epoch(epoch: int, train_error: float) -> dict[str, Any]:
         nonlocal eval_time
@@ -162,13 +174,15 @@ def train(
             shown["test_loglik"] = f"{entry['test_loglik']:.2f}"
         s.run.append_log(entry)
         s.run.save_model(rbm.tensors())
+        s.checkpoint("rbm", epoch, {"model": rbm.state_dict(), "cd": state.tensors()}, generators,
+                     eval_time_s=eval_time)
         return shown
 
     with stopped_when_not_finite(s.run):
-        fit(rbm, x, config, s.generator, progress, log_epoch)
+        fit(rbm, x, config, s.generator, progress, log_epoch, state, s.first_epoch("rbm"))
     train_time = s.elapsed() - eval_time
     standard_figures(rbm, s.test, s.run.figures, eval_gen)
-    s.run.update_meta(train_time_s=train_time)  # last: marks the run as finished
+    s.finish(train_time_s=train_time)  # last: marks the run as finished
     return s.run
 
 

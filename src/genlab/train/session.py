@@ -4,6 +4,7 @@ and the progress bar over epochs."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import shutil
@@ -18,9 +19,9 @@ from torch import nn
 from tqdm import tqdm
 
 from genlab import accel, data
-from genlab.config import Config, option, positive, seed_range
+from genlab.config import Config, flag_of, option, positive, seed_range
 from genlab.devices import check_fits, resolve_device
-from genlab.errors import GenlabError
+from genlab.errors import ConfigError, GenlabError
 from genlab.rng import make_generator
 from genlab.runs import LOG, MODEL, Run
 
@@ -35,6 +36,33 @@ class TrainConfig(Config):
     dataset: str = option("mnist", "data set: mnist, fashion-mnist, or a directory holding the four IDX files")
     limit: int | None = option(None, "train on the first N training images only (quick runs)", check=positive)
     seed: int = option(0, "random seed; on the CPU the same seed gives bit-identical weights", check=seed_range)
+    checkpoint_every: int = option(1, "write a checkpoint to continue from (--resume) after every N epochs",
+                                   check=positive, identity=False)
+    checkpoint_minutes: float = option(10.0, "... and after any epoch that ends this many minutes after the last one",
+                                       check=positive, identity=False)
+
+
+@dataclass
+class Checkpoint:
+    """Where an interrupted run stands: the ``phase`` of training (e.g. a DBN's "layer 1" or "top"), its last
+    finished ``epoch``, and the tensors to continue from, by prefix (``model.W``, ``rng.train``, ...)."""
+
+    phase: str
+    epoch: int
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    device: torch.device = torch.device("cpu")
+
+    def part(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors saved under ``prefix`` (without it), on the run's device."""
+        start = prefix + "."
+        return {name[len(start):]: t.to(self.device) for name, t in self.tensors.items() if name.startswith(start)}
+
+    def restore_generators(self, generators: dict[str, torch.Generator]) -> None:
+        """Put the random generators where they were at the checkpoint (and PyTorch's global one)."""
+        torch.set_rng_state(self.tensors["rng.torch"])
+        for name, generator in generators.items():
+            generator.set_state(self.tensors[f"rng.{name}"])
 
 
 @dataclass
@@ -48,11 +76,39 @@ class Session:
     train: data.ImageSet
     test: data.ImageSet
     started: float
+    config: TrainConfig
+    resumed: Checkpoint | None = None  # where training continues from (--resume)
+    last_checkpoint: float = 0.0
 
     def elapsed(self) -> float:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return time.perf_counter() - self.started
+
+    def checkpoint(self, phase: str, epoch: int, tensors: dict[str, dict[str, torch.Tensor]],
+                   generators: dict[str, torch.Generator], last: bool = False, **meta: Any) -> None:
+        """After an epoch: write a checkpoint when one is due (every ``checkpoint_every`` epochs, or
+        ``checkpoint_minutes`` after the last one), with the training state ``tensors`` by prefix and the
+        random generators' states. ``last``: the phase's last epoch (always written); ``meta``: numbers
+        to keep with it (:attr:`Checkpoint.meta`)."""
+        minutes = (time.perf_counter() - self.last_checkpoint) / 60
+        if not (last or epoch % self.config.checkpoint_every == 0 or minutes >= self.config.checkpoint_minutes):
+            return
+        flat = {f"{prefix}.{name}": t for prefix, part in tensors.items() for name, t in part.items()}
+        flat["rng.torch"] = torch.get_rng_state()
+        flat.update({f"rng.{name}": g.get_state() for name, g in generators.items()})
+        where = {"phase": phase, "epoch": epoch, "log_length": len(self.run.log), "time_s": self.elapsed()}
+        self.run.save_checkpoint(flat, {**where, **meta})
+        self.last_checkpoint = time.perf_counter()
+
+    def first_epoch(self, phase: str) -> int:
+        """The epoch of ``phase`` that training starts at: 1, or the one after a resumed checkpoint's."""
+        return self.resumed.epoch + 1 if self.resumed is not None and self.resumed.phase == phase else 1
+
+    def finish(self, **meta: Any) -> None:
+        """Mark the run as finished (``meta`` such as ``train_time_s`` joins config.json) and drop its checkpoint."""
+        self.run.update_meta(**meta)
+        self.run.remove_checkpoint()
 
 
 def start(
@@ -63,9 +119,13 @@ def start(
     data_dir: str | Path | None = None,
     overwrite: bool = False,
     shapes: Callable[[int], dict[str, tuple[int, ...]]] | None = None,
+    resume: bool = False,
 ) -> Session:
-    """Resolve device and data, seed everything, and create the run directory. ``shapes(n_pixels)``, the
-    model's tensor shapes, lets a model too large for the device be refused before anything is made."""
+    """Resolve device and data, seed everything, and create the run directory (with ``resume``, open the
+    interrupted run there and its checkpoint). ``shapes(n_pixels)``, the model's tensor shapes, lets a
+    model too large for the device be refused before anything is made."""
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite: choose one (continue the run in --out, or start it again)")
     dev = resolve_device(device)
     if getattr(config, "compile", False):
         accel.check_compile(dev)  # before anything is written
@@ -77,6 +137,12 @@ def start(
         check_fits(training_memory(shapes(pixels), config.batch_size, pixels), dev, "training this model",  # type: ignore[attr-defined]
                    "choose smaller layers or a smaller --batch-size")
     torch.manual_seed(config.seed)  # for nn.Module initialisers that take no generator
+    if resume:
+        run, checkpoint = resumable(family, config, out, data.checksums(source))
+        started = time.perf_counter() - checkpoint[1]["time_s"]
+        run.truncate_log(checkpoint[1]["log_length"])
+        resumed = Checkpoint(checkpoint[1]["phase"], checkpoint[1]["epoch"], checkpoint[0], checkpoint[1], dev)
+        return Session(run, dev, make_generator(config.seed, dev), source, train, test, started, config, resumed)
     run = Run.create(
         out,
         family,
@@ -93,7 +159,29 @@ def start(
         device=str(dev),
         overwrite=overwrite,
     )
-    return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter())
+    return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter(), config)
+
+
+def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str]
+              ) -> tuple[Run, tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    """The interrupted run in ``out`` and its checkpoint, when ``config`` is the one it was started with."""
+    run = Run.open(out)
+    if run.family != family:
+        raise ConfigError(f"--resume: {out} holds a {run.family} run, not a {family} run")
+    if run.finished:
+        raise ConfigError(f"--resume: the run in {out} has finished; nothing to continue")
+    before = run.config_as(type(config)).identity()
+    now = config.identity()
+    changed = [f"{flag_of(f)} {before.get(f.name)!r} (now {now.get(f.name)!r})" for f in dataclasses.fields(config)
+               if f.name in now and before.get(f.name) != now.get(f.name)]
+    if changed:
+        raise ConfigError(f"--resume: the run in {out} was started with other options: {', '.join(changed)}")
+    if run.meta["data"].get("sha256") != checksums:
+        raise ConfigError(f"--resume: the run in {out} was trained on other data files ({run.meta['data'].get('dataset')})")
+    checkpoint = run.load_checkpoint()
+    if checkpoint is None:
+        raise ConfigError(f"--resume: the run in {out} has no checkpoint (no epoch finished); start it again with --overwrite")
+    return run, checkpoint
 
 
 def training_memory(shapes: dict[str, tuple[int, ...]], batch_size: int, pixels: int) -> int:
@@ -105,10 +193,11 @@ def training_memory(shapes: dict[str, tuple[int, ...]], batch_size: int, pixels:
     return 4 * 4 * (params + batch_size * (pixels + units))
 
 
-def epoch_bar(n: int, desc: str, progress: bool = True, compiling: bool = False) -> tqdm:
-    """A progress bar over epochs 1 to n; set its postfix with each epoch's numbers. ``compiling`` says
-    on the bar that the first epoch includes compiling the step."""
-    bar = tqdm(range(1, n + 1), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True, leave=True)
+def epoch_bar(n: int, desc: str, progress: bool = True, compiling: bool = False, first: int = 1) -> tqdm:
+    """A progress bar over epochs ``first`` to n; set its postfix with each epoch's numbers. ``compiling``
+    says on the bar that the first epoch includes compiling the step."""
+    bar = tqdm(range(first, n + 1), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True, leave=True,
+               initial=first - 1, total=n)
     if compiling:
         bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
     return bar
@@ -140,6 +229,22 @@ def leaves_nothing_half_made(train: Train) -> Train:
             raise
 
     return guarded  # type: ignore[return-value]
+
+
+def optimizer_tensors(optimizer: Any) -> dict[str, torch.Tensor]:
+    """An optimiser's state (``state_dict()["state"]``, as torch.optim writes it) as named tensors."""
+    return {f"{index}.{key}": torch.as_tensor(value) for index, state in optimizer.state_dict()["state"].items()
+            for key, value in state.items()}
+
+
+def load_optimizer(optimizer: Any, tensors: dict[str, torch.Tensor]) -> None:
+    """Put :func:`optimizer_tensors` back into ``optimizer``."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = tensor
+    saved = optimizer.state_dict()
+    optimizer.load_state_dict({**saved, "state": state})
 
 
 class NonFiniteTraining(GenlabError):

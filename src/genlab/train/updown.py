@@ -53,11 +53,12 @@ class FinetuneConfig(TrainConfig):
 
 def fit(
     model: UpDownDBN, x: torch.Tensor, config: FinetuneConfig, generator: torch.Generator, progress: bool = True,
-    on_epoch: OnEpoch | None = None,
+    on_epoch: OnEpoch | None = None, first_epoch: int = 1,
 ) -> list[float]:
-    """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities); returns per-epoch wake reconstruction errors."""
+    """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities) for epochs ``first_epoch`` to
+    ``config.epochs``; returns per-epoch wake reconstruction errors."""
     errors = []
-    bar = epoch_bar(config.epochs, "up-down", progress)
+    bar = epoch_bar(config.epochs, "up-down", progress, first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
@@ -78,28 +79,35 @@ def train(
     data_dir: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> Run:
-    """Fine-tune the DBN of run ``config.dbn`` with the up-down algorithm and write the new run directory."""
+    """Fine-tune the DBN of run ``config.dbn`` with the up-down algorithm and write the new run directory;
+    with ``resume``, continue the interrupted run in ``out`` from its checkpoint."""
     if config.dbn is None:
         raise ConfigError("--dbn: required, the run directory of a trained DBN ('genlab train dbn')")
     parent, digest = open_parent(config.dbn, "dbn", "--dbn", config.dbn_sha256)
     check_same_data(parent, config.dataset, data_dir, "--dbn")
     config = config.replace(dbn=str(parent.path.resolve()), dbn_sha256=digest)
-    s = start("dbn-finetune", config, out, device, data_dir, overwrite)
+    s = start("dbn-finetune", config, out, device, data_dir, overwrite, resume=resume)
     s.run.update_meta(source=parent_record(parent, digest))
     x = data.as_float(s.train.images)
     test_x = data.as_float(s.test.images)
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
+    generators = {"train": s.generator, "eval": eval_gen}
     model = UpDownDBN.from_dbn(train_dbn.load(parent, s.device))
+    if s.resumed is not None:
+        model.load_state_dict(s.resumed.part("model"))
+        s.resumed.restore_generators(generators)
 
     def log_epoch(epoch: int, error: float) -> None:
         s.run.append_log({"epoch": epoch, "recon_error": error,
                           "test_recon_error": recon_error(model, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(model.tensors())
+        s.checkpoint("up-down", epoch, {"model": model.state_dict()}, generators)
 
     with stopped_when_not_finite(s.run):
-        fit(model, x, config, s.generator, progress, log_epoch)
-    s.run.update_meta(train_time_s=s.elapsed())
+        fit(model, x, config, s.generator, progress, log_epoch, s.first_epoch("up-down"))
+    s.finish(train_time_s=s.elapsed())
     finetune_figures(model, s.test, s.run.figures, eval_gen)
     return s.run
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,6 +36,8 @@ from genlab.train.session import (
     end_epoch,
     epoch_bar,
     leaves_nothing_half_made,
+    load_optimizer,
+    optimizer_tensors,
     start,
     stopped_when_not_finite,
 )
@@ -86,8 +89,11 @@ def fit(
     generator: torch.Generator,
     progress: bool = True,
     on_epoch: OnEpoch | None = None,
+    step: Updates | None = None,
+    first_epoch: int = 1,
 ) -> list[float]:
-    """Train ``model`` on the rows of ``x``; returns the per-epoch mean losses.
+    """Train ``model`` on the rows of ``x`` for epochs ``first_epoch`` to ``config.epochs``; returns the
+    per-epoch mean losses. ``step`` makes the updates (by default a fresh :func:`updates`).
 
     ``x`` holds grey values in [0, 1], as floats or as uint8 pixels 0-255 read as k / 255
     (:func:`genlab.data.as_float`, the same numbers): a quarter of the memory to gather
@@ -97,18 +103,9 @@ def fit(
     returns (a dict of strings) is shown on the progress bar.
     The loss is accumulated on the device and read once per epoch.
     """
-    def loss(model: VAE, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        return negative_elbo(model, grey_values(target), eps, config.bf16)
-
-    step = accel.vae_step(model, loss, config.lr, enabled=config.compile)
-    if step is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-
-        def step(target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-            return vae_step(model, optimizer, grey_values(target), eps, config.bf16)
-
+    step = updates(model, config) if step is None else step
     losses = []
-    bar = epoch_bar(config.epochs, "vae", progress, compiling=config.compile)
+    bar = epoch_bar(config.epochs, "vae", progress, compiling=config.compile, first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
         for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
@@ -122,6 +119,36 @@ def fit(
         losses.append(train_loss)
         end_epoch(bar, {"loss": f"{train_loss:.2f}"}, on_epoch, epoch, train_loss)
     return losses
+
+
+class AdamUpdates:
+    """The plain path's updates: :func:`genlab.algorithms.vae.vae_step` with ``torch.optim.Adam``."""
+
+    def __init__(self, model: VAE, config: VAEConfig) -> None:
+        self.model, self.bf16 = model, config.bf16
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+    def __call__(self, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return vae_step(self.model, self.optimizer, grey_values(target), eps, self.bf16)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+Updates = AdamUpdates | accel.vae.FusedAdamStep  # step(target, eps) -> loss, with an optimiser's state_dict
+
+
+def updates(model: VAE, config: VAEConfig) -> Updates:
+    """What updates ``model`` by Adam on the negative ELBO: a fast path's fused step (``--compile``), or the
+    plain one."""
+
+    def loss(model: VAE, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return negative_elbo(model, grey_values(target), eps, config.bf16)
+
+    return accel.vae_step(model, loss, config.lr, enabled=config.compile) or AdamUpdates(model, config)
 
 
 def grey_values(rows: torch.Tensor) -> torch.Tensor:
@@ -142,23 +169,31 @@ def train(
     data_dir: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> Run:
-    """Train a VAE and write its run directory (config, model, log, standard figures)."""
+    """Train a VAE and write its run directory (config, model, log, standard figures); with ``resume``,
+    continue the interrupted run in ``out`` from its checkpoint."""
     s = start("vae", config, out, device, data_dir, overwrite,
-              shapes=lambda n: VAE.shapes(n, config.latent, hidden_sizes(config.hidden)))
+              shapes=lambda n: VAE.shapes(n, config.latent, hidden_sizes(config.hidden)), resume=resume)
     x = data.pixel_rows(s.train.images)  # uint8: see fit
     test_v = binarized(s.test.images)
     model = build(config, x.shape[1], s.generator, s.device)
+    step = updates(model, config)
+    if s.resumed is not None:
+        model.load_state_dict(s.resumed.part("model"))
+        load_optimizer(step, s.resumed.part("adam"))
+        s.resumed.restore_generators({"train": s.generator})
 
     def log_epoch(epoch: int, train_loss: float) -> dict[str, str]:
         test_elbo = mean_elbo(model, test_v, make_generator(config.seed + 1, s.device))
         s.run.append_log({"epoch": epoch, "train_loss": train_loss, "test_elbo": test_elbo, "time_s": s.elapsed()})
         s.run.save_model(model.tensors())
+        s.checkpoint("vae", epoch, {"model": model.state_dict(), "adam": optimizer_tensors(step)}, {"train": s.generator})
         return {"test_elbo": f"{test_elbo:.2f}"}
 
     with stopped_when_not_finite(s.run):
-        fit(model, x, config, s.generator, progress, log_epoch)
-    s.run.update_meta(train_time_s=s.elapsed())
+        fit(model, x, config, s.generator, progress, log_epoch, step, s.first_epoch("vae"))
+    s.finish(train_time_s=s.elapsed())
     standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device))
     return s.run
 
