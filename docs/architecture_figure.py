@@ -20,6 +20,7 @@ OUT = ROOT / "docs" / "images" / "architecture.png"
 # What each layer holds, in a few words.
 ROLES = {
     "cli": "genlab data / train / eval / sample / lab",
+    "api": "genlab.train / load / sample / evaluate",
     "lab": "each SPEC task's experiments, presets, findings, reports",
     "families": "a run directory of each family: train, load, sample, evaluate",
     "estimators": "RBMEstimator (scikit-learn)",

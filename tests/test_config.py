@@ -25,7 +25,7 @@ class Example(cfg.Config):
 def parse(*argv):
     p = argparse.ArgumentParser(exit_on_error=False)
     cfg.add_arguments(p, Example)
-    return cfg.from_namespace(Example, p.parse_args(argv))
+    return Example(**cfg.options_given(Example, p.parse_args(argv)))
 
 
 def test_defaults_and_flags_map_to_fields():

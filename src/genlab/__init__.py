@@ -1,5 +1,52 @@
-"""genlab: classic deep generative models (RBM, DBN, up-down DBN, VAE, DCGAN) on MNIST-like images."""
+"""genlab: classic deep generative models (RBM, DBN, up-down DBN, VAE, DCGAN) on MNIST-like images.
 
+The Python API mirrors the command line (docs/api.md, docs/tutorial.md)::
+
+    import genlab
+
+    run = genlab.train("rbm", "runs/rbm", hidden=100, epochs=5)   # genlab train rbm --out runs/rbm ...
+    model = genlab.load(run)                                      # the trained nn.Module
+    images = genlab.sample(run, 16)                               # [16, 28, 28] in [0, 1]
+    results = genlab.evaluate(run, ais_runs=10, samples=0)        # genlab eval runs/rbm ...
+
+They are imported on first use, so that ``import genlab`` (and ``genlab --help``) loads no
+PyTorch. ``genlab.train`` and ``genlab.evaluate`` are these functions, not the subpackages of
+the same names, which are imported by their full names (``from genlab.train import rbm``).
+"""
+
+import importlib
+import sys
+import types
+from typing import Any
+
+from genlab.errors import ConfigError, GenlabError
 from genlab.version import __version__
 
-__all__ = ["__version__"]
+# The names imported on first use, and the module of each.
+LAZY = {"train": "genlab.api", "load": "genlab.api", "evaluate": "genlab.api", "sample": "genlab.api",
+        "Run": "genlab.runs"}
+
+__all__ = ["__version__", "train", "load", "evaluate", "sample", "Run", "GenlabError", "ConfigError"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module 'genlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY})
+
+
+class Package(types.ModuleType):
+    """genlab's own module type. Importing a subpackage binds it as an attribute of its parent; here the
+    subpackages named like the API's functions (``genlab.train``, ``genlab.evaluate``) are not bound, so
+    that those names stay the functions."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not (name in LAZY and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = Package

@@ -144,14 +144,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from genlab import api
     from genlab import config as cfg
     from genlab.families import FAMILIES
 
-    family = FAMILIES[args.family]
-    config = cfg.from_namespace(family.config, args)
-    run = family.train(config, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
-                       overwrite=args.overwrite, resume=args.resume)
-    print(train_summary(family.name, run.path, run.log, run.meta.get("train_time_s", 0.0)))
+    options = cfg.options_given(FAMILIES[args.family].config, args)
+    run = api.train(args.family, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
+                    overwrite=args.overwrite, resume=args.resume, **options)
+    print(train_summary(args.family, run.path, run.log, run.meta.get("train_time_s", 0.0)))
     return 0
 
 
@@ -179,18 +179,18 @@ def train_summary(family: str, path: Path, log: list[dict[str, Any]], train_time
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from genlab import api
     from genlab import config as cfg
     from genlab.evaluate.config import EvalConfig
-    from genlab.families import evaluate
 
-    results = evaluate(args.run, cfg.from_namespace(EvalConfig, args), args.device, args.data_dir, not args.quiet)
+    options = cfg.options_given(EvalConfig, args)
+    results = api.evaluate(args.run, device=args.device, data_dir=args.data_dir, progress=not args.quiet, **options)
     print(json.dumps(results, indent=2))
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from genlab.devices import resolve_device
-    from genlab.families import sample_images
+    from genlab import api
     from genlab.figures import plots
     from genlab.runs import Run
 
@@ -198,7 +198,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out}: expected a .png file name")
     run = Run.open(args.run)
-    images = sample_images(run, args.n, args.seed, resolve_device(args.device))
+    images = api.sample(run, args.n, args.seed, args.device)
     plots.grid_figure(images, out, title=f"{args.n} samples from {run.path.name} ({run.family})",
                       scale=plots.scale_for(images.shape[-1]))
     print(f"{args.n} samples written to {out}")

@@ -208,8 +208,8 @@ def _parse(tp: type, flag: str) -> Callable[[str], Any]:
     return parse
 
 
-def from_namespace(config_class: type, namespace: argparse.Namespace):
-    """Build a config from the options given on the command line (others keep defaults)."""
+def options_given(config_class: type, namespace: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``config_class`` given on the command line, by name (the others keep their defaults):
+    the keyword options of the Python API's function of the command."""
     names = {f.name for f in dataclasses.fields(config_class)}
-    given = {k: v for k, v in vars(namespace).items() if k in names}
-    return config_class(**given)
+    return {k: v for k, v in vars(namespace).items() if k in names}

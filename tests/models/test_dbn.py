@@ -101,3 +101,13 @@ def test_features_are_the_mean_field_up_pass():
 def test_sample_returns_probabilities_of_the_right_shape():
     images = random_dbn().sample(7, torch.Generator().manual_seed(0), steps=3)
     assert images.shape == (7, 12) and images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize("untie", [False, True])
+def test_calling_a_dbn_gives_the_reconstruction_of_the_same_random_stream(untie):
+    dbn = random_dbn()
+    net = UpDownDBN.from_dbn(dbn) if untie else dbn
+    v = states(12)[::97]
+    p = net(v, torch.Generator().manual_seed(4))
+    _, expected = net.reconstruct(v, 0, torch.Generator().manual_seed(4))
+    assert torch.equal(p, expected) and p.shape == v.shape and 0 <= p.min() and p.max() <= 1

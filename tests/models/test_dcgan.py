@@ -121,3 +121,15 @@ def test_generate_gives_images_in_the_unit_interval_and_keeps_the_mode():
     assert images.shape == (4, 1, 64, 64) and 0 <= images.min() and images.max() <= 1
     assert gan.G.training  # back in training mode afterwards
     assert set(DCGAN.shapes(100, True)) == set(gan.state_dict())
+
+
+def test_calling_the_gan_is_generate_in_evaluation_mode_with_gradients():
+    gan = DCGAN(generator=torch.Generator().manual_seed(0))
+    z = gan.noise(3, torch.Generator().manual_seed(1))
+    gan.eval()
+    images = gan(z)
+    assert torch.equal(images, gan.generate(z)) and images.shape == (3, 1, 64, 64)
+    images.sum().backward()
+    assert gan.G.blocks[0][0].weight.grad is not None
+    gan.train()
+    assert gan(z.flatten(1)).shape == (3, 1, 64, 64) and 0 <= gan(z).min() and gan(z).max() <= 1

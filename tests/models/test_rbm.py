@@ -76,3 +76,12 @@ def test_tensors_round_trip():
     again = RBM.from_tensors(rbm.tensors())
     assert all(torch.equal(a, b) for a, b in zip(rbm.tensors().values(), again.tensors().values()))
     assert set(rbm.state_dict()) == {"W", "v_bias", "h_bias"}
+
+
+def test_calling_the_rbm_gives_the_free_energy_of_each_row():
+    rbm = tiny_rbm()
+    V = states(5)
+    assert torch.equal(rbm(V), rbm.free_energy(V)) and rbm(V).shape == (32,)
+    H = states(4)
+    brute = torch.stack([-torch.logsumexp(-rbm.energy(v.expand(len(H), -1), H), 0) for v in V])
+    assert torch.allclose(rbm(V), brute)

@@ -146,3 +146,14 @@ def test_samples_are_probabilities_and_follow_the_generator():
     a = model.sample(16, torch.Generator().manual_seed(1))
     b = model.sample(16, torch.Generator().manual_seed(1))
     assert a.shape == (16, 784) and 0 <= a.min() and a.max() <= 1 and torch.equal(a, b)
+
+
+def test_calling_the_vae_is_encode_reparameterise_decode_and_gives_the_elbo():
+    model, x = tiny_vae(), binary_rows(7, 6)
+    logits, mu, logvar = model(x, torch.Generator().manual_seed(3))
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(3), dtype=mu.dtype)
+    assert all(torch.equal(a, b) for a, b in zip((mu, logvar), model.encode(x)))
+    assert torch.equal(logits, model.decode_logits(mu + torch.exp(0.5 * logvar) * eps))
+    elbo = model.log_px(x, logits) - model.kl(mu, logvar).sum(-1)
+    assert torch.equal(elbo, model.elbo(x, torch.Generator().manual_seed(3)))
+    assert logits.shape == (7, 6) and mu.shape == logvar.shape == (7, 2)

@@ -61,7 +61,7 @@ def test_a_few_epochs_of_cd_raise_the_exact_log_likelihood():
 @pytest.fixture
 def no_figures(monkeypatch):
     """Skip the run's figures (tested above), which cost more than these tiny trainings."""
-    monkeypatch.setattr("genlab.train.rbm.standard_figures", lambda *args, **kwargs: [])
+    monkeypatch.setattr(train_rbm, "standard_figures", lambda *args, **kwargs: [])
 
 
 def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny_dataset, tmp_path, no_figures):

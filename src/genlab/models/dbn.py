@@ -36,6 +36,7 @@ class BeliefNet(nn.Module):
 
     A subclass defines ``h1_logits`` (of the recognition model q(h1 = 1 | v)),
     ``v_logits`` (of the generative p(v = 1 | h1)), ``n_visible`` and ``tensors``.
+    ``net(v)`` is the reconstruction of v (:meth:`forward`).
     """
 
     top: RBM
@@ -68,6 +69,19 @@ class BeliefNet(nn.Module):
     @property
     def n_h2(self) -> int:
         return self.top.n_hidden
+
+    def forward(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The reconstruction of each row of v, as :meth:`reconstruct` with no Gibbs steps: the up pass
+        h1 ~ q(h1 | v), h2 ~ p(h2 | h1), then the down pass h1 ~ p(h1 | h2) and p(v = 1 | h1).
+
+        Args:
+            v: Visible states, [N, n_visible]: binary, or pixel probabilities in [0, 1].
+            generator: The random stream of the passes' samples (PyTorch's global one when None).
+
+        Returns:
+            p(v = 1 | h1), [N, n_visible]: pixel probabilities in [0, 1].
+        """
+        return self.reconstruct(v, 0, generator)[1]
 
     # -- passes -----------------------------------------------------------------
 

@@ -106,7 +106,10 @@ def init_weights(module: nn.Module, generator: torch.Generator | None = None) ->
 
 
 class DCGAN(nn.Module):
-    """The generator ``G`` and the discriminator ``D`` of one run, initialised as in SPEC 5."""
+    """The generator ``G`` and the discriminator ``D`` of one run, initialised as in SPEC 5.
+
+    ``gan(z)`` is G(z) as images in [0, 1] (:meth:`forward`).
+    """
 
     def __init__(
         self,
@@ -134,12 +137,25 @@ class DCGAN(nn.Module):
         """n draws of z ~ N(0, I), shaped [n, latent, 1, 1]."""
         return torch.randn(n, self.latent, 1, 1, generator=generator, device=self.device)
 
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) as images in [0, 1], in the module's mode: in training mode its batch norm uses the batch's
+        statistics and updates its running ones; in evaluation mode (``gan.eval()``, as ``genlab.load``
+        returns it) it is :meth:`generate`, with gradients.
+
+        Args:
+            z: Noise, [n, latent] or [n, latent, 1, 1] (:meth:`noise`).
+
+        Returns:
+            Images, [n, 1, 64, 64], pixel values in [0, 1] (float32).
+        """
+        return self.G(z).float().add(1).div(2)
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """G(z) as images in [0, 1], [n, 1, 64, 64], with batch norm's running statistics."""
         was_training = self.G.training
         self.G.eval()
-        images = self.G(z).float().add_(1).div_(2)
+        images = self(z)
         self.G.train(was_training)
         return images
 

@@ -23,6 +23,8 @@ from genlab.rng import bernoulli, device_of
 
 
 class RBM(nn.Module):
+    """A Bernoulli RBM of ``n_visible`` x ``n_hidden`` units; ``rbm(v)`` is the free energy of each row of v."""
+
     def __init__(
         self,
         n_visible: int = 784,
@@ -46,6 +48,17 @@ class RBM(nn.Module):
     @property
     def n_hidden(self) -> int:
         return self.W.shape[1]
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        """The free energy F(v) of each row of v, :meth:`free_energy`: log p(v) = -F(v) - log Z.
+
+        Args:
+            v: Visible states, [N, n_visible]: binary, or pixel probabilities in [0, 1].
+
+        Returns:
+            F(v), [N]; a lower free energy is a more probable v.
+        """
+        return self.free_energy(v)
 
     # -- conditionals ----------------------------------------------------------
 

@@ -58,7 +58,10 @@ def bernoulli_log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 
 class VAE(nn.Module):
-    """Encoder D -> hidden... -> (mu, log sigma^2) of L latents; decoder L -> reversed hidden... -> D logits."""
+    """Encoder D -> hidden... -> (mu, log sigma^2) of L latents; decoder L -> reversed hidden... -> D logits.
+
+    ``vae(x)`` is one pass as in training (:meth:`forward`): (decoder logits, mu, log sigma^2).
+    """
 
     def __init__(
         self,
@@ -81,6 +84,24 @@ class VAE(nn.Module):
         self.logvar = linear(hidden[-1], latent, **make)
         self.decoder = mlp((latent, *reversed(hidden)), activation, **make)  # the encoder's mirror image
         self.logits = linear(hidden[0], n_visible, **make)
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass as in training: encode x, draw one z ~ q(z | x) by reparameterisation, decode z.
+
+        The ELBO of this pass is ``log_px(x, logits) - kl(mu, logvar).sum(-1)`` (:meth:`elbo`).
+
+        Args:
+            x: Images as rows of pixels in [0, 1], [N, n_visible].
+            generator: The random stream of z's noise (PyTorch's global one when None).
+
+        Returns:
+            (logits, mu, logvar): the decoder's logits l(z) of p(x = 1 | z) = sigma(l(z)), [N, n_visible],
+            and q(z | x)'s mean and log variance, each [N, latent].
+        """
+        mu, logvar = self.encode(x)
+        return self.decode_logits(self.reparameterize(mu, logvar, generator)), mu, logvar
 
     # -- the two networks ------------------------------------------------------
 

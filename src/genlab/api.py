@@ -1,0 +1,186 @@
+"""genlab's Python API: train a model into a run directory, load its model, draw samples, evaluate it.
+
+The command line mirrors it, one function a command::
+
+    genlab train rbm --out runs/rbm --hidden 100 --cd-k 1     genlab.train("rbm", "runs/rbm", hidden=100, cd_k=1)
+    genlab eval runs/rbm --ais-runs 10                         genlab.evaluate("runs/rbm", ais_runs=10)
+    genlab sample runs/rbm --n 16 --out s.png                  genlab.sample("runs/rbm", 16)
+
+Keyword options are the command's options with ``_`` for ``-``; a flag ``--no-NAME`` is
+``NAME=False``. :func:`train` returns the :class:`~genlab.runs.Run` it wrote, as the command
+does: the run directory is what lasts, and :func:`load` gives its model. Every function
+takes a run as a :class:`~genlab.runs.Run` or as the path of its directory. The four
+functions are also ``genlab.train``, ``genlab.load``, ``genlab.evaluate`` and ``genlab.sample``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from genlab.config import Config, option, positive, seed_range
+from genlab.devices import resolve_device
+from genlab.errors import ConfigError
+from genlab.evaluate.config import EvalConfig
+from genlab.families import FAMILIES, Family, family_of, sample_images
+from genlab.families import evaluate as evaluate_run
+from genlab.runs import Run
+
+__all__ = ["train", "load", "evaluate", "sample"]
+
+C = TypeVar("C", bound=Config)
+
+RunLike = Run | str | os.PathLike  # a run, or the path of its directory
+
+
+def train(
+    family: str,
+    out: str | os.PathLike,
+    *,
+    device: str | torch.device = "auto",
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+    **options: Any,
+) -> Run:
+    """Train a model and write its run directory, as ``genlab train FAMILY --out OUT``.
+
+    Args:
+        family: The model family: ``rbm``, ``dbn``, ``dbn-finetune``, ``vae`` or ``dcgan``.
+        out: The run directory to create: new or empty, or a run to replace with ``overwrite``.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        data_dir: The directory of the data set's four IDX files (default: ``$GENLAB_DATA_DIR``,
+            then ``~/.cache/genlab/DATASET``).
+        progress: Show a progress bar over the epochs.
+        overwrite: Replace a run already in ``out``.
+        resume: Continue the interrupted run in ``out`` from its last checkpoint (the same options).
+        **options: The family's options (``genlab train FAMILY --help``), e.g. ``hidden=100,
+            cd_k=1`` for an RBM; the others keep their defaults, the SPEC reference run. The run a
+            DBN stands on (``rbm=``) or that fine-tuning starts from (``dbn=``) may be a ``Run``.
+
+    Returns:
+        The finished run: ``run.path``, ``run.config``, ``run.log`` (one dict per epoch);
+        ``load(run)`` gives its model.
+
+    Raises:
+        ConfigError: An unknown family or option, or an invalid value; the message names it.
+        GenlabError: Missing or damaged data, or an ``out`` that cannot be written.
+    """
+    spec = family_named(family)
+    config = config_of(spec.config, options, f"genlab.train({family!r})",
+                       ("device", "data_dir", "progress", "overwrite", "resume"))
+    return spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
+                      resume=resume)
+
+
+def load(run: RunLike, device: str | torch.device = "cpu") -> nn.Module:
+    """The trained model of a run directory, in evaluation mode.
+
+    Args:
+        run: A run, or the path of its directory.
+        device: Where the model's tensors go: ``cpu``, ``auto``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Returns:
+        The run's model, a ``torch.nn.Module`` of :mod:`genlab.models`: ``RBM``, ``DBN``,
+        ``UpDownDBN``, ``VAE`` or ``DCGAN``. ``model(x)`` is its ``forward`` (docs/api.md),
+        ``model.sample(n, generator)`` draws ``n`` images as rows of pixels.
+
+    Raises:
+        GenlabError: ``run`` is not a run directory, or its files are damaged.
+    """
+    run = opened(run)
+    return family_of(run).load(run, resolve_device(device)).eval()
+
+
+def evaluate(
+    run: RunLike,
+    *,
+    device: str | torch.device = "auto",
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Measure a run, as ``genlab eval RUN``: writes ``eval.json`` in the run directory.
+
+    Args:
+        run: A run, or the path of its directory.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        data_dir: The directory of the data set's four IDX files (default: where the run found them).
+        progress: Show progress bars.
+        **options: The options of ``genlab eval``: ``seed``, ``test_limit``, ``ais_runs``,
+            ``ais_betas``, ``iwae_k`` and ``samples`` (0 skips the sample-quality metrics).
+
+    Returns:
+        The numbers of ``eval.json``: for an RBM ``log_z``, ``test_loglik``, ``recon_error``,
+        ``probe_accuracy`` ...; each family's are listed in its page of docs/.
+
+    Raises:
+        ConfigError: An unknown option or an invalid value; the message names it.
+        GenlabError: ``run`` is not a run directory, or its files or data are damaged.
+    """
+    config = config_of(EvalConfig, options, "genlab.evaluate", ("device", "data_dir", "progress"))
+    return evaluate_run(opened(run), config, device, data_dir, progress)
+
+
+@dataclass
+class SampleConfig(Config):
+    """The options of :func:`sample`, checked as every option is."""
+
+    n: int = option(100, "number of samples", check=positive)
+    seed: int = option(0, "random seed", check=seed_range)
+
+
+def sample(run: RunLike, n: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
+    """New images from a run's model, as ``genlab sample RUN --n N``.
+
+    Args:
+        run: A run, or the path of its directory.
+        n: The number of images.
+        seed: The seed of the sampler's random stream: the same seed, the same images.
+        device: Where to draw them: ``cpu``, ``auto``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Returns:
+        The images, a float tensor ``[n, H, W]`` of pixel values in [0, 1] on the CPU
+        (28x28 for MNIST; 64x64 for a DCGAN).
+
+    Raises:
+        ConfigError: ``n`` or ``seed`` is invalid, or ``n`` images would not fit in memory.
+        GenlabError: ``run`` is not a run directory, or its files are damaged.
+    """
+    SampleConfig(n=n, seed=seed)
+    return sample_images(opened(run), n, seed, resolve_device(device))
+
+
+def family_named(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model family {name!r} (one of {', '.join(FAMILIES)})") from None
+
+
+def config_of(config_class: type[C], options: dict[str, Any], where: str, keywords: tuple[str, ...]) -> C:
+    """``config_class`` of keyword options. An unknown option is an error that names it and lists
+    the options there are: the fields of ``config_class``, then ``keywords``."""
+    fields = [f.name for f in dataclasses.fields(config_class)]  # type: ignore[arg-type]
+    unknown = [name for name in options if name not in fields]
+    if unknown:
+        raise ConfigError(f"{where}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                          f"(options: {', '.join([*fields, *keywords])})")
+    return config_class(**{name: as_option(value) for name, value in options.items()})
+
+
+def as_option(value: Any) -> Any:
+    """A run as the path of its directory, and any path as a string, as options hold them."""
+    if isinstance(value, Run):
+        return str(value.path)
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def opened(run: RunLike) -> Run:
+    return run if isinstance(run, Run) else Run.open(os.fspath(run))
