@@ -32,3 +32,19 @@ def test_more_samples_than_the_machine_holds_are_refused_before_drawing(tiny_dat
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "drawing 1,000,000,000 samples would need about" in err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_eval_and_sample_refuse_an_unfinished_run_unless_asked(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    train_rbm.train(RBMConfig(hidden=8, epochs=2, dataset=str(tiny_dataset)), out, device="cpu", progress=False)
+    meta = json.loads((out / "config.json").read_text())
+    del meta["train_time_s"]  # as if killed after epoch 2's model was saved
+    (out / "config.json").write_text(json.dumps(meta))
+    for argv in (["eval", str(out), "--samples", "0", "--ais-runs", "2", "--ais-betas", "10"],
+                 ["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")]):
+        assert main([*argv, "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "the model of epoch 2; training has not finished" in err and "--unfinished" in err
+        assert main([*argv, "--device", "cpu", "--unfinished"]) == 0
+    assert json.loads((out / "eval.json").read_text())["unfinished"] == "the model of epoch 2; training has not finished"
+    assert (tmp_path / "s.png").is_file()

@@ -136,7 +136,8 @@ class SampleConfig(Config):
     seed: int = option(0, "random seed", check=seed_range)
 
 
-def sample(run: RunLike, n: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
+def sample(run: RunLike, n: int, seed: int = 0, device: str | torch.device = "cpu",
+           unfinished: bool = False) -> torch.Tensor:
     """New images from a run's model, as ``genlab sample RUN --n N``.
 
     Args:
@@ -144,6 +145,7 @@ def sample(run: RunLike, n: int, seed: int = 0, device: str | torch.device = "cp
         n: The number of images.
         seed: The seed of the sampler's random stream: the same seed, the same images.
         device: Where to draw them: ``cpu``, ``auto``, ``cuda``, ``cuda:N`` or ``mps``.
+        unfinished: Allow a run whose training has not finished (its last saved epoch's model).
 
     Returns:
         The images, a float tensor ``[n, H, W]`` of pixel values in [0, 1] on the CPU
@@ -154,7 +156,7 @@ def sample(run: RunLike, n: int, seed: int = 0, device: str | torch.device = "cp
         GenlabError: ``run`` is not a run directory, or its files are damaged.
     """
     SampleConfig(n=n, seed=seed)
-    return sample_images(opened(run), n, seed, resolve_device(device))
+    return sample_images(opened(run), n, seed, resolve_device(device), unfinished)
 
 
 def family_named(name: str) -> Family:

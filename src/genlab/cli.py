@@ -105,6 +105,8 @@ def sample_options(p_sample: argparse.ArgumentParser) -> None:
     p_sample.add_argument("--out", required=True, metavar="FILE.png", help="PNG file to write")
     p_sample.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     p_sample.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p_sample.add_argument("--unfinished", action="store_true",
+                          help="sample a run whose training has not finished (its last saved epoch)")
 
 
 def lab_options(p_lab: argparse.ArgumentParser) -> None:
@@ -198,8 +200,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out}: expected a .png file name")
     run = Run.open(args.run)
-    images = api.sample(run, args.n, args.seed, args.device)
-    plots.grid_figure(images, out, title=f"{args.n} samples from {run.path.name} ({run.family})",
+    images = api.sample(run, args.n, args.seed, args.device, args.unfinished)
+    unfinished = "" if run.finished else ", unfinished"
+    plots.grid_figure(images, out, title=f"{args.n} samples from {run.path.name} ({run.family}{unfinished})",
                       scale=plots.scale_for(images.shape[-1]))
     print(f"{args.n} samples written to {out}")
     return 0

@@ -19,7 +19,7 @@ import torch
 
 from genlab import data
 from genlab.devices import check_fits, resolve_device
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, GenlabError
 from genlab.evaluate import dbn as evaluate_dbn
 from genlab.evaluate import dcgan as evaluate_dcgan
 from genlab.evaluate import rbm as evaluate_rbm
@@ -28,7 +28,7 @@ from genlab.evaluate.config import EvalConfig
 from genlab.figures.plots import as_images
 from genlab.metrics.quality import draw_samples, sample_quality
 from genlab.rng import make_generator
-from genlab.runs import Run
+from genlab.runs import MODEL, Run
 from genlab.train import dbn, dcgan, rbm, updown, vae
 from genlab.train.session import TrainConfig
 
@@ -67,9 +67,24 @@ def family_of(run: Run) -> Family:
         raise ConfigError(f"RUN {run.path}: unknown model family {run.family!r} in config.json") from None
 
 
+def require_finished(run: Run, unfinished: bool) -> str | None:
+    """Refuse a run whose training has not finished, unless ``unfinished``; then say what its model is."""
+    if run.finished:
+        return None
+    if not (run.path / MODEL).is_file():
+        raise GenlabError(f"RUN {run.path}: no model yet (training stopped before its first epoch ended)")
+    last = run.log[-1].get("epoch", "?") if run.log else "?"
+    what = f"the model of epoch {last}; training has not finished" + (f": {run.meta['stopped']}" if "stopped" in run.meta else "")
+    if not unfinished:
+        raise ConfigError(f"RUN {run.path}: {what}; continue it with 'genlab train ... --resume', or pass --unfinished")
+    return what
+
+
 @torch.no_grad()
-def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """n new images from a run's model (seeded): [n, H, W] in [0, 1] on the CPU."""
+def sample_images(run: Run, n: int, seed: int, device: torch.device | str = "cpu", unfinished: bool = False) -> torch.Tensor:
+    """n new images from a run's model (seeded): [n, H, W] in [0, 1] on the CPU. A run whose training has not
+    finished is refused unless ``unfinished``."""
+    require_finished(run, unfinished)
     model = family_of(run).load(run, device)
     pixels = math.prod(run.meta["data"]["image_shape"])
     units = sum(t.numel() for t in model.state_dict().values() if t.dim() == 1)  # the layer widths: biases
@@ -90,6 +105,7 @@ def evaluate(
     model; writes ``eval.json`` and returns the results."""
     run = run if isinstance(run, Run) else Run.open(run)
     config = config or EvalConfig()
+    unfinished = require_finished(run, config.unfinished)
     dev = resolve_device(device)
     family = family_of(run)
     started = time.perf_counter()
@@ -97,7 +113,8 @@ def evaluate(
     train = data.load_split(source, "train", dev, limit=run.config.get("limit"))
     test = data.load_split(source, "test", dev).head(config.test_limit)
     model = family.load(run, dev)
-    results: dict[str, Any] = {"family": run.family}
+    results: dict[str, Any] = {"family": run.family} if unfinished is None else {"family": run.family,
+                                                                                  "unfinished": unfinished}
     results.update(family.measure(model, train, test, config, make_generator(config.seed, dev), progress))
     if config.samples > 0:
         results.update(evaluate_samples(run, config, dev, data_dir, progress))

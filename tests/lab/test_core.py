@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from genlab.lab.core import Lab, config_key
+from genlab.train import rbm as train_rbm
 from genlab.train.rbm import RBMConfig
 
 
@@ -35,3 +38,26 @@ def test_an_interrupted_run_is_trained_again(tiny_dataset, tmp_path):
     (run.path / "config.json").write_text(json.dumps(meta))
     lab.train("rbm", cfg)
     assert lab.trained == 2 and "train_time_s" in json.loads((run.path / "config.json").read_text())
+
+
+def test_an_interrupted_run_with_a_checkpoint_is_resumed_to_the_same_weights(tiny_dataset, tmp_path, monkeypatch):
+    cfg = RBMConfig(dataset=str(tiny_dataset), hidden=8, epochs=3)
+    whole = Lab(tmp_path / "whole", "quick", device="cpu", progress=False).train("rbm", cfg)
+    step, calls = train_rbm.rbm_step, []
+
+    def interrupt_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:  # 3 minibatches an epoch
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    lab = Lab(tmp_path / "lab", "quick", device="cpu", progress=False)
+    monkeypatch.setattr(train_rbm, "rbm_step", interrupt_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        lab.train("rbm", cfg)
+    monkeypatch.setattr(train_rbm, "rbm_step", step)
+    resumed_epochs = []
+    monkeypatch.setattr(train_rbm, "rbm_step", lambda *a, **k: resumed_epochs.append(1) or step(*a, **k))
+    run = lab.train("rbm", cfg)
+    assert len(resumed_epochs) == 3  # only epoch 3 was trained again
+    assert (run.path / "model.safetensors").read_bytes() == (whole.path / "model.safetensors").read_bytes()

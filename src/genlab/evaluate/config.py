@@ -17,3 +17,5 @@ class EvalConfig(Config):
     ais_betas: int = option(14500, "AIS intermediate distributions (RBM, DBN)", check=positive)
     iwae_k: int = option(5000, "importance samples per test image for the IWAE estimate (VAE)", check=positive)
     samples: int = option(10000, "model samples for the sample-quality metrics (0 skips them)", check=non_negative)
+    unfinished: bool = option(False, "evaluate a run whose training has not finished (its last saved epoch); "
+                              "eval.json says so")

@@ -21,10 +21,11 @@ import torch
 
 from genlab import migrations
 from genlab.devices import describe, resolve_device
+from genlab.errors import ConfigError
 from genlab.evaluate.config import EvalConfig
 from genlab.families import FAMILIES, evaluate
 from genlab.lab.report import TaskReport
-from genlab.runs import Run, is_finished
+from genlab.runs import CHECKPOINT, Run, is_finished
 from genlab.train.session import TrainConfig
 
 
@@ -75,6 +76,15 @@ class Lab:
             self.reused += 1
             self.say(f"re-using {family} run {path.name} {label}")
             return Run.open(path)
+        if (path / CHECKPOINT).is_file():  # an interrupted earlier lab: continue its run
+            self.say(f"resuming {family} {label} -> {path}")
+            try:
+                run = FAMILIES[family].train(config, path, device=self.device, data_dir=self.data_dir,
+                                             progress=self.progress, resume=True)
+                self.trained += 1
+                return run
+            except ConfigError as e:
+                self.say(f"cannot resume ({e}); training it again")
         self.say(f"training {family} {label} -> {path}")
         run = FAMILIES[family].train(
             config, path, device=self.device, data_dir=self.data_dir, progress=self.progress, overwrite=True

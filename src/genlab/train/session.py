@@ -138,7 +138,7 @@ def start(
                    "choose smaller layers or a smaller --batch-size")
     torch.manual_seed(config.seed)  # for nn.Module initialisers that take no generator
     if resume:
-        run, checkpoint = resumable(family, config, out, data.checksums(source))
+        run, checkpoint = resumable(family, config, out, data.checksums(source), dev)
         started = time.perf_counter() - checkpoint[1]["time_s"]
         run.truncate_log(checkpoint[1]["log_length"])
         resumed = Checkpoint(checkpoint[1]["phase"], checkpoint[1]["epoch"], checkpoint[0], checkpoint[1], dev)
@@ -162,7 +162,7 @@ def start(
     return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter(), config)
 
 
-def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str]
+def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str], device: torch.device
               ) -> tuple[Run, tuple[dict[str, torch.Tensor], dict[str, Any]]]:
     """The interrupted run in ``out`` and its checkpoint, when ``config`` is the one it was started with."""
     run = Run.open(out)
@@ -170,6 +170,9 @@ def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict
         raise ConfigError(f"--resume: {out} holds a {run.family} run, not a {family} run")
     if run.finished:
         raise ConfigError(f"--resume: the run in {out} has finished; nothing to continue")
+    if run.meta.get("device") != str(device):
+        raise ConfigError(f"--resume: the run in {out} was started on {run.meta.get('device')}, not on {device}; "
+                          f"pass --device {run.meta.get('device')}")
     before = run.config_as(type(config)).identity()
     now = config.identity()
     changed = [f"{flag_of(f)} {before.get(f.name)!r} (now {now.get(f.name)!r})" for f in dataclasses.fields(config)
