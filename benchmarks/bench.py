@@ -120,7 +120,7 @@ def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_ste
     from genlab.accel.steps import CompiledSteps
     from genlab.algorithms.cd import CDState, rbm_step
     from genlab.models.rbm import RBM
-    from genlab.train.rbm import RBMConfig, train_epoch
+    from genlab.training.rbm import RBMConfig, train_epoch
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm, cfg, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(**options), CDState()
@@ -215,7 +215,7 @@ def rbm_cuda_kernels(x: torch.Tensor, device: torch.device) -> tuple[float, floa
     from genlab.accel.steps import CompiledSteps
     from genlab.algorithms.cd import CDState, rbm_step
     from genlab.models.rbm import RBM
-    from genlab.train.rbm import RBMConfig
+    from genlab.training.rbm import RBMConfig
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm, config = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(compile=True)
@@ -253,7 +253,7 @@ def vae_model(device: torch.device):
 
 
 def vae_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, **options) -> Callable[[], object]:
-    from genlab.train.vae import VAEConfig, fit
+    from genlab.training.vae import VAEConfig, fit
 
     model, g = vae_model(device), torch.Generator(device=device).manual_seed(0)
     return lambda: fit(model, x, VAEConfig(epochs=epochs, **options), g, progress=False)
@@ -281,7 +281,7 @@ def vae_dataloader(images: np.ndarray, device: torch.device, bf16: bool = False)
 
 def dcgan_genlab(images64: torch.Tensor, device: torch.device, batch_size: int, **options) -> Callable[[], object]:
     from genlab.models.dcgan import DCGAN
-    from genlab.train.dcgan import DCGANConfig, fit
+    from genlab.training.dcgan import DCGANConfig, fit
 
     gan, g = DCGAN(generator=torch.Generator().manual_seed(0), device=device), torch.Generator(device=device).manual_seed(0)
     return lambda: fit(gan, images64, DCGANConfig(epochs=1, batch_size=batch_size, **options), g, progress=False)

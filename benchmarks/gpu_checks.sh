@@ -31,10 +31,10 @@ part() {  # part NAME MAX_SECONDS COMMAND...: run COMMAND for at most MAX_SECOND
 
 PARTS="env ${PARTS:-}"; [ "$PARTS" = "env " ] && unset PARTS
 part env 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv;
-    $py -c 'import torch, triton, genlab.train.rbm; print(torch.__version__, triton.__version__, torch.cuda.get_device_name())'" ||
+    $py -c 'import torch, triton, genlab.training.rbm; print(torch.__version__, triton.__version__, torch.cuda.get_device_name())'" ||
     exit 1
-$py -c 'import genlab.train.rbm' || exit 1
-part tests 120 $py -m pytest -q -p no:cacheprovider -x tests/accel tests/test_devices.py tests/train/test_dbn.py -k cuda
+$py -c 'import genlab.training.rbm' || exit 1
+part tests 120 $py -m pytest -q -p no:cacheprovider -x tests/accel tests/test_devices.py tests/training/test_dbn.py -k cuda
 targets() { part targets_$1 200 $py benchmarks/targets.py --device cuda --only "$@" --match "${TARGETS_MATCH:-}"; }
 targets rbm
 targets vae

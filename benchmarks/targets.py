@@ -60,13 +60,13 @@ def fit_seconds(family: str, options: dict, epochs: int, device: torch.device, s
     run: Callable[[int], object]
     if family == "rbm":
         from genlab.models.rbm import RBM
-        from genlab.train.rbm import RBMConfig, fit
+        from genlab.training.rbm import RBMConfig, fit
 
         x = data.as_float(train.images)
         rbm = RBM(x.shape[1], 100, 0.1, generator=g, device=device)
         run = lambda n: fit(rbm, x, RBMConfig(**{**options, "epochs": n}), g, progress=False)
     elif family == "vae":
-        from genlab.train.vae import VAEConfig, build, fit
+        from genlab.training.vae import VAEConfig, build, fit
 
         x = data.pixel_rows(train.images)  # uint8, as genlab train vae holds them
         config = VAEConfig(**options)
@@ -74,7 +74,7 @@ def fit_seconds(family: str, options: dict, epochs: int, device: torch.device, s
         run = lambda n: fit(model, x, config.replace(epochs=n), g, progress=False)
     else:
         from genlab.models.dcgan import DCGAN
-        from genlab.train.dcgan import DCGANConfig, fit
+        from genlab.training.dcgan import DCGANConfig, fit
 
         images = data.resize(train.images, 64)
         gan = DCGAN(generator=torch.Generator().manual_seed(0), device=device)

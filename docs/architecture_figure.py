@@ -20,7 +20,7 @@ OUT = ROOT / "docs" / "images" / "architecture.png"
 # What each layer holds, in a few words.
 ROLES = {
     "cli": "genlab data / train / eval / sample / lab",
-    "api": "genlab.train / load / sample / evaluate",
+    "api": "genlab.training / load / sample / evaluate",
     "lab": "each SPEC task's experiments, presets, findings, reports",
     "families": "a run directory of each family: train, load, sample, evaluate",
     "estimators": "RBMEstimator (scikit-learn)",
@@ -69,7 +69,7 @@ def main() -> None:
                     color="0.25")
         if i < len(rows) - 1:
             ax.annotate("", xy=(9.75, y + 0.12 - 0.26), xytext=(9.75, y + 0.12), arrowprops={"arrowstyle": "->", "color": "0.4"})
-    ax.text(5, -0.4, "each layer imports only the layers below it (arrows); only genlab.train imports genlab.accel; "
+    ax.text(5, -0.4, "each layer imports only the layers below it (arrows); only genlab.training imports genlab.accel; "
             "the families are independent within a layer", ha="center", fontsize=7.5, color="0.3")
     fig.suptitle("genlab's layers, as pyproject.toml's import-linter contract states them", fontsize=11)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ import torch
 
 from genlab.accel.threefry import CounterStream
 from genlab.algorithms.cd import CDState, rbm_step
-from genlab.evaluate import loglik
+from genlab.evaluation import loglik
 from genlab.models.rbm import RBM
-from genlab.train.rbm import RBMConfig
+from genlab.training.rbm import RBMConfig
 
 
 def random_rbm(n_visible, n_hidden, seed=0, std=0.5) -> RBM:

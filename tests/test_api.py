@@ -107,14 +107,14 @@ def test_import_genlab_loads_no_pytorch_until_an_api_function_is_used():
     assert done.stdout.split() == ["False", "True", "genlab.api", "True"]
 
 
-def test_the_api_is_at_the_top_level_even_after_the_subpackages_of_the_same_names_are_imported():
-    import genlab.evaluate.rbm  # importing a subpackage binds its name in its parent, elsewhere
-    import genlab.train.rbm
+def test_the_api_is_at_the_top_level_beside_the_subpackages():
+    import genlab.evaluation.rbm  # importing a subpackage binds its name in its parent
+    import genlab.training.rbm
 
     for name in API:
         assert getattr(genlab, name) is getattr(api, name)
         assert name in dir(genlab) and name in genlab.__all__
-    from genlab.train import rbm
+    from genlab.training import rbm
 
     assert rbm.RBMConfig().hidden == 100  # the subpackage, by its full name
     assert {"Run", "ConfigError", "GenlabError", "__version__"} <= set(genlab.__all__) <= set(dir(genlab))

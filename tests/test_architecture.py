@@ -31,7 +31,7 @@ def test_every_contract_is_kept():
 
 
 @pytest.mark.parametrize(("module", "line", "contract"), [
-    ("models/rbm.py", "import genlab.train.rbm", "Layers only point down"),
+    ("models/rbm.py", "import genlab.training.rbm", "Layers only point down"),
     ("lab/core.py", "import genlab.accel", "Only training reaches the fast paths"),
     ("figures/vae.py", "import genlab.figures.dcgan", "Model families are independent: figures"),
     ("data/images.py", "import genlab.data.sets", "No import cycle anywhere in genlab"),

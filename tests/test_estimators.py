@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from genlab import data
 from genlab.estimators import RBMEstimator
-from genlab.evaluate.loglik import all_states
+from genlab.evaluation.loglik import all_states
 
 
 def binary_data(n=200, d=8, seed=0):

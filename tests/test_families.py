@@ -6,10 +6,10 @@ import json
 import math
 
 from genlab.cli import main
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.families import evaluate
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
 
 KEYS = ("fid", "fid_floor", "classifier_score", "coverage", "coverage_min_share")
 

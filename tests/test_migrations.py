@@ -7,9 +7,9 @@ import pytest
 from genlab import migrations
 from genlab.lab.core import config_key
 from genlab.runs import Run
-from genlab.train.dcgan import DCGANConfig
-from genlab.train.rbm import RBMConfig
-from genlab.train.vae import VAEConfig
+from genlab.training.dcgan import DCGANConfig
+from genlab.training.rbm import RBMConfig
+from genlab.training.vae import VAEConfig
 
 
 def test_identity_leaves_out_later_options_at_the_value_earlier_runs_had():

@@ -20,8 +20,8 @@ from genlab.errors import ConfigError, GenlabError
 from genlab.cli import main
 from genlab.families import family_of
 from genlab.runs import Run
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
 
 DATA = {"image_shape": [28, 28]}
 SRC = str(Path(__file__).resolve().parents[1] / "src")

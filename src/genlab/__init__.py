@@ -10,13 +10,11 @@ The Python API mirrors the command line (docs/api.md, docs/tutorial.md)::
     results = genlab.evaluate(run, ais_runs=10, samples=0)        # genlab eval runs/rbm ...
 
 They are imported on first use, so that ``import genlab`` (and ``genlab --help``) loads no
-PyTorch. ``genlab.train`` and ``genlab.evaluate`` are these functions, not the subpackages of
-the same names, which are imported by their full names (``from genlab.train import rbm``).
+PyTorch. The subpackages that do the work have other names (``genlab.training``,
+``genlab.evaluation``, ...): one name, one meaning.
 """
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from genlab.errors import ConfigError, GenlabError
@@ -38,15 +36,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *LAZY})
 
-
-class Package(types.ModuleType):
-    """genlab's own module type. Importing a subpackage binds it as an attribute of its parent; here the
-    subpackages named like the API's functions (``genlab.train``, ``genlab.evaluate``) are not bound, so
-    that those names stay the functions."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if not (name in LAZY and isinstance(value, types.ModuleType)):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = Package

@@ -26,7 +26,7 @@ from torch import nn
 from genlab.config import Config, option, positive, seed_range
 from genlab.devices import resolve_device
 from genlab.errors import ConfigError
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.families import FAMILIES, Family, family_of, sample_images
 from genlab.families import evaluate as evaluate_run
 from genlab.runs import Run

@@ -90,7 +90,7 @@ def train_options(p_train: argparse.ArgumentParser) -> None:
 
 def eval_options(p_eval: argparse.ArgumentParser) -> None:
     from genlab import config as cfg
-    from genlab.evaluate.config import EvalConfig
+    from genlab.evaluation.config import EvalConfig
 
     p_eval.add_argument("run", metavar="RUN", help="run directory made by 'genlab train'")
     cfg.add_arguments(p_eval, EvalConfig)
@@ -183,7 +183,7 @@ def train_summary(family: str, path: Path, log: list[dict[str, Any]], train_time
 def cmd_eval(args: argparse.Namespace) -> int:
     from genlab import api
     from genlab import config as cfg
-    from genlab.evaluate.config import EvalConfig
+    from genlab.evaluation.config import EvalConfig
 
     options = cfg.options_given(EvalConfig, args)
     results = api.evaluate(args.run, device=args.device, data_dir=args.data_dir, progress=not args.quiet, **options)

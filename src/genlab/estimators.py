@@ -14,7 +14,7 @@
 The parameters are those of ``genlab train rbm`` (same names, same defaults: the SPEC
 reference run) plus ``random_state`` (an int for reproducible fits, or None),
 ``device`` and the AIS settings used by :meth:`RBMEstimator.score_samples`. Training
-is :func:`genlab.train.rbm.fit` itself; the fitted model is ``rbm_``
+is :func:`genlab.training.rbm.fit` itself; the fitted model is ``rbm_``
 (a :class:`genlab.models.rbm.RBM`).
 """
 
@@ -28,10 +28,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from genlab.algorithms.cd import CDState
 from genlab.devices import resolve_device
-from genlab.evaluate.ais import log_partition
+from genlab.evaluation.ais import log_partition
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
-from genlab.train import rbm as train_rbm
+from genlab.training import rbm as train_rbm
 
 
 class RBMEstimator(TransformerMixin, BaseEstimator):
@@ -157,7 +157,7 @@ class RBMEstimator(TransformerMixin, BaseEstimator):
         """log p(x) in nats for each (binary) row of X: -F(x) - log Z.
 
         log Z is exact when the smaller layer has at most 20 units, otherwise the checked
-        AIS estimate of :func:`genlab.evaluate.ais.log_partition` with ``ais_runs`` runs
+        AIS estimate of :func:`genlab.evaluation.ais.log_partition` with ``ais_runs`` runs
         over ``ais_betas`` distributions, from base-rate models of the mean of the data
         seen (computed once per fitted model).
         """

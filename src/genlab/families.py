@@ -20,17 +20,17 @@ import torch
 from genlab import data
 from genlab.devices import check_fits, resolve_device
 from genlab.errors import ConfigError, GenlabError
-from genlab.evaluate import dbn as evaluate_dbn
-from genlab.evaluate import dcgan as evaluate_dcgan
-from genlab.evaluate import rbm as evaluate_rbm
-from genlab.evaluate import vae as evaluate_vae
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation import dbn as evaluate_dbn
+from genlab.evaluation import dcgan as evaluate_dcgan
+from genlab.evaluation import rbm as evaluate_rbm
+from genlab.evaluation import vae as evaluate_vae
+from genlab.evaluation.config import EvalConfig
 from genlab.figures.plots import as_images
 from genlab.metrics.quality import draw_samples, sample_quality
 from genlab.rng import make_generator
 from genlab.runs import MODEL, Run
-from genlab.train import dbn, dcgan, rbm, updown, vae
-from genlab.train.session import TrainConfig
+from genlab.training import dbn, dcgan, rbm, updown, vae
+from genlab.training.session import TrainConfig
 
 
 @dataclass(frozen=True)

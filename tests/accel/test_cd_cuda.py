@@ -16,8 +16,8 @@ from genlab.accel.rbm import TritonCD1
 from genlab.accel.steps import epoch_draws
 from genlab.accel.threefry import CounterStream
 from genlab.models.rbm import RBM
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
 
 pytestmark = pytest.mark.skipif(not cd_cuda.available(), reason="needs Triton")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

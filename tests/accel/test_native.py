@@ -12,8 +12,8 @@ from genlab.accel.rbm import cd1_kernels_apply
 from genlab.accel.steps import CompiledSteps
 from genlab.algorithms.cd import CDState, rbm_step
 from genlab.models.rbm import RBM
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
 
 needs_kernel = pytest.mark.skipif(native.compiler() is None, reason="no C compiler to build genlab's native kernel")
 

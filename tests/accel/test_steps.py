@@ -14,7 +14,7 @@ from genlab.accel.steps import CompiledSteps
 from genlab.errors import ConfigError
 from genlab.algorithms.cd import CDState, rbm_step
 from genlab.models.rbm import RBM
-from genlab.train.rbm import RBMConfig, fit
+from genlab.training.rbm import RBMConfig, fit
 
 needs_compiler = pytest.mark.skipif(not shutil.which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from genlab.lab.core import Lab, config_key
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
 
 
 def test_config_key_changes_with_any_setting_and_only_then():

@@ -7,7 +7,7 @@ import shutil
 
 import torch
 
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.figures import plots
 from genlab.lab import TASKS
 from genlab.lab import dbn as lab_dbn
@@ -16,9 +16,9 @@ from genlab.lab.dbn import run_dbn, run_finetune, stacked_config
 from genlab.lab.presets import Preset
 from genlab.models.rbm import RBM
 from genlab.runs import Run
-from genlab.train.dbn import DBNConfig
-from genlab.train.rbm import RBMConfig
-from genlab.train.updown import FinetuneConfig
+from genlab.training.dbn import DBNConfig
+from genlab.training.rbm import RBMConfig
+from genlab.training.updown import FinetuneConfig
 
 
 def tiny_preset(dataset) -> Preset:

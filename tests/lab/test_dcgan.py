@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.lab import run_lab
 from genlab.lab.presets import DCGAN_VARIANTS, PRESETS, Preset, vae_preset
-from genlab.train.dcgan import DCGANConfig
+from genlab.training.dcgan import DCGANConfig
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.figures.rbm import Generation
 from genlab.lab import TASKS
 from genlab.lab import rbm as lab_rbm
 from genlab.lab.presets import rbm_preset
-from genlab.train.rbm import RBMConfig
+from genlab.training.rbm import RBMConfig
 
 
 def test_lab_on_a_tiny_preset_writes_every_figure_and_a_table_per_comparison(tiny_dataset, tmp_path, monkeypatch):

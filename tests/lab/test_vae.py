@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from genlab.cli import main
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.figures.vae import FIGURES
 from genlab.lab.presets import PRESETS, vae_preset
-from genlab.train.vae import VAEConfig
+from genlab.training.vae import VAEConfig
 
 
 def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys):

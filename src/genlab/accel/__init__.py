@@ -14,7 +14,7 @@ means. What is here:
 The doors below return a faster runner, or None when the run asks for the plain path. The
 fast paths draw from counter streams keyed from the run's generator: a different random
 stream from the plain path's, the same on every fast path and device. The DCGAN and up-down
-fine-tuning have no door: their steps run as they are. Only :mod:`genlab.train` imports
+fine-tuning have no door: their steps run as they are. Only :mod:`genlab.training` imports
 this package (a contract checked in CI).
 """
 

@@ -6,7 +6,7 @@
 * :mod:`~genlab.algorithms.gan` — the DCGAN's discriminator and generator steps.
 
 Each function updates a model on one minibatch and draws its random numbers from the
-stream it is given. The loops over epochs and minibatches are in :mod:`genlab.train`;
+stream it is given. The loops over epochs and minibatches are in :mod:`genlab.training`;
 the fast paths (:mod:`genlab.accel`) run these same steps compiled, or replace them with
 kernels that compute the same update.
 """

@@ -10,7 +10,7 @@ from genlab.figures import plots
 from genlab.files import write_bytes
 from genlab.models.dcgan import DCGAN
 
-CURVE_POINTS = 10  # a loss curve has the mean over each tenth of an epoch (genlab.train.dcgan logs them)
+CURVE_POINTS = 10  # a loss curve has the mean over each tenth of an epoch (genlab.training.dcgan logs them)
 
 
 def samples_figure(images: torch.Tensor, path: Path, title: str) -> Path:

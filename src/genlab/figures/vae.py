@@ -8,7 +8,7 @@ import torch
 
 from genlab import data
 from genlab.data import ImageSet, binarized
-from genlab.evaluate.vae import ACTIVE_THRESHOLD, latent_usage, posterior
+from genlab.evaluation.vae import ACTIVE_THRESHOLD, latent_usage, posterior
 from genlab.figures import plots
 from genlab.figures.plots import hidden_grid_shape
 from genlab.models.vae import VAE

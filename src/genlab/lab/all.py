@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.lab.core import Lab

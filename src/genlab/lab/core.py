@@ -22,11 +22,11 @@ import torch
 from genlab import migrations
 from genlab.devices import describe, resolve_device
 from genlab.errors import ConfigError
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.families import FAMILIES, evaluate
 from genlab.lab.report import TaskReport
 from genlab.runs import CHECKPOINT, Run, is_finished
-from genlab.train.session import TrainConfig
+from genlab.training.session import TrainConfig
 
 
 def config_key(family: str, config: TrainConfig) -> str:

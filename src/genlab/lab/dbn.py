@@ -19,7 +19,7 @@ import torch
 
 from genlab import data
 from genlab.data import ImageSet
-from genlab.evaluate.dbn import measure
+from genlab.evaluation.dbn import measure
 from genlab.figures import plots
 from genlab.figures.dbn import (
     generation_figure,
@@ -38,12 +38,12 @@ from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 from genlab.runs import Run, model_sha256
-from genlab.train import dbn as train_dbn
-from genlab.train import rbm as train_rbm
-from genlab.train import updown as train_updown
-from genlab.train.dbn import DBNConfig
-from genlab.train.rbm import RBMConfig
-from genlab.train.updown import FinetuneConfig
+from genlab.training import dbn as train_dbn
+from genlab.training import rbm as train_rbm
+from genlab.training import updown as train_updown
+from genlab.training.dbn import DBNConfig
+from genlab.training.rbm import RBMConfig
+from genlab.training.updown import FinetuneConfig
 
 FIGURE_SEED = 2024  # the random draws of every lab figure
 GIBBS_STEPS = 100  # SPEC 2.3: Gibbs steps in the top RBM when generating

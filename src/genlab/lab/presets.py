@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.data import BINARIZE_SEED
-from genlab.evaluate.config import EvalConfig
-from genlab.train.dbn import DBNConfig
-from genlab.train.dcgan import DCGANConfig
-from genlab.train.rbm import RBMConfig
-from genlab.train.session import TrainConfig
-from genlab.train.updown import FinetuneConfig
-from genlab.train.vae import VAEConfig
+from genlab.evaluation.config import EvalConfig
+from genlab.training.dbn import DBNConfig
+from genlab.training.dcgan import DCGANConfig
+from genlab.training.rbm import RBMConfig
+from genlab.training.session import TrainConfig
+from genlab.training.updown import FinetuneConfig
+from genlab.training.vae import VAEConfig
 
 NAMES = ("tiny", "quick", "full")
 

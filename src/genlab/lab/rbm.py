@@ -38,7 +38,7 @@ from genlab.lab.findings.rbm import (
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
 from genlab.rng import make_generator
-from genlab.train.rbm import RBMConfig, load
+from genlab.training.rbm import RBMConfig, load
 
 GENERATION = Generation()  # SPEC 1.7's set hidden states and Gibbs steps
 

@@ -21,7 +21,7 @@ from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section, Table
 from genlab.rng import make_generator
 from genlab.runs import Run
-from genlab.train import vae as train_vae
+from genlab.training import vae as train_vae
 
 
 def run_figures(run: Run, device: torch.device, data_dir=None) -> dict[str, Path]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from genlab.evaluate.vae import ACTIVE_THRESHOLD
+from genlab.evaluation.vae import ACTIVE_THRESHOLD
 from genlab.runs import Run
-from genlab.train.vae import VAEConfig
+from genlab.training.vae import VAEConfig
 
 BURDA_2016_VAE = -86.76  # test log-likelihood (k = 5000) of their one-stochastic-layer VAE, 50 latents
 

@@ -1,4 +1,4 @@
-"""genlab.evaluate.vae: the importance-weighted bound against exact log p(x) of a 1-D latent VAE,
+"""genlab.evaluation.vae: the importance-weighted bound against exact log p(x) of a 1-D latent VAE,
 its growth with k on real data, and latent usage."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from torch.distributions import Normal
 
 from genlab import data
 from genlab.data import binarized
-from genlab.evaluate.vae import iwae, latent_usage, mean_elbo
+from genlab.evaluation.vae import iwae, latent_usage, mean_elbo
 from genlab.models.vae import VAE
-from genlab.train.vae import VAEConfig, build, fit
+from genlab.training.vae import VAEConfig, build, fit
 
 GRID = torch.linspace(-12, 12, 48_001, dtype=torch.float64)  # quadrature over a 1-D latent
 

@@ -16,13 +16,13 @@ from genlab import data
 from genlab.algorithms.dbn import updown_minibatch
 from genlab.config import option, positive
 from genlab.errors import ConfigError
-from genlab.evaluate.dbn import recon_error
+from genlab.evaluation.dbn import recon_error
 from genlab.figures.dbn import finetune_figures
 from genlab.models.dbn import UpDownDBN
 from genlab.runs import Run, check_same_data, open_parent, parent_record
-from genlab.train import dbn as train_dbn
-from genlab.train.dbn import DBNConfig, image_size
-from genlab.train.session import (
+from genlab.training import dbn as train_dbn
+from genlab.training.dbn import DBNConfig, image_size
+from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,

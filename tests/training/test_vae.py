@@ -1,4 +1,4 @@
-"""genlab.train.vae: run directories, reproducibility, options, and the CLI end to end."""
+"""genlab.training.vae: run directories, reproducibility, options, and the CLI end to end."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from genlab.errors import ConfigError
 from genlab.models.vae import VAE
 from genlab.rng import make_generator
 from genlab.runs import Run
-from genlab.train import vae as train_vae
-from genlab.train.vae import VAEConfig
+from genlab.training import vae as train_vae
+from genlab.training.vae import VAEConfig
 
 
 def small_config(dataset, **kw) -> VAEConfig:

@@ -1,4 +1,4 @@
-"""genlab.evaluate.loglik: exact log Z against brute force."""
+"""genlab.evaluation.loglik: exact log Z against brute force."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from genlab.evaluate import loglik
+from genlab.evaluation import loglik
 from genlab.models.rbm import RBM
 
 

@@ -1,4 +1,4 @@
-"""genlab.train.session: a failed training command leaves no half-made run directory behind."""
+"""genlab.training.session: a failed training command leaves no half-made run directory behind."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 from genlab.cli import main
 from genlab.files import save_tensors
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig
-from genlab.train.session import training_memory
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig
+from genlab.training.session import training_memory
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Measuring an RBM: log-likelihood (exact, or the checked AIS estimate of
-:func:`genlab.evaluate.ais.log_partition`), reconstruction error, probe accuracy."""
+:func:`genlab.evaluation.ais.log_partition`), reconstruction error, probe accuracy."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import torch
 
 from genlab import data
 from genlab.data import binarized
-from genlab.evaluate import loglik
-from genlab.evaluate.ais import log_partition
-from genlab.evaluate.config import EvalConfig
-from genlab.evaluate.probe import probe_accuracy
+from genlab.evaluation import loglik
+from genlab.evaluation.ais import log_partition
+from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.probe import probe_accuracy
 from genlab.models.rbm import RBM
 
 TRAIN_LOGLIK_IMAGES = 10_000  # training images for train_loglik (the overfitting gap)

@@ -1,10 +1,10 @@
-"""genlab.evaluate.ais against exact log Z."""
+"""genlab.evaluation.ais against exact log Z."""
 
 from __future__ import annotations
 
 import torch
 
-from genlab.evaluate import ais, loglik
+from genlab.evaluation import ais, loglik
 from genlab.models.rbm import RBM
 
 
@@ -49,7 +49,7 @@ def test_base_rate_bias_is_the_logit_of_pixel_marginals():
 
 
 def test_a_floor_above_the_ais_interval_becomes_the_lower_end_and_the_upper_end_is_unknown(monkeypatch):
-    from genlab.evaluate.rbm import LoglikData, logliks
+    from genlab.evaluation.rbm import LoglikData, logliks
 
     rbm = random_rbm(30, 25)
     data = (torch.rand(50, 30, generator=torch.Generator().manual_seed(1)) < 0.3).float()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from genlab.evaluate import loglik
+from genlab.evaluation import loglik
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 

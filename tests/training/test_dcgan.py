@@ -1,4 +1,4 @@
-"""genlab.train.dcgan: the D/G step ratio, NaN handling, reproducibility and the run directory."""
+"""genlab.training.dcgan: the D/G step ratio, NaN handling, reproducibility and the run directory."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import torch
 from genlab.errors import GenlabError
 from genlab.models.dcgan import DCGAN
 from genlab.runs import Run
-from genlab.train import dcgan as train_dcgan
-from genlab.train.dcgan import DCGANConfig
+from genlab.training import dcgan as train_dcgan
+from genlab.training.dcgan import DCGANConfig
 
 
 def small_config(dataset, **kw) -> DCGANConfig:

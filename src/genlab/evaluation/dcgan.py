@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from genlab import data
-from genlab.evaluate.config import EvalConfig
+from genlab.evaluation.config import EvalConfig
 from genlab.models.dcgan import DCGAN
 
 

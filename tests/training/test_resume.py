@@ -83,7 +83,7 @@ def test_resuming_with_other_options_is_refused_naming_them(tmp_path, capsys, mo
     out = tmp_path / "run"
     argv = ["train", "rbm", "--out", str(out), "--dataset", str(tiny_dataset), "--hidden", "8", "--epochs", "3",
             "--device", "cpu", "--quiet"]
-    from genlab.train import rbm as train_rbm
+    from genlab.training import rbm as train_rbm
 
     step, calls = train_rbm.rbm_step, []
 

@@ -19,11 +19,11 @@ from genlab import accel, data
 from genlab.algorithms.cd import CD, CDState, rbm_step
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
-from genlab.evaluate import rbm as evaluate_rbm
+from genlab.evaluation import rbm as evaluate_rbm
 from genlab.figures.rbm import standard_figures
 from genlab.models.rbm import RBM
 from genlab.runs import Run
-from genlab.train.session import (
+from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,
@@ -140,7 +140,7 @@ def train(
     Each epoch's log entry has the train and test reconstruction errors and the
     training time so far (``time_s``, without the time spent on log-likelihoods);
     with ``eval_every`` some also have the log-likelihoods (see
-    :func:`genlab.evaluate.rbm.training_loglik`). Evaluation draws from its own
+    :func:`genlab.evaluation.rbm.training_loglik`). Evaluation draws from its own
     random stream, so it never changes the trained weights.
     """
     s = start("rbm", config, out, device, data_dir, overwrite, shapes=lambda n: RBM.shapes(n, config.hidden),

@@ -1,4 +1,4 @@
-"""genlab.train.dbn and genlab.train.updown: greedy training, fine-tuning, run directories and the command line."""
+"""genlab.training.dbn and genlab.training.updown: greedy training, fine-tuning, run directories and the command line."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from test_cli import run_cli
 
 from genlab.cli import main
 from genlab.runs import Run
-from genlab.train import dbn as train_dbn
-from genlab.train import rbm as train_rbm
-from genlab.train.dbn import DBNConfig
+from genlab.training import dbn as train_dbn
+from genlab.training import rbm as train_rbm
+from genlab.training.dbn import DBNConfig
 
 
 def test_greedy_training_leaves_rbm_1_frozen():
@@ -127,7 +127,7 @@ def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatc
     from genlab.accel import steps
     from genlab.models.dbn import DBN
     from genlab.models.rbm import RBM
-    from genlab.train.dbn import DBNConfig, fit_top
+    from genlab.training.dbn import DBNConfig, fit_top
 
     x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
     rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
@@ -149,7 +149,7 @@ def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatc
 
 def test_dbn_compile_reaches_rbm_1_and_checks_both_layers_gibbs_steps():
     from genlab.errors import ConfigError
-    from genlab.train.dbn import DBNConfig
+    from genlab.training.dbn import DBNConfig
 
     assert DBNConfig(compile=True).layer1().compile
     with pytest.raises(ConfigError, match=r"^--rbm-cd-k 200: with --compile at most 127"):
@@ -163,7 +163,7 @@ def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkey
     from genlab.accel import steps
     from genlab.models.dbn import DBN
     from genlab.models.rbm import RBM
-    from genlab.train.dbn import DBNConfig, fit_top
+    from genlab.training.dbn import DBNConfig, fit_top
 
     x = torch.rand(250, 12, generator=torch.Generator().manual_seed(0)).cuda()
     config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)

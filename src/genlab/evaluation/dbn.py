@@ -21,7 +21,7 @@ The sum over the 2^|h1| states is estimated without bias from S samples h1^s ~ q
 
 with S = ``BOUND_SAMPLES`` = 100 per test image, and log Z_top from AIS in both directions
 and a certain lower bound from Gibbs chains, whichever is largest
-(:func:`genlab.evaluate.ais.log_partition`; exact when the top RBM has a layer of at most 20 units). Taking log q of each sample, rather than q's
+(:func:`genlab.evaluation.ais.log_partition`; exact when the top RBM has a layer of at most 20 units). Taking log q of each sample, rather than q's
 entropy in closed form, keeps the variance small: when q is the exact posterior every
 log w_s - log Z_top equals log p(v). From the same samples, log (1/S) sum_s w_s - log Z_top
 is the importance-sampling estimate of log p(v), a tighter bound in expectation (Burda,
@@ -40,10 +40,10 @@ import torch.nn.functional as F
 
 from genlab import data
 from genlab.data import binarized
-from genlab.evaluate.ais import log_partition
-from genlab.evaluate.config import EvalConfig
-from genlab.evaluate.probe import probe_accuracy
-from genlab.evaluate.rbm import TRAIN_LOGLIK_IMAGES
+from genlab.evaluation.ais import log_partition
+from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.models.dbn import BeliefNet
 from genlab.rng import bernoulli
 
@@ -99,7 +99,7 @@ def variational_bound(
 def top_log_partition(
     model: BeliefNet, train_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False
 ) -> dict[str, Any]:
-    """log Z of the top RBM (:func:`genlab.evaluate.ais.log_partition`), its base-rate models
+    """log Z of the top RBM (:func:`genlab.evaluation.ais.log_partition`), its base-rate models
     from the training data: the marginals of q(h1 | x) for h1, of p(h2 | q(h1 | x)) for h2."""
     return log_partition(model.top, model.p_h1(train_x), runs, betas, generator, progress)
 

@@ -28,7 +28,7 @@ from genlab.figures.dcgan import CURVE_POINTS, epoch_figures
 from genlab.models.dcgan import DCGAN, IMAGE_SIZE
 from genlab.rng import make_generator
 from genlab.runs import Run
-from genlab.train.session import (
+from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,
@@ -99,7 +99,7 @@ def fit(
     and the loss curves ``d_loss_curve`` and ``g_loss_curve`` (the mean over each
     tenth of the epoch's steps). ``on_epoch(epoch, numbers)`` is called after each
     epoch whose losses and parameters are finite; a NaN or infinite one raises
-    :class:`genlab.train.session.NonFiniteTraining`.
+    :class:`genlab.training.session.NonFiniteTraining`.
     """
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     gan.to(memory_format=memory_format).train()

@@ -24,12 +24,12 @@ from genlab import accel, data
 from genlab.algorithms.vae import negative_elbo, vae_step
 from genlab.config import one_of, option, positive
 from genlab.data import binarized
-from genlab.evaluate.vae import mean_elbo
+from genlab.evaluation.vae import mean_elbo
 from genlab.figures.vae import standard_figures
 from genlab.models.vae import ACTIVATIONS, VAE
 from genlab.rng import bernoulli, make_generator
 from genlab.runs import Run
-from genlab.train.session import (
+from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,

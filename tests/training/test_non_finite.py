@@ -11,15 +11,15 @@ import torch
 from genlab.cli import main
 from genlab.errors import GenlabError
 from genlab.runs import Run
-from genlab.train import dbn as train_dbn
-from genlab.train import rbm as train_rbm
-from genlab.train import updown as train_updown
-from genlab.train import vae as train_vae
-from genlab.train.dbn import DBNConfig
-from genlab.train.rbm import RBMConfig
-from genlab.train.session import NonFiniteTraining, check_finite
-from genlab.train.updown import FinetuneConfig
-from genlab.train.vae import VAEConfig
+from genlab.training import dbn as train_dbn
+from genlab.training import rbm as train_rbm
+from genlab.training import updown as train_updown
+from genlab.training import vae as train_vae
+from genlab.training.dbn import DBNConfig
+from genlab.training.rbm import RBMConfig
+from genlab.training.session import NonFiniteTraining, check_finite
+from genlab.training.updown import FinetuneConfig
+from genlab.training.vae import VAEConfig
 
 COMMON = {"epochs": 3, "batch_size": 100}
 

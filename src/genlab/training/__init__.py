@@ -4,5 +4,5 @@ Each module has ``fit(model, x, config, generator)`` — ``for epoch: for miniba
 with the step from :mod:`genlab.algorithms`, or a faster runner of the same step from
 :mod:`genlab.accel` when the config asks for it — and ``train(config, out)``, which
 writes a run directory (config, model, per-epoch log, standard figures), and ``load(run)``.
-:mod:`~genlab.train.session` has what every run shares.
+:mod:`~genlab.training.session` has what every run shares.
 """

@@ -1,4 +1,4 @@
-"""genlab.train.rbm: runs, reproducibility, the training loop and its options."""
+"""genlab.training.rbm: runs, reproducibility, the training loop and its options."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from rbm_truth import bars_and_stripes, exact_mean_loglik
 
 from genlab.models.rbm import RBM
 from genlab.runs import Run
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig, fit
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig, fit
 
 
 def small_config(**kw) -> RBMConfig:
@@ -65,7 +65,7 @@ def no_figures(monkeypatch):
 
 
 def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny_dataset, tmp_path, no_figures):
-    from genlab.evaluate.config import EvalConfig
+    from genlab.evaluation.config import EvalConfig
     from genlab.families import evaluate
 
     cfg = small_config(dataset=str(tiny_dataset), hidden=8, epochs=3)
@@ -81,7 +81,7 @@ def test_eval_every_logs_the_exact_log_likelihood_without_changing_training(tiny
 
 
 def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_path, no_figures):
-    from genlab.evaluate import rbm as evaluate_rbm
+    from genlab.evaluation import rbm as evaluate_rbm
 
     run = train_rbm.train(small_config(dataset=str(tiny_dataset), hidden=21, epochs=1, eval_every=1),
                           tmp_path / "run", device="cpu", progress=False)

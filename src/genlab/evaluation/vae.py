@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from genlab import data
 from genlab.data import binarized, chunks
-from genlab.evaluate.config import EvalConfig
-from genlab.evaluate.probe import probe_accuracy
+from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.probe import probe_accuracy
 from genlab.models.vae import VAE
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)

@@ -1,6 +1,6 @@
 """Training a DBN greedily (SPEC task 2): RBM 1, then the top RBM on its hidden samples.
 
-RBM 1 is trained as in SPEC 1 (:mod:`genlab.train.rbm`), or taken from a finished RBM run
+RBM 1 is trained as in SPEC 1 (:mod:`genlab.training.rbm`), or taken from a finished RBM run
 with ``--rbm``, and frozen. The top RBM is trained with CD-k (k = 2) on hidden samples of
 RBM 1, one minibatch at a time by :func:`genlab.algorithms.dbn.greedy_step`.
 """
@@ -17,15 +17,15 @@ from genlab.algorithms.cd import CD, CDState
 from genlab.algorithms.dbn import greedy_step
 from genlab.config import non_negative, one_of, option, positive
 from genlab.errors import ConfigError
-from genlab.evaluate.dbn import recon_error
-from genlab.evaluate.rbm import recon_error as rbm_recon_error
+from genlab.evaluation.dbn import recon_error
+from genlab.evaluation.rbm import recon_error as rbm_recon_error
 from genlab.figures.dbn import dbn_figures
 from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.runs import Run, check_same_data, open_parent, parent_record
-from genlab.train import rbm as train_rbm
-from genlab.train.rbm import RBMConfig, check_compiled_cd_k
-from genlab.train.session import (
+from genlab.training import rbm as train_rbm
+from genlab.training.rbm import RBMConfig, check_compiled_cd_k
+from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,

@@ -1,4 +1,4 @@
-"""genlab.evaluate.dbn: the variational bound against exact enumeration on tiny DBNs (12-8-6 units)."""
+"""genlab.evaluation.dbn: the variational bound against exact enumeration on tiny DBNs (12-8-6 units)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import pytest
 import torch
 from dbn_truth import exact_bound, exact_log_p, random_dbn, random_rbm, top_log_z
 
-from genlab.evaluate import ais, loglik
-from genlab.evaluate.ais import log_z_floor
-from genlab.evaluate.dbn import top_log_partition, variational_bound
+from genlab.evaluation import ais, loglik
+from genlab.evaluation.ais import log_z_floor
+from genlab.evaluation.dbn import top_log_partition, variational_bound
 from genlab.models.dbn import DBN, UpDownDBN
 from genlab.models.rbm import RBM
-from genlab.train import dbn as train_dbn
-from genlab.train import rbm as train_rbm
-from genlab.train.dbn import DBNConfig
-from genlab.train.rbm import RBMConfig
+from genlab.training import dbn as train_dbn
+from genlab.training import rbm as train_rbm
+from genlab.training.dbn import DBNConfig
+from genlab.training.rbm import RBMConfig
 
 
 def binary(n, d, seed, p=0.4):
