@@ -19,14 +19,14 @@ from genlab.cli import main
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
-# small runs whose epochs last long enough to be killed in the middle of one (a few tenths of a second)
+# small runs of a few epochs (a tenth of a second or more each), killed in an epoch or in its writes
 RUNS = {
-    "rbm": ["--hidden", "64", "--limit", "3000", "--epochs", "6", "--persistent", "--momentum", "0.5"],
-    "rbm-native": ["--hidden", "64", "--limit", "6000", "--epochs", "6", "--compile"],
-    "dbn": ["--rbm-hidden", "64", "--top-hidden", "32", "--limit", "3000", "--epochs", "3"],
-    "dbn-finetune": ["--limit", "3000", "--epochs", "5"],
-    "vae": ["--hidden", "128", "--latent", "8", "--batch-size", "100", "--limit", "3000", "--epochs", "6"],
-    "dcgan": ["--limit", "96", "--batch-size", "32", "--epochs", "4"],
+    "rbm": ["--hidden", "32", "--limit", "2000", "--epochs", "4", "--persistent", "--momentum", "0.5"],
+    "rbm-native": ["--hidden", "32", "--limit", "4000", "--epochs", "4", "--compile"],
+    "dbn": ["--rbm-hidden", "32", "--top-hidden", "16", "--limit", "2000", "--epochs", "2"],
+    "dbn-finetune": ["--limit", "2000", "--epochs", "4"],
+    "vae": ["--hidden", "64", "--latent", "4", "--batch-size", "100", "--limit", "2000", "--epochs", "4"],
+    "dcgan": ["--limit", "64", "--batch-size", "32", "--epochs", "3"],
 }
 
 
@@ -50,7 +50,7 @@ def epochs_logged(out: Path) -> int:
 @pytest.fixture(scope="module")
 def dbn_parent(tmp_path_factory):
     out = tmp_path_factory.mktemp("parent") / "dbn"
-    assert main(["train", "dbn", "--rbm-hidden", "64", "--top-hidden", "32", "--limit", "3000", "--epochs", "1",
+    assert main(["train", "dbn", "--rbm-hidden", "32", "--top-hidden", "16", "--limit", "2000", "--epochs", "1",
                  "--out", str(out), "--device", "cpu", "--quiet"]) == 0
     return out
 
