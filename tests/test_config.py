@@ -77,3 +77,11 @@ def test_float_options_must_be_finite():
             Example(rate=bad)
     with pytest.raises(ConfigError, match=r"^--rate: expected a finite number, got inf$"):
         parse("--rate", "inf")
+
+
+def test_an_unknown_field_read_from_a_file_is_named_on_one_line():
+    from genlab.training.rbm import RBMConfig
+
+    with pytest.raises(ConfigError) as info:
+        RBMConfig.from_dict({"\n": None, "hiden": 3})
+    assert str(info.value) == "unknown RBMConfig field(s): '\\n', hiden"

@@ -141,7 +141,8 @@ class Config:
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+            names = (name if str(name).isidentifier() else repr(name) for name in unknown)  # one line, whatever a file holds
+            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(names)}")
         for name, value in data.items():
             expected_type = type_error(fields[name], value)
             if expected_type is not None:

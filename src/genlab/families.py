@@ -74,7 +74,7 @@ def require_finished(run: Run, unfinished: bool) -> str | None:
     if not (run.path / MODEL).is_file():
         raise GenlabError(f"RUN {run.path}: no model yet (training stopped before its first epoch ended)")
     last = run.log[-1].get("epoch", "?") if run.log else "?"
-    what = f"the model of epoch {last}; training has not finished" + (f": {run.meta['stopped']}" if "stopped" in run.meta else "")
+    what = f"the model of epoch {last}; training has not finished" + (f": {' '.join(str(run.meta['stopped']).split())}" if "stopped" in run.meta else "")
     if not unfinished:
         raise ConfigError(f"RUN {run.path}: {what}; continue it with 'genlab train ... --resume', or pass --unfinished")
     return what

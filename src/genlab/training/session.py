@@ -171,8 +171,8 @@ def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict
     if run.finished:
         raise ConfigError(f"--resume: the run in {out} has finished; nothing to continue")
     if run.meta.get("device") != str(device):
-        raise ConfigError(f"--resume: the run in {out} was started on {run.meta.get('device')}, not on {device}; "
-                          f"pass --device {run.meta.get('device')}")
+        raise ConfigError(f"--resume: the run in {out} was started on {run.meta.get('device')!r}, not on {device}; "
+                          "pass the same --device")
     before = run.config_as(type(config)).identity()
     now = config.identity()
     changed = [f"{flag_of(f)} {before.get(f.name)!r} (now {now.get(f.name)!r})" for f in dataclasses.fields(config)
@@ -180,7 +180,7 @@ def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict
     if changed:
         raise ConfigError(f"--resume: the run in {out} was started with other options: {', '.join(changed)}")
     if run.meta["data"].get("sha256") != checksums:
-        raise ConfigError(f"--resume: the run in {out} was trained on other data files ({run.meta['data'].get('dataset')})")
+        raise ConfigError(f"--resume: the run in {out} was trained on other data files ({run.meta['data'].get('dataset')!r})")
     checkpoint = run.load_checkpoint()
     if checkpoint is None:
         raise ConfigError(f"--resume: the run in {out} has no checkpoint (no epoch finished); start it again with --overwrite")
