@@ -25,6 +25,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from genlab import data, migrations
+from genlab.data import memory
 from genlab.errors import ConfigError, GenlabError
 from genlab.files import (
     file_sha256,
@@ -143,8 +144,11 @@ class Run:
             raise GenlabError(f"{self.path / CONFIG}: {where}: {e}") from None
 
     def data_source(self, data_dir: str | Path | None = None) -> data.DataSource:
-        """The data set the run was trained on (:func:`genlab.data.recorded_source`)."""
-        return data.recorded_source(self.meta.get("data", {}), data_dir)
+        """The data set the run was trained on (:func:`genlab.data.recorded_source`), to measure the run on:
+        images given in memory without test images or labels are refused, naming what is missing."""
+        source = data.recorded_source(self.meta.get("data", {}), data_dir)
+        memory.check_measurable(source)
+        return source
 
     @property
     def finished(self) -> bool:
