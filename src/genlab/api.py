@@ -141,13 +141,16 @@ def load(run: RunLike, device: str | torch.device = "cpu") -> nn.Module:
     Returns:
         The run's model, a ``torch.nn.Module`` of :mod:`genlab.models`: ``RBM``, ``DBN``,
         ``UpDownDBN``, ``VAE`` or ``DCGAN``. ``model(x)`` is its ``forward`` (docs/api.md),
-        ``model.sample(n, generator)`` draws ``n`` images as rows of pixels.
+        ``model.sample(n, generator=None)`` draws ``n`` images as rows of pixels, ``model.save(path)``
+        writes it as a new run directory (of its options, data set and training time).
 
     Raises:
         GenlabError: ``run`` is not a run directory, or its files are damaged.
     """
     run = opened(run)
-    return family_of(run).load(run, resolve_device(device)).eval()
+    model = family_of(run).load(run, resolve_device(device)).eval()
+    model.record = {**run.meta, "run": str(run.path.resolve())}  # what model.save(path) keeps of the run
+    return model
 
 
 def evaluate(

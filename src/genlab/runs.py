@@ -15,7 +15,6 @@ leaves a truncated file under its final name.
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,10 +35,8 @@ from genlab.files import (
     write_bytes,
     write_json,
 )
-from genlab.version import __version__
+from genlab.models.saved import CONFIG, MODEL, versions
 
-CONFIG = "config.json"
-MODEL = "model.safetensors"
 LOG = "log.jsonl"
 EVAL = "eval.json"
 FIGURES = "figures"
@@ -49,10 +46,6 @@ C = TypeVar("C")
 
 
 # ----------------------------------------------------------------------------- runs
-
-
-def versions() -> dict[str, str]:
-    return {"genlab": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 @dataclass
@@ -152,8 +145,9 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """Training has finished: the model exists and config.json records the training time (written last)."""
-        return "train_time_s" in self.meta and (self.path / MODEL).is_file()
+        """Training has finished: the model exists and config.json records the training time (written last),
+        or the model was saved by ``model.save``."""
+        return ("train_time_s" in self.meta or "saved" in self.meta) and (self.path / MODEL).is_file()
 
     @property
     def figures(self) -> Path:
@@ -227,7 +221,7 @@ JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integ
 # config.json's keys: the type of each, and whether every run has it
 META = {"family": (str, True), "config": (dict, True), "data": (dict, True), "device": (str, False),
         "versions": (dict, False), "created": (str, False), "train_time_s": (float, False), "stopped": (str, False),
-        "layer1": (dict, False), "source": (dict, False)}
+        "layer1": (dict, False), "source": (dict, False), "saved": (dict, False)}
 # its "data" section: what the run was trained on
 DATA = {"image_shape": (list, True), "dataset": (str, False), "directory": (str, False), "sha256": (dict, False),
         "train_images": (int, False), "test_images": (int, False)}
@@ -305,7 +299,7 @@ def is_finished(path: str | Path) -> bool:
         meta = json.loads((path / CONFIG).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(meta, dict) and "train_time_s" in meta and (path / MODEL).is_file()
+    return isinstance(meta, dict) and ("train_time_s" in meta or "saved" in meta) and (path / MODEL).is_file()
 
 
 # ----------------------------------------------------------------------------- runs built on other runs
