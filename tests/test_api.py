@@ -175,8 +175,7 @@ def test_every_form_of_the_same_images_is_the_same_data_set(mnist_head):
     assert torch.equal(train.images, images) and torch.equal(train.labels, labels)
 
 
-def test_without_out_the_run_goes_to_a_temporary_directory_and_eval_says_that_test_images_are_missing(mnist_head,
-                                                                                                     capsys):
+def test_without_out_the_run_goes_to_a_temporary_directory_and_eval_says_what_is_missing(mnist_head, capsys):
     run = genlab.train("rbm", data=mnist_head[0][:100], **RBM_OPTIONS)
     try:
         assert run.finished and run.path.name.startswith("genlab-rbm-")
@@ -186,6 +185,9 @@ def test_without_out_the_run_goes_to_a_temporary_directory_and_eval_says_that_te
         err = capsys.readouterr().err
         assert "without test_data: genlab eval needs held-out test images" in err and err.count("\n") == 1
         assert genlab.sample(run, 2).shape == (2, 28, 28)  # sampling needs no data
+        shutil.rmtree(run.meta["data"]["directory"])  # the copy in the cache
+        assert main(["eval", str(run.path), "--device", "cpu", "--quiet"]) == 1
+        assert "trained on in memory are no longer in genlab's cache" in capsys.readouterr().err
     finally:
         shutil.rmtree(run.path)
 

@@ -138,7 +138,10 @@ class Run:
 
     def data_source(self, data_dir: str | Path | None = None) -> data.DataSource:
         """The data set the run was trained on (:func:`genlab.data.recorded_source`), to measure the run on:
-        images given in memory without test images or labels are refused, naming what is missing."""
+        images given in memory are refused when they are no longer in the cache, or were given without test
+        images or labels, naming what is missing."""
+        if data_dir is None:
+            memory.check_kept(self.meta.get("data", {}))
         source = data.recorded_source(self.meta.get("data", {}), data_dir)
         memory.check_measurable(source)
         return source

@@ -218,6 +218,15 @@ def description_of(directory: str | Path) -> dict[str, Any] | None:
     return description
 
 
+def check_kept(record: dict[str, Any]) -> None:
+    """Refuse in one line a run trained on images in memory (the ``data`` record of its config.json) whose
+    copy in the cache is gone: they cannot be found anywhere else."""
+    directory = Path(str(record.get("directory", "")))
+    if str(record.get("dataset", "")).startswith("memory-") and not (directory / DESCRIPTION).is_file():
+        raise GenlabError(f"{directory}: the images this run was trained on in memory are no longer in genlab's cache; "
+                          "train it again with data=, or pass --data-dir with the four IDX files")
+
+
 def check_measurable(source: DataSource) -> None:
     """Refuse to measure on a data set given in memory without test images or without labels, naming what
     is missing and what needs it."""
