@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.data.idx import MAX_IDX_BYTES
 from genlab.data.sets import FILES, DataSource, cache_root
 from genlab.errors import ConfigError, GenlabError
 from genlab.files import write_bytes, write_json
@@ -92,7 +93,7 @@ def as_array(image: Any, where: str) -> np.ndarray:
 def as_images(value: Any, where: str, image_shape: Sequence[int] | None = None) -> torch.Tensor:
     """Images as uint8 [N, H, W] on the CPU: uint8 pixels as they are, float pixels in [0, 1] as round(255 x)."""
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "uifb":
+        if value.dtype.kind not in "uif":
             raise ConfigError(f"{where}: a NumPy array of {value.dtype}, expected uint8 or float pixels")
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
@@ -131,7 +132,7 @@ def shaped(images: torch.Tensor, where: str, image_shape: Sequence[int] | None) 
 def as_labels(value: Any, n: int, where: str) -> torch.Tensor:
     """Labels as int64 [n], each an integer from 0 to 255 (what an IDX label file holds)."""
     try:
-        labels = torch.as_tensor(np.asarray(value))
+        labels = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: labels are not numbers ({e})") from None
     if labels.dim() != 1 or len(labels) != n:
@@ -162,6 +163,10 @@ def memory_source(train: MemorySplit, test: MemorySplit | None = None) -> DataSo
                           f"{tuple(train.images.shape[1:])}")
     if test is not None and (test.labels is None) != (train.labels is None):
         raise ConfigError("test_data: labels given for one of data and test_data only; give them for both or neither")
+    for name, split in (("data", train), ("test_data", test)):
+        if split is not None and split.images.numel() > MAX_IDX_BYTES:
+            raise ConfigError(f"{name}: {split.images.numel():,} pixels, more than the {MAX_IDX_BYTES:,} genlab reads "
+                              "from one IDX file")
     held_out = test if test is not None else train  # the training images stand in for a missing test split
     files = {
         FILES["train_images"]: idx_bytes(train.images),
