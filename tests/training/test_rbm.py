@@ -108,13 +108,13 @@ def test_a_centred_run_is_saved_as_a_plain_rbm_with_its_offsets_beside_it(tiny_d
 
     cfg = small_config(dataset=str(tiny_dataset), hidden=8, centering=True, offset_rate=0.05)
     run = train_rbm.train(cfg, tmp_path / "run", device="cpu", progress=False)
-    saved = load_tensors(run.path / "model.safetensors")
-    assert set(saved) == {"W", "v_bias", "h_bias", "v_offset", "h_offset"}
-    rbm = train_rbm.load(run)
-    assert torch.equal(rbm.W, saved["W"]) and torch.equal(rbm.v_bias, saved["v_bias"])
+    assert set(load_tensors(run.path / "model.safetensors")) == {"W", "v_bias", "h_bias"}  # a plain RBM
+    offsets = load_tensors(run.path / "offsets.safetensors")
     pixels = as_float(load_split(resolve(str(tiny_dataset)), "train", "cpu").images).mean(0)
-    assert (saved["v_offset"] - pixels).abs().max() < 0.1  # sliding means of the data's minibatches
-    assert ((saved["h_offset"] > 0) & (saved["h_offset"] < 1)).all()
+    assert (offsets["v_offset"] - pixels).abs().max() < 0.1  # sliding means of the data's minibatches
+    assert ((offsets["h_offset"] > 0) & (offsets["h_offset"] < 1)).all()
+    saved = train_rbm.load(run).save(tmp_path / "copy")  # a copy of the plain RBM reads as a run
+    assert torch.equal(train_rbm.load(Run.open(saved)).W, train_rbm.load(run).W)
 
 
 def test_parallel_tempering_is_persistent_cd_with_chains_per_temperature(tiny_dataset, tmp_path, no_figures):

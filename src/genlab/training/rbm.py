@@ -19,6 +19,7 @@ from genlab import accel, data
 from genlab.algorithms.cd import CD, CDState, rbm_step, start_centred
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
+from genlab.files import save_tensors
 from genlab.evaluation import rbm as evaluate_rbm
 from genlab.figures.rbm import standard_figures
 from genlab.models.rbm import RBM
@@ -33,6 +34,9 @@ from genlab.training.session import (
     start,
     stopped_when_not_finite,
 )
+
+
+OFFSETS = "offsets.safetensors"  # a centred run's offsets (v_offset mu, h_offset lambda), beside model.safetensors
 
 
 @dataclass
@@ -187,7 +191,9 @@ def train(
             eval_time += s.elapsed() - started
             shown["test_loglik"] = f"{entry['test_loglik']:.2f}"
         s.run.append_log(entry)
-        s.run.save_model({**rbm.tensors(), **state.offsets})
+        s.run.save_model(rbm.tensors())
+        if state.offsets:  # centring: the offsets beside the plain RBM
+            save_tensors(s.run.path / OFFSETS, state.offsets)
         s.checkpoint("rbm", epoch, {"model": rbm.state_dict(), "cd": state.tensors()}, generators,
                      eval_time_s=eval_time)
         return shown
@@ -204,13 +210,5 @@ def load(run: Run, device: str | torch.device = "cpu") -> RBM:
     """The trained RBM of a run directory."""
     cfg = run.config_as(RBMConfig)
     h, w = run.meta["data"]["image_shape"]
-    tensors = run.load_model(model_shapes(h * w, cfg))
+    tensors = run.load_model(RBM.shapes(h * w, cfg.hidden))
     return RBM.from_tensors(tensors).to(device)
-
-
-def model_shapes(n_visible: int, config: RBMConfig) -> dict[str, tuple[int, ...]]:
-    """The tensors of a run's model.safetensors: the RBM's, and with centring its offsets beside them."""
-    shapes = RBM.shapes(n_visible, config.hidden)
-    if config.centering:
-        shapes.update(v_offset=(n_visible,), h_offset=(config.hidden,))
-    return shapes
