@@ -282,3 +282,10 @@ def test_compare_of_a_path_that_is_not_a_run_is_one_line_exit_2(capsys, tmp_path
     code, out, err = run_cli(capsys, "compare", str(tmp_path), "--csv", str(tmp_path / "t.csv"))
     assert code == 2 and out == "" and err.count("\n") == 1 and f"RUN {tmp_path}: no config.json" in err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_compare_shows_eval_quick_whenever_an_evaluation_was_quick():
+    from genlab.comparison import eval_options
+
+    assert eval_options([{"quick": True, "samples": 1000}, {"quick": True, "samples": 0}]) == ["samples", "quick"]
+    assert eval_options([{"quick": False, "samples": 1000}, {"quick": False, "samples": 0}]) == ["samples"]

@@ -2,9 +2,10 @@
 
 :func:`compare` gives one row per run, a dict of the same columns for every run: ``run`` (its
 directory), ``family``, each training option whose value is not the same in every run, each evaluation
-option that differs between the runs that have an eval.json (``eval.NAME``), and the numbers of
-eval.json that any of the runs has, in the order of :data:`NUMBERS`. What a run lacks (no eval.json
-yet, an option of another family) is None. :func:`table_text` and :func:`write_csv` show the rows.
+option that differs between the runs that have an eval.json (``eval.NAME``; ``eval.quick`` whenever an
+evaluation was quick), and the numbers of eval.json that any of the runs has, in the order of
+:data:`NUMBERS`. What a run lacks (no eval.json yet, an option of another family) is None.
+:func:`table_text` and :func:`write_csv` show the rows.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def compare(runs: Sequence[Run]) -> list[dict[str, Any]]:
         eval_config = scalars(results.get("eval_config") or {})
         row: dict[str, Any] = {"run": str(run.path), "family": run.family}
         row.update({name: config.get(name) for name in differing(configs)})
-        row.update({f"eval.{name}": eval_config.get(name) for name in differing(eval_configs)})
+        row.update({f"eval.{name}": eval_config.get(name) for name in eval_options(eval_configs)})
         row.update({name: results.get(name) for name in NUMBERS if any(name in e for e in evals)})
         rows.append(row)
     return rows
@@ -54,6 +55,15 @@ def differing(configs: Sequence[dict[str, Any]]) -> list[str]:
     """The names whose value (or absence) is not the same in every config, in the order they first appear."""
     names = list(dict.fromkeys(name for config in configs for name in config))
     return [name for name in names if len({json.dumps(config.get(name)) for config in configs}) > 1]
+
+
+def eval_options(eval_configs: Sequence[dict[str, Any]]) -> list[str]:
+    """The evaluation options a comparison shows: those that differ, and ``quick`` when any evaluation was quick
+    (its numbers are less precise)."""
+    names = differing(eval_configs)
+    if "quick" not in names and any(config.get("quick") for config in eval_configs):
+        names.append("quick")
+    return names
 
 
 def cell(value: Any) -> str:
