@@ -22,7 +22,7 @@ from genlab.runs import Run
 
 # eval.json's numbers that a comparison shows, in this order
 NUMBERS = (
-    "test_loglik", "test_loglik_low", "test_loglik_high", "test_loglik_method", "train_loglik",
+    "test_loglik", "test_loglik_low", "test_loglik_high", "test_loglik_method", "test_loglik_conservative", "train_loglik",
     "test_elbo", "test_iwae", "test_loglik_iw", "train_elbo", "recon_error", "probe_accuracy", "active_units",
     "fid", "fid_floor", "classifier_score", "coverage", "metric_samples", "n_params", "test_images", "eval_time_s",
 )
