@@ -44,7 +44,9 @@ def test_ais_that_misses_a_mode_in_both_directions_gets_a_note_on_the_missing_lo
     assert notes[0].startswith("test_loglik_low is null: the test log-likelihood is at most "
                                f"{results['test_loglik']:.2f} nats")
     assert f"{results['log_z_ais_visible']:.1f}" in notes[0] and f"{results['log_z_floor']:.1f}" in notes[0]
-    assert "--ais-runs" in notes[0] and "--ais-betas" in notes[0]
+    assert "--ais-runs" in notes[0] and "--ais-betas" in notes[0] and "RAISE" not in notes[0]
+    [with_raise] = interval_notes({**results, "conservative_method": "raise", "test_loglik_conservative": -201.5})
+    assert with_raise == notes[0] + " RAISE's estimate from below (test_loglik_conservative) is -201.50 nats."
 
 
 def test_agreeing_ais_and_exact_log_z_get_no_note():

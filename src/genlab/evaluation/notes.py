@@ -38,8 +38,15 @@ def no_upper_end_of_log_z(results: dict[str, Any]) -> str:
         f"{results['log_z_ais_hidden']:.1f} over the hidden units), and a state found by Gibbs sampling proves "
         f"log Z is at least {results['log_z_floor']:.1f}, above both: AIS missed part of the model's probability "
         f"mass, so its error bars do not hold and log Z has no known upper end. With more {MORE_AIS}, AIS usually finds "
-        "that mass."
+        "that mass." + raise_estimate(results)
     )
+
+
+def raise_estimate(results: dict[str, Any]) -> str:
+    """' RAISE's estimate from below ... is X nats.' when eval.json has one (else nothing)."""
+    if results.get("conservative_method") != "raise":
+        return ""
+    return f" RAISE's estimate from below (test_loglik_conservative) is {results['test_loglik_conservative']:.2f} nats."
 
 
 def no_lower_end_of_log_z(results: dict[str, Any]) -> str:
