@@ -19,10 +19,10 @@ def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, m
     results = json.loads((task / "results.json").read_text())
     table = results["sections"][0]["tables"][0]
     assert [row[0] for row in table["rows"]] == [label for label, _, _ in DCGAN_VARIANTS]
-    assert table["columns"][:5] == ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)"]
+    assert table["columns"][:5] == ["variant", "FCD", "FCD floor", "classifier_score", "coverage (bits)"]
     assert "tiny test preset" in table["note"]
     report = (task / "report.md").read_text()
-    assert "5.2" in report and "5.3" in report and "Lowest fid of these" in report
+    assert "5.2" in report and "5.3" in report and "Lowest FCD of these" in report
     for name in ("reference", "d2g1", "d1g2", "no-batchnorm"):
         assert (task / "figures" / f"samples_{name}.png").stat().st_size > 0
     assert "VAE and DCGAN samples side by side" in report and (task / "figures" / "samples_vae.png").is_file()

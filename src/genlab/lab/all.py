@@ -19,8 +19,8 @@ SUMMARY_COLUMNS = [
     "model",
     "test log-likelihood (nats)",
     "obtained by",
-    "fid",
-    "fid floor (real data)",
+    "FCD",
+    "FCD floor (real data)",
     "classifier score",
     "label entropy (bits)",
     "smallest class share",
@@ -37,8 +37,8 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
         name,
         ev.get("test_loglik"),
         ev.get("test_loglik_method", "n/a"),
-        ev.get("fid"),
-        ev.get("fid_floor"),
+        ev.get("frechet_classifier_distance"),
+        ev.get("frechet_classifier_distance_floor"),
         ev.get("classifier_score"),
         ev.get("coverage"),
         ev.get("coverage_min_share"),
@@ -51,7 +51,7 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
 
 def at_equal_sample_count(models: list[tuple[str, Run]], lab: Lab) -> tuple[dict[str, dict[str, Any]], int | None, int | None]:
     """Each model's eval.json, its sample-quality numbers re-measured where needed so that all
-    are taken at one sample count and one test set (the smallest any of them used): fid is
+    are taken at one sample count and one test set (the smallest any of them used): the FCD is
     biased upward at small sample counts, so only equal counts compare.
 
     Returns (evaluation per model, that sample count, that number of test images).
@@ -104,7 +104,8 @@ def run_all(tasks: list[Task], preset: str, out: Path, device: str | torch.devic
         [summary_row(name, run, evals[name]) for name, run in models],
         note="test log-likelihood on the MNIST test set binarised once with a fixed seed: exact or AIS for the RBM, "
         "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs; "
-        f"fid, its floor, the classifier score and the label coverage use genlab's own MNIST classifier{samples_note}; "
+        f"FCD (the Frechet distance on the features of genlab's own classifier of the data set, not the Inception FID of "
+        f"papers), its floor, the classifier score and the label coverage use that classifier{samples_note}; "
         "n/a where a measure does not apply.",
     )
     figure = samples_figure(models, out / "figures" / "samples_side_by_side.png", lab.device)

@@ -21,7 +21,7 @@ from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.figures.dcgan import curve, d_outputs_figure, losses_figure
 from genlab.lab.core import Lab
-from genlab.lab.findings.dcgan import compare_observations, reference_observation, runs_label, summary_table
+from genlab.lab.findings.dcgan import FCD, FCD_FLOOR, compare_observations, reference_observation, runs_label, summary_table
 from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
 from genlab.lab.presets import PRESETS, Preset
 from genlab.lab.report import Figure, Section, Table
@@ -111,11 +111,11 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
     vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
     vae = evaluate_samples(vae_run, eval_config, lab.device, lab.data_dir)
-    rows = [["VAE (20-D latent)", vae["fid"], vae["fid_floor"], vae["classifier_score"], vae["coverage"],
+    rows = [["VAE (20-D latent)", vae[FCD], vae[FCD_FLOOR], vae["classifier_score"], vae["coverage"],
              vae_run.meta["train_time_s"]],
-            ["DCGAN (reference)", gan["fid"], gan["fid_floor"], gan["classifier_score"], gan["coverage"],
+            ["DCGAN (reference)", gan[FCD], gan[FCD_FLOOR], gan["classifier_score"], gan["coverage"],
              gan_run.meta["train_time_s"]]]
-    better = "DCGAN" if gan["fid"] < vae["fid"] else "VAE"
+    better = "DCGAN" if gan[FCD] < vae[FCD] else "VAE"
     return Section(
         "VAE and DCGAN samples side by side",
         text="100 samples of the VAE of task 4 (its lab's reference run for this preset) and of the reference DCGAN, "
@@ -124,10 +124,10 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
         figures=[Figure(samples_grid(vae_run, figures / "samples_vae.png", lab.device, title="100 samples: VAE (20-D latent)"),
                         "100 samples of the VAE"),
                  Figure(figures / "samples_reference.png", "100 samples of the DCGAN")],
-        tables=[Table("VAE vs DCGAN", ["model", "fid", "fid floor", "classifier score", "label entropy (bits)",
+        tables=[Table("VAE vs DCGAN", ["model", "FCD", "FCD floor", "classifier score", "label entropy (bits)",
                                        "train time [s]"], rows)],
-        observations=[f"The {better} has the lower fid ({min(vae['fid'], gan['fid']):.1f} against "
-                      f"{max(vae['fid'], gan['fid']):.1f}); classifier score {vae['classifier_score']:.2f} (VAE) and "
+        observations=[f"The {better} has the lower FCD ({min(vae[FCD], gan[FCD]):.1f} against "
+                      f"{max(vae[FCD], gan[FCD]):.1f}); classifier score {vae['classifier_score']:.2f} (VAE) and "
                       f"{gan['classifier_score']:.2f} (DCGAN)."],
     )
 

@@ -29,7 +29,7 @@ class Result:
         return float(self.run.meta["train_time_s"])
 
 
-OPTIONAL_COLUMNS = {"fid": "FID", "classifier_score": "classifier score"}
+OPTIONAL_COLUMNS = {"frechet_classifier_distance": "FCD", "classifier_score": "classifier score"}
 
 
 def table(title: str, rs: list[Result], note: str) -> Table:
