@@ -11,10 +11,10 @@ from genlab.training.dcgan import DCGANConfig
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):
-    tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1)},
-                  EvalConfig(samples=30), "tiny test preset")
+    vae = vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny").runs["latent 20"].replace(dataset=str(tiny_dataset))
+    tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1),
+                            "vae": vae}, EvalConfig(samples=30), "tiny test preset")
     monkeypatch.setitem(PRESETS["dcgan"], "quick", tiny)
-    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny"))
     task = run_lab("dcgan", "quick", tmp_path / "lab", device="cpu", progress=False)
     results = json.loads((task / "results.json").read_text())
     table = results["sections"][0]["tables"][0]

@@ -34,6 +34,7 @@ from genlab.lab.core import Lab
 from genlab.lab.findings.dbn import comparison_table, layers, loglik_text
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
+from genlab.lab.task import TITLES
 from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
@@ -117,7 +118,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = lab.report("dbn", "SPEC task 2: a DBN of two greedily trained RBMs")
+    report = lab.report("dbn", TITLES["dbn"])
     configs = {"rbm": s.rbm_run.config, "dbn": s.dbn_run.config, "dbn_784": run_784.config}
 
     table = comparison_table(
@@ -128,7 +129,8 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
             (f"DBN {layers(dbn_784)}, W2 = W1^T, trained", run_784, results["dbn_784"]),
         ],
         "test log p(v): exact or AIS for the RBM, the variational lower bound (S&M 2008) for the DBNs; log Z the "
-        "largest of AIS over each layer and the best Gibbs state; IS estimate: importance sampling with the same {results['dbn'].get('bound_samples')} samples of "
+        "largest of AIS over each layer and the best Gibbs state; IS estimate: importance sampling with the same "
+        f"{results['dbn'].get('bound_samples')} samples of "
         f"q(h1|v). Train time of a DBN: its top RBM only. {p.note}.",
     )
     report.add(Section(
@@ -203,7 +205,7 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = lab.report("dbn-finetune", "SPEC task 3: the DBN fine-tuned with the up-down algorithm")
+    report = lab.report("dbn-finetune", TITLES["dbn-finetune"])
     table = comparison_table(
         "RBM, DBN and fine-tuned DBN", [
             ("RBM (task 1)", s.rbm_run, results["rbm"]),

@@ -23,9 +23,11 @@ from genlab.figures.dcgan import curve, d_outputs_figure, losses_figure
 from genlab.lab.core import Lab
 from genlab.lab.findings.dcgan import FCD, FCD_FLOOR, compare_observations, reference_observation, runs_label, summary_table
 from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
-from genlab.lab.presets import PRESETS, Preset
+from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section, Table
+from genlab.lab.task import TITLES
 from genlab.runs import Run
+from genlab.training.vae import VAEConfig
 
 SAMPLE_SEED = 2024  # the random z of every variant's 10x10 grid
 
@@ -48,7 +50,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("dcgan")
     figures = task / "figures"
-    report = lab.report("dcgan", "Task 5: DCGAN")
+    report = lab.report("dcgan", TITLES["dcgan"])
     eval_config = p.eval
     base = p.runs["reference"]
 
@@ -96,18 +98,17 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
                  Figure(curves(runs, bn, "g_loss", figures / "g_loss_batchnorm.png"), "generator loss")],
         observations=compare_observations(results, runs, "reference", ("no-batchnorm",)),
     ))
-    report.add(vae_comparison(lab, p.name, runs["reference"], results["reference"], eval_config, figures))
+    report.add(vae_comparison(lab, p.runs["vae"], runs["reference"], results["reference"], eval_config, figures))
     report.models["DCGAN"] = runs["reference"].path
     report.write(task)
     lab.say(f"dcgan: report in {task / 'report.md'} ({lab.trained} trained, {lab.reused} re-used)")
     return task
 
 
-def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eval_config: EvalConfig,
+def vae_comparison(lab: Lab, vae_config: VAEConfig, gan_run: Run, gan: dict[str, Any], eval_config: EvalConfig,
                    figures: Path) -> Section:
-    """SPEC 5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
+    """5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
     DCGAN, both measured on the same number of samples."""
-    vae_config = PRESETS["vae"][preset].runs["latent 20"].replace(dataset=gan_run.config["dataset"])
     vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
     vae = evaluate_samples(vae_run, eval_config, lab.device, lab.data_dir)

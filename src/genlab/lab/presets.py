@@ -133,16 +133,18 @@ VAE = {
 
 # ----------------------------------------------------------------------------- task 5: DCGAN
 
+# Each DCGAN preset holds the VAE lab's 20-D reference run of the same name ("vae"), to compare samples with.
 DCGAN = {
-    "tiny": Preset("tiny", {"reference": DCGANConfig(limit=256, epochs=1, batch_size=32)},
+    "tiny": Preset("tiny", {"reference": DCGANConfig(limit=256, epochs=1, batch_size=32), "vae": VAE["tiny"].runs["latent 20"]},
                    EvalConfig(samples=TINY_TEST, test_limit=TINY_TEST),
                    f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
                    f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images"),
     # sized on this project's 2-core CPU: see docs/dcgan.md for the per-image cost
-    "quick": Preset("quick", {"reference": DCGANConfig(limit=4000, epochs=2, batch_size=16)}, EvalConfig(samples=5000),
+    "quick": Preset("quick", {"reference": DCGANConfig(limit=4000, epochs=2, batch_size=16), "vae": VAE["quick"].runs["latent 20"]},
+                    EvalConfig(samples=5000),
                     "quick preset: the first 4,000 training images, 2 epochs, minibatch 16, 5,000 samples per metric "
                     "(SPEC: 60,000 images, 20 epochs, minibatch 128)"),
-    "full": Preset("full", {"reference": DCGANConfig()}, EvalConfig(samples=10_000),
+    "full": Preset("full", {"reference": DCGANConfig(), "vae": VAE["full"].runs["latent 20"]}, EvalConfig(samples=10_000),
                    "full preset: SPEC's reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
 }
 

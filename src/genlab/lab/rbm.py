@@ -37,6 +37,7 @@ from genlab.lab.findings.rbm import (
 )
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
+from genlab.lab.task import TITLES
 from genlab.rng import make_generator
 from genlab.training.rbm import RBMConfig, load
 
@@ -50,7 +51,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("rbm")
     figures = task / "figures"
-    report = lab.report("rbm", "Task 1: RBM trained with CD-k")
+    report = lab.report("rbm", TITLES["rbm"])
     results: dict[str, Result] = {}
 
     def result(label: str, config: RBMConfig) -> Result:

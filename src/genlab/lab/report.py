@@ -44,6 +44,20 @@ class Table:
         return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
 
 
+def form(n: int, one: str, many: str | None = None) -> str:
+    """The word for ``n`` things: ``one`` when n is 1, else ``many`` (default: ``one`` + 's').
+
+    >>> form(1, "is", "are"), form(3, "unit")
+    ('is', 'units')
+    """
+    return one if n == 1 else (many or one + "s")
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with its word: '1 dimension', '20 dimensions', '10,000 images'."""
+    return f"{n:,} {form(n, one, many)}"
+
+
 def fmt(value: Any) -> str:
     """Numbers as a reader wants them in a table."""
     if value is None:
