@@ -120,7 +120,7 @@ def lab_options(p_lab: argparse.ArgumentParser) -> None:
     p_lab.add_argument("--dataset", metavar="NAME|DIR", help="train and measure every run on mnist, fashion-mnist, or a directory holding the four IDX files (default: each preset's, mnist)")
     p_lab.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="change a setting of the preset's runs, repeatable: FIELD (every run that has it, e.g. epochs=5), "
-                            "FAMILY.FIELD (e.g. rbm.cd_k=3, vae.latent=10) or eval.FIELD (e.g. eval.samples=0); "
+                            "FAMILY.FIELD (e.g. rbm.cd_k=3, vae.lr=1e-3) or eval.FIELD (e.g. eval.samples=0); "
                             "changed runs are trained anew, never taken from runs without the change")
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)

@@ -29,6 +29,8 @@ EVAL = "eval"
 # Fields the lab sets itself: the data set (--dataset), the runs a stacked run builds on, and those
 # runs' shape (taken from them), and the options that say how a run is saved or measured, not what it is.
 FIXED = {"dataset", "rbm", "rbm_sha256", "rbm_hidden", "rbm_cd_k", "dbn", "dbn_sha256", "unfinished"}
+# ... and the settings a lab's experiments compare (the VAE lab's latent sizes 20 and 2, the DCGAN lab's variants)
+COMPARED = {"vae": {"latent"}, "dcgan": {"d_steps", "g_steps", "batchnorm"}}
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
@@ -47,9 +49,10 @@ def family_of(config: TrainConfig) -> str:
 
 
 def settable(config: Config) -> dict[str, dataclasses.Field]:
-    """The fields of ``config`` that ``--set`` may change, by name."""
+    """The fields of ``config`` (a run's or the eval config) that ``--set`` may change, by name."""
+    compared = COMPARED.get(family_of(config), set()) if isinstance(config, TrainConfig) else set()
     return {f.name: f for f in dataclasses.fields(config)  # type: ignore[arg-type]
-            if f.name not in FIXED and f.metadata.get("identity", True)}
+            if f.name not in FIXED | compared and f.metadata.get("identity", True)}
 
 
 def allowed_keys(presets: Iterable[Preset]) -> list[str]:
@@ -75,7 +78,7 @@ def parse(items: Sequence[str], presets: Sequence[Preset]) -> list[Override]:
         if not dot:
             scope = "" if field in run_fields else EVAL
         if (f"{scope}.{field}" not in allowed) if scope else (field not in run_fields):
-            raise ConfigError(f"--set {key}: unknown key for this task, expected one of {', '.join(allowed)} "
+            raise ConfigError(f"--set {key}: not a setting this task takes, expected one of {', '.join(allowed)} "
                               "(or a field alone, for every run that has it)")
         overrides.append(Override(key, scope or None, field, text.strip()))
     return overrides
