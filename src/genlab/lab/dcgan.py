@@ -66,7 +66,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     ref, ref_log = results["reference"], runs["reference"].log
     report.add(Section(
         "5.1 Samples of the reference DCGAN",
-        text="100 images G(z) from random z ~ N(0, I) as a 10x10 grid (SPEC 5.1), and the losses and mean "
+        text="100 images G(z) from random z ~ N(0, I) as a 10x10 grid, and the losses and mean "
              "discriminator outputs over training.",
         configs={"reference": runs["reference"].config},
         figures=[Figure(grids["reference"], "100 samples of the reference DCGAN"),
@@ -109,7 +109,7 @@ def vae_comparison(lab: Lab, vae_config: VAEConfig, gan_run: Run, gan: dict[str,
                    figures: Path) -> Section:
     """5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
     DCGAN, both measured on the same number of samples."""
-    vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
+    vae_run = lab.train("vae", vae_config, "(the VAE of task 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
     vae = evaluate_samples(vae_run, eval_config, lab.device, lab.data_dir)
     rows = [["VAE (20-D latent)", vae[FCD], vae[FCD_FLOOR], vae["classifier_score"], vae["coverage"],
