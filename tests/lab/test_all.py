@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from browser import ARTIFACTS, check_in_browser
+from helpers import unformatted_placeholders
 
 from genlab.cli import main
 from genlab.lab import TASKS
@@ -84,3 +85,12 @@ def test_sample_quality_is_compared_at_one_sample_count(lab_all, mnist_dir, monk
     assert evals[name]["metric_samples"] == 500 and evals[name]["frechet_classifier_distance"] == pytest.approx(measured["frechet_classifier_distance"], rel=1e-6)
     floors = {(tuple(ev["metric_sample_size"]), ev["frechet_classifier_distance_floor"]) for ev in evals.values()}
     assert len(floors) == len({size for size, _ in floors}) == 2  # one floor per image size (28x28, 64x64)
+
+
+def test_no_report_holds_an_unformatted_placeholder_and_pages_link_their_figures(lab_all):
+    pages = [lab_all / "report.md", lab_all / "report.html", *lab_all.glob("*/report.md"), *lab_all.glob("*/report.html")]
+    assert len(pages) == 12
+    for page in pages:
+        assert unformatted_placeholders(page.read_text()) == [], page
+    combined = (lab_all / "report.html").read_text()
+    assert "base64" not in combined and len(combined) < 500_000 and combined.count('<nav class="toc">') == 1

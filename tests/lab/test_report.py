@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import struct
 from pathlib import Path
 
 import pytest
 import torch
 from browser import ARTIFACTS, check_in_browser
+from helpers import unformatted_placeholders
 
 import genlab.lab
 from genlab.figures import plots
@@ -100,14 +100,6 @@ def test_task_report_renders_in_chromium(tmp_path):
     seen = check_in_browser(d / "report.html", ARTIFACTS / "task-report.png")
     assert seen["widths"] and all(w > 0 for w in seen["widths"])
     assert seen["tables"] == 1 and seen["errors"] == []
-
-
-# '{name}', '{name[...', '{name.x', '{name(', '{name:,}', '{name!r}': what a string meant as an f-string leaves unformatted
-PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*[\[.(:!}]")
-
-
-def unformatted_placeholders(text: str) -> list[str]:
-    return PLACEHOLDER.findall(text)
 
 
 def test_the_placeholder_pattern_finds_unformatted_fields_and_not_json_or_css():
