@@ -64,11 +64,15 @@ def test_combined_report_puts_the_summary_first(tmp_path):
     assert "](rbm/figures/grid.png)" in md_path.read_text()
 
 
-def test_figures_are_shown_at_a_third_of_their_pixel_size_and_link_to_the_file(tmp_path):
-    path = tmp_path / "f.png"  # a PNG header of 300 x 200 pixels
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", 300, 200) + bytes(5))
-    shown = figure_html(path, "figures/f.png", "a <caption>")
-    assert 'width="100" height="67"' in shown and '<a href="figures/f.png">' in shown and "a &lt;caption&gt;" in shown
+def png_header(path: Path, width: int, height: int) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", width, height) + bytes(5))
+    return path
+
+
+def test_figures_are_shown_at_half_their_pixel_size_at_most_520_wide_and_link_to_the_file(tmp_path):
+    shown = figure_html(png_header(tmp_path / "f.png", 300, 201), "figures/f.png", "a <caption>")
+    assert 'width="150" height="100"' in shown and '<a href="figures/f.png">' in shown and "a &lt;caption&gt;" in shown
+    assert 'width="520" height="260"' in figure_html(png_header(tmp_path / "g.png", 1500, 750), "g.png", "wide")
 
 
 def test_task_page_has_a_table_of_contents_linking_every_section_and_print_rules(tmp_path):

@@ -7,10 +7,10 @@ cross-model summary on one page.
 
 The HTML pages open with a table of contents and print cleanly (``@media print``: no figure
 or table cut across pages, each task of the combined page on a new page). Figures are not
-embedded: each is shown at a third of its pixel width (about 500 px for the usual figure) and
-links to its PNG file under ``figures/`` beside the page, so a page stays small (the combined
-page of every task held 16 MB of embedded PNGs) and keeps working while the lab directory is
-kept together.
+embedded: each is shown at half its pixel size, at most :data:`DISPLAY_WIDTH` pixels wide (two
+side by side), and links to its PNG file under ``figures/`` beside the page, so a page stays
+small (the combined page of every task held 16 MB of embedded PNGs) and keeps working while the
+lab directory is kept together.
 """
 
 from __future__ import annotations
@@ -180,8 +180,8 @@ pre { background: #f7f7f7; padding: .6em; overflow-x: auto; }
 }
 """
 
-# Figures are shown at 1/DISPLAY_SCALE of their pixel size (linked to the full-size file).
-DISPLAY_SCALE = 3
+# Figures are shown at half their pixel size, at most this wide (linked to the full-size file).
+DISPLAY_WIDTH = 520
 
 
 def load_results(task_dir: Path) -> dict[str, Any]:
@@ -196,8 +196,11 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def figure_html(path: Path, src: str, caption: str) -> str:
-    """A figure shown at 1/DISPLAY_SCALE of its size, linked to the file; ``src`` is its path relative to the page."""
-    width, height = (-(-n // DISPLAY_SCALE) for n in png_size(path))
+    """A figure shown at half its size, at most DISPLAY_WIDTH wide, linked to the file; ``src`` is its path
+    relative to the page."""
+    pixels_wide, pixels_high = png_size(path)
+    scale = min(0.5, DISPLAY_WIDTH / pixels_wide)
+    width, height = round(pixels_wide * scale), round(pixels_high * scale)
     src, caption = html.escape(src), html.escape(caption)
     return (f'<figure><a href="{src}"><img src="{src}" width="{width}" height="{height}" alt="{caption}"></a>'
             f"<figcaption>{caption}</figcaption></figure>")
