@@ -8,7 +8,6 @@ from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
 from genlab.lab.report import Table
 from genlab.runs import Run
 
-
 FCD, FCD_FLOOR = "frechet_classifier_distance", "frechet_classifier_distance_floor"  # eval.json keys
 
 

@@ -39,7 +39,7 @@ def observations(measured: list[Measured]) -> list[str]:
     """What the numbers say, in sentences generated from them."""
     out = []
     for m in measured:
-        r, latent = m.results, m.config.latent
+        r = m.results
         gap = r["test_iwae"] - r["test_elbo"]
         out.append(
             f"{m.label}: the importance-weighted estimate (k = {r['iwae_k']}) is {gap:.2f} nats above the ELBO "
