@@ -46,6 +46,6 @@ TAIL=40 part dcgan_bf16 90 bash -c "
         $py -m genlab train dcgan --limit 4000 --epochs 2 --batch-size 16 --seed \$seed \$flag --device cuda --quiet \
             --out /tmp/dcgan-\$seed-\$mode >/dev/null || exit 1
         echo \"seed \$seed \$mode: train_time_s \$($py -c \"import json; print(json.load(open('/tmp/dcgan-\$seed-\$mode/config.json'))['train_time_s'])\")\"
-        $py -m genlab eval /tmp/dcgan-\$seed-\$mode --samples 5000 --device cuda --quiet | grep -iE 'fid|classifier'
+        $py -m genlab eval /tmp/dcgan-\$seed-\$mode --samples 5000 --device cuda --quiet | grep -iE 'frechet|classifier'
     done; done"
 part bench_rest 150 $py benchmarks/bench.py --device cuda --repeats 3 --only vae,dcgan --dcgan-images 5000

@@ -27,7 +27,7 @@ ROLES = {
     "train": "configs, the loop, run directories",
     "runs": "config.json, model, log, eval.json",
     "figures": "figures of models",
-    "metrics": "sample quality: own classifier, FID",
+    "metrics": "sample quality: own classifier, FCD",
     "evaluate": "estimators: exact / AIS log Z, bounds, IWAE, probes",
     "accel": "fast paths: Threefry, C and Triton kernels, compile, CUDA graphs",
     "algorithms": "one update each: CD-k, greedy, up-down, VAE, GAN",

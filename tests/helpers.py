@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def write_dataset(directory: Path, n_train: int = 300, n_test: int = 100, seed: 
         write_idx(directory / f"{split}-images-idx3-ubyte{ext}", images)
         write_idx(directory / f"{split}-labels-idx1-ubyte{ext}", labels)
     return directory
+
+
+# '{name}', '{name[...', '{name.x', '{name(', '{name:,}', '{name!r}': what a string meant as an f-string leaves unformatted
+PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*[\[.(:!}]")
+
+
+def unformatted_placeholders(text: str) -> list[str]:
+    """The unformatted fields in a text; JSON ('{"key"') and CSS ('body { ...') have none."""
+    return PLACEHOLDER.findall(text)
 
 
 @contextlib.contextmanager

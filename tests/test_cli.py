@@ -257,7 +257,7 @@ def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys,
             for name, h, lr in (("a", 8, 0.1), ("b", 12, 0.1), ("c", 8, 0.05))]
     runs[0].write_eval({"family": "rbm", "test_loglik": -100.5, "recon_error": 0.0625, "notes": [],
                         "eval_config": EvalConfig(samples=0).to_dict()})
-    runs[1].write_eval({"family": "rbm", "test_loglik": -90.25, "fid": 12.5, "notes": [],
+    runs[1].write_eval({"family": "rbm", "test_loglik": -90.25, "fid": 12.5, "notes": [],  # an old name: read as the FCD
                         "eval_config": EvalConfig(samples=0, quick=True).to_dict()})  # c: not evaluated
     paths = [str(run.path) for run in runs]
     code, out, err = run_cli(capsys, "compare", *paths, "--csv", str(tmp_path / "t.csv"))
@@ -266,16 +266,18 @@ def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys,
     assert lines == [["run", *paths], ["family", "rbm", "rbm", "rbm"], ["hidden", "8", "12", "8"],
                      ["lr", "0.1", "0.1", "0.05"], ["eval.quick", "False", "True", "-"],
                      ["test_loglik", "-100.5", "-90.25", "-"], ["recon_error", "0.0625", "-", "-"],
-                     ["fid", "-", "12.5", "-"], ["3", "runs", "written", "to", str(tmp_path / "t.csv")]]
+                     ["frechet_classifier_distance", "-", "12.5", "-"], ["3", "runs", "written", "to", str(tmp_path / "t.csv")]]
     with open(tmp_path / "t.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [row["run"] for row in table] == paths and [row["test_loglik"] for row in table] == ["-100.5", "-90.25", ""]
-    assert list(table[0]) == ["run", "family", "hidden", "lr", "eval.quick", "test_loglik", "recon_error", "fid"]
+    assert list(table[0]) == ["run", "family", "hidden", "lr", "eval.quick", "test_loglik", "recon_error",
+                              "frechet_classifier_distance"]
     import genlab
 
     assert genlab.compare(runs) == genlab.compare(paths)
     assert genlab.compare(paths)[2] == {"run": paths[2], "family": "rbm", "hidden": 8, "lr": 0.05, "eval.quick": None,
-                                        "test_loglik": None, "recon_error": None, "fid": None}
+                                        "test_loglik": None, "recon_error": None,
+                                        "frechet_classifier_distance": None}
 
 
 def test_compare_of_a_path_that_is_not_a_run_is_one_line_exit_2(capsys, tmp_path):

@@ -11,18 +11,18 @@ from genlab.families import evaluate
 from genlab.training import rbm as train_rbm
 from genlab.training.rbm import RBMConfig
 
-KEYS = ("fid", "fid_floor", "classifier_score", "coverage", "coverage_min_share")
+KEYS = ("frechet_classifier_distance", "frechet_classifier_distance_floor", "classifier_score", "coverage", "coverage_min_share")
 
 
 def test_eval_adds_the_sample_quality_metrics_for_an_rbm(tiny_dataset, tmp_path):
     run = train_rbm.train(RBMConfig(dataset=str(tiny_dataset), hidden=8, epochs=1), tmp_path / "run", device="cpu", progress=False)
     results = evaluate(run, EvalConfig(samples=150, test_limit=60), device="cpu", progress=False)
     assert all(math.isfinite(results[k]) for k in KEYS)
-    assert results["fid"] > 0 and results["fid_floor"] > 0
+    assert results["frechet_classifier_distance"] > 0 and results["frechet_classifier_distance_floor"] > 0
     assert 1 <= results["classifier_score"] <= 10 and 0 <= results["coverage"] <= math.log2(10) + 1e-9
     assert results["metric_samples"] == 150 and results["metric_test_images"] == 60 and results["sample_time_s"] >= 0
-    assert json.loads((run.path / "eval.json").read_text())["fid"] == results["fid"]
-    assert "fid" not in evaluate(run, EvalConfig(samples=0, test_limit=60), device="cpu", progress=False)
+    assert json.loads((run.path / "eval.json").read_text())["frechet_classifier_distance"] == results["frechet_classifier_distance"]
+    assert "frechet_classifier_distance" not in evaluate(run, EvalConfig(samples=0, test_limit=60), device="cpu", progress=False)
 
 
 def test_more_samples_than_the_machine_holds_are_refused_before_drawing(tiny_dataset, tmp_path, capsys):

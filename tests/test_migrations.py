@@ -47,3 +47,10 @@ def test_a_run_config_from_when_bf16_applied_on_cuda_only_reads_as_what_ran(tmp_
 def test_a_run_config_of_this_version_reads_as_written(tmp_path):
     run = Run.create(tmp_path / "run", "dcgan", DCGANConfig(bf16=True).to_dict(), data={"image_shape": [28, 28]}, device="cpu")
     assert DCGANConfig.from_dict(Run.open(run.path).config).bf16 is True
+
+
+def test_an_eval_json_with_fid_reads_as_the_frechet_classifier_distance(tmp_path):
+    run = Run.create(tmp_path / "run", "dcgan", DCGANConfig().to_dict(), data={"image_shape": [28, 28]}, device="cpu")
+    (run.path / "eval.json").write_text('{"family": "dcgan", "fid": 12.5, "fid_floor": 4.25, "classifier_score": 8.0}')
+    assert Run.open(run.path).read_eval() == {"family": "dcgan", "frechet_classifier_distance": 12.5,
+                                              "frechet_classifier_distance_floor": 4.25, "classifier_score": 8.0}

@@ -252,7 +252,7 @@ def compare(runs: list[RunLike]) -> list[dict[str, Any]]:
     Returns:
         For each run: ``run`` (its directory), ``family``, the training options whose values are not the
         same in every run, the evaluation options that differ (``eval.NAME``), and the numbers of
-        eval.json that any of the runs has (``test_loglik``, ``recon_error``, ``fid`` ...,
+        eval.json that any of the runs has (``test_loglik``, ``recon_error``, ``frechet_classifier_distance`` ...
         :data:`genlab.comparison.NUMBERS`); None where a run lacks one (e.g. no eval.json yet).
 
     Raises:

@@ -5,7 +5,7 @@
     genlab eval RUN                      measure a run (writes RUN/eval.json)
     genlab sample RUN --n N --out F.png  draw samples from a trained run
     genlab compare RUN...                runs side by side: the options that differ, their eval.json numbers
-    genlab lab TASK --preset P --out DIR run the experiments of a SPEC task
+    genlab lab TASK --preset P --out DIR run the experiments of a lab task
 
 Errors print one line and exit non-zero (2 for invalid options, 1 for bad files
 or data). The command is a thin layer over the Python API of the same names.
@@ -120,10 +120,15 @@ def lab_options(p_lab: argparse.ArgumentParser) -> None:
     from genlab.lab import ALL, TASKS
     from genlab.lab.presets import NAMES
 
-    tasks = sorted([*TASKS, ALL])
-    p_lab.add_argument("task", metavar="TASK", choices=tasks, help="one of: " + ", ".join(tasks))
-    p_lab.add_argument("--preset", choices=sorted(NAMES), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (SPEC reference configs) (default: quick)")
+    tasks = "; ".join(f"{name} ({task.title})" for name, task in TASKS.items())
+    p_lab.add_argument("task", metavar="TASK", choices=[*TASKS, ALL], help=f"{tasks}; {ALL} (every task, then one report)")
+    p_lab.add_argument("--preset", choices=sorted(NAMES), default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (minutes on a laptop CPU) or full (the reference configs of every task) (default: quick)")
     p_lab.add_argument("--out", required=True, metavar="DIR", help="output directory (finished runs in it are re-used)")
+    p_lab.add_argument("--dataset", metavar="NAME|DIR", help="train and measure every run on mnist, fashion-mnist, or a directory holding the four IDX files (default: each preset's, mnist)")
+    p_lab.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="change a setting of the preset's runs, repeatable: FIELD (every run that has it, e.g. epochs=5), "
+                            "FAMILY.FIELD (e.g. rbm.cd_k=3, vae.lr=1e-3) or eval.FIELD (e.g. eval.samples=0); "
+                            "changed runs are trained anew, never taken from runs without the change")
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)
     p_lab.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -232,7 +237,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     from genlab.lab import run_lab
 
-    out = run_lab(args.task, args.preset, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet)
+    out = run_lab(args.task, args.preset, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
+                  dataset=args.dataset, overrides=args.overrides)
     print(f"lab {args.task} ({args.preset}): results in {out}")
     return 0
 
@@ -254,7 +260,7 @@ COMMANDS = {
     "sample": Command("draw new images from a trained run into a PNG grid", sample_options, cmd_sample),
     "compare": Command("show runs side by side: the options that differ and their eval.json numbers",
                        compare_options, cmd_compare),
-    "lab": Command("run a SPEC task's experiments and write its figures, tables and report", lab_options, cmd_lab),
+    "lab": Command("run a lab task's experiments and write its figures, tables and report", lab_options, cmd_lab),
 }
 
 

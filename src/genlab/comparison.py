@@ -24,7 +24,7 @@ from genlab.runs import Run
 NUMBERS = (
     "test_loglik", "test_loglik_low", "test_loglik_high", "test_loglik_method", "test_loglik_conservative", "train_loglik",
     "test_elbo", "test_iwae", "test_loglik_iw", "train_elbo", "recon_error", "probe_accuracy", "active_units",
-    "fid", "fid_floor", "classifier_score", "coverage", "metric_samples", "n_params", "test_images", "eval_time_s",
+    "frechet_classifier_distance", "frechet_classifier_distance_floor", "classifier_score", "coverage", "metric_samples", "n_params", "test_images", "eval_time_s",
 )
 MISSING = "-"  # how the table shows a value a run lacks
 

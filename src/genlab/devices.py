@@ -40,7 +40,8 @@ def describe(device: torch.device) -> str:
     if device.type == "cpu":
         import platform
 
-        return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'' if threads == 1 else 's'})"
     return device.type
 
 

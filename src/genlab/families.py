@@ -48,15 +48,15 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (SPEC task 1)",
+    "rbm": Family("rbm", "Restricted Boltzmann Machine trained with CD-k (lab task 1)",
                   rbm.RBMConfig, rbm.train, rbm.load, evaluate_rbm.measure),
-    "dbn": Family("dbn", "Deep Belief Network: a top RBM trained greedily on RBM 1 (SPEC task 2)",
+    "dbn": Family("dbn", "Deep Belief Network: a top RBM trained greedily on RBM 1 (lab task 2)",
                   dbn.DBNConfig, dbn.train, dbn.load, evaluate_dbn.measure),
-    "dbn-finetune": Family("dbn-finetune", "a DBN run fine-tuned with the up-down (wake-sleep) algorithm (SPEC task 3)",
+    "dbn-finetune": Family("dbn-finetune", "a DBN run fine-tuned with the up-down (wake-sleep) algorithm (lab task 3)",
                            updown.FinetuneConfig, updown.train, updown.load, evaluate_dbn.measure),
-    "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (SPEC task 4)",
+    "vae": Family("vae", "Variational autoencoder with Bernoulli pixels, ELBO and IWAE (lab task 4)",
                   vae.VAEConfig, vae.train, vae.load, evaluate_vae.measure),
-    "dcgan": Family("dcgan", "Deep Convolutional GAN on 64x64 images (SPEC task 5)",
+    "dcgan": Family("dcgan", "Deep Convolutional GAN on 64x64 images (lab task 5)",
                     dcgan.DCGANConfig, dcgan.train, dcgan.load, evaluate_dcgan.measure),
 }
 

@@ -6,13 +6,22 @@ carries backward-compatibility branches:
 * options added to a family after its runs existed (:data:`ADDED_OPTIONS`): a run's
   identity leaves them out at the value the earlier runs had, so a lab directory made
   before they existed keeps re-using its runs (:func:`identity`);
-* the DCGAN's ``bf16`` before genlab 0.2 (:func:`current_config`).
+* the DCGAN's ``bf16`` before genlab 0.2 (:func:`current_config`);
+* eval.json's ``fid`` and ``fid_floor``, renamed ``frechet_classifier_distance`` and
+  ``frechet_classifier_distance_floor`` (:func:`current_eval`): they are a Frechet distance on
+  genlab's own classifier, not the Inception FID of papers.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+# eval.json keys of earlier versions -> their names today
+RENAMED_EVAL_KEYS: dict[str, str] = {
+    "fid": "frechet_classifier_distance",
+    "fid_floor": "frechet_classifier_distance_floor",
+}
 
 # family -> {option: the value every run had before the option existed}
 ADDED_OPTIONS: dict[str, dict[str, Any]] = {
@@ -44,3 +53,8 @@ def current_config(family: str, meta: dict[str, Any]) -> dict[str, Any]:
         cpu_bf16 = config.pop("cpu_bf16", False)
         config["bf16"] = config.get("bf16", True) and (cpu_bf16 or str(meta.get("device", "")).startswith("cuda"))
     return config
+
+
+def current_eval(results: dict[str, Any]) -> dict[str, Any]:
+    """An eval.json as this version of genlab reads it: keys of earlier versions under their names today."""
+    return {RENAMED_EVAL_KEYS.get(key, key): value for key, value in results.items()}

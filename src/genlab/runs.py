@@ -214,7 +214,10 @@ class Run:
 
     def read_eval(self) -> dict[str, Any] | None:
         p = self.path / EVAL
-        return read_json(p) if p.is_file() else None
+        if not p.is_file():
+            return None
+        results = read_json(p)
+        return migrations.current_eval(results) if isinstance(results, dict) else results
 
 
 # ----------------------------------------------------------------------------- the run format, checked in one place

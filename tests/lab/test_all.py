@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from browser import ARTIFACTS, check_in_browser
+from helpers import unformatted_placeholders
 
 from genlab.cli import main
 from genlab.lab import TASKS
@@ -45,7 +46,7 @@ def test_lab_all_writes_every_task_and_one_row_per_model(lab_all):
     assert methods == ["ais", "bound", "bound", "iwae", "iwae", "n/a"]
     assert rows["DCGAN"]["test log-likelihood (nats)"] is None
     for model, row in rows.items():  # every model's samples measured; the log-likelihoods are finite and negative
-        assert row["fid"] > 0 and 1 <= row["classifier score"] <= 10, model
+        assert row["FCD"] > 0 and 1 <= row["classifier score"] <= 10, model
         assert row["parameters"] > 0 and float(row["training time (s)"]) > 0, model
         if row["test log-likelihood (nats)"] is not None:
             assert -800 < row["test log-likelihood (nats)"] < 0, model
@@ -78,9 +79,18 @@ def test_sample_quality_is_compared_at_one_sample_count(lab_all, mnist_dir, monk
     models = headline_runs([lab_all / task for task in TASKS])
     name, run = models[-1]
     measured = run.read_eval()
-    run.read_eval = lambda: {**measured, "metric_samples": 2 * measured["metric_samples"], "fid": -1.0}  # as if measured at 1,000
+    run.read_eval = lambda: {**measured, "metric_samples": 2 * measured["metric_samples"], "frechet_classifier_distance": -1.0}  # as if measured at 1,000
     evals, n, test = at_equal_sample_count(models, Lab(lab_all, "tiny", "cpu", mnist_dir, progress=False))
     assert (n, test) == (measured["metric_samples"], measured["metric_test_images"]) == (500, 500)
-    assert evals[name]["metric_samples"] == 500 and evals[name]["fid"] == pytest.approx(measured["fid"], rel=1e-6)
-    floors = {(tuple(ev["metric_sample_size"]), ev["fid_floor"]) for ev in evals.values()}
+    assert evals[name]["metric_samples"] == 500 and evals[name]["frechet_classifier_distance"] == pytest.approx(measured["frechet_classifier_distance"], rel=1e-6)
+    floors = {(tuple(ev["metric_sample_size"]), ev["frechet_classifier_distance_floor"]) for ev in evals.values()}
     assert len(floors) == len({size for size, _ in floors}) == 2  # one floor per image size (28x28, 64x64)
+
+
+def test_no_report_holds_an_unformatted_placeholder_and_pages_link_their_figures(lab_all):
+    pages = [lab_all / "report.md", lab_all / "report.html", *lab_all.glob("*/report.md"), *lab_all.glob("*/report.html")]
+    assert len(pages) == 12
+    for page in pages:
+        assert unformatted_placeholders(page.read_text()) == [], page
+    combined = (lab_all / "report.html").read_text()
+    assert "base64" not in combined and len(combined) < 500_000 and combined.count('<nav class="toc">') == 1

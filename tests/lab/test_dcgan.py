@@ -11,18 +11,18 @@ from genlab.training.dcgan import DCGANConfig
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):
-    tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1)},
-                  EvalConfig(samples=30), "tiny test preset")
+    vae = vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny").runs["latent 20"].replace(dataset=str(tiny_dataset))
+    tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1),
+                            "vae": vae}, EvalConfig(samples=30), "tiny test preset")
     monkeypatch.setitem(PRESETS["dcgan"], "quick", tiny)
-    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny"))
     task = run_lab("dcgan", "quick", tmp_path / "lab", device="cpu", progress=False)
     results = json.loads((task / "results.json").read_text())
     table = results["sections"][0]["tables"][0]
     assert [row[0] for row in table["rows"]] == [label for label, _, _ in DCGAN_VARIANTS]
-    assert table["columns"][:5] == ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)"]
+    assert table["columns"][:5] == ["variant", "FCD", "FCD floor", "classifier_score", "coverage (bits)"]
     assert "tiny test preset" in table["note"]
     report = (task / "report.md").read_text()
-    assert "5.2" in report and "5.3" in report and "Lowest fid of these" in report
+    assert "5.2" in report and "5.3" in report and "Lowest FCD of these" in report
     for name in ("reference", "d2g1", "d1g2", "no-batchnorm"):
         assert (task / "figures" / f"samples_{name}.png").stat().st_size > 0
     assert "VAE and DCGAN samples side by side" in report and (task / "figures" / "samples_vae.png").is_file()

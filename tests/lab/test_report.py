@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import base64
+import ast
 import json
+import struct
 from pathlib import Path
 
 import pytest
 import torch
 from browser import ARTIFACTS, check_in_browser
+from helpers import unformatted_placeholders
 
+import genlab.lab
 from genlab.figures import plots
 from genlab.lab.report import (
     Figure,
     Section,
     Table,
     TaskReport,
+    figure_html,
+    form,
+    plural,
     table_html,
     write_combined_report,
 )
@@ -32,15 +38,15 @@ def make_task(out: Path, task: str = "rbm") -> Path:
     return report.write(directory)
 
 
-def test_task_report_writes_json_markdown_and_self_contained_html(tmp_path):
+def test_task_report_writes_json_markdown_and_html_linking_its_figures(tmp_path):
     d = make_task(tmp_path)
     results = json.loads((d / "results.json").read_text())
     assert results["sections"][0]["figures"][0]["path"] == "figures/grid.png"
     md = (d / "report.md").read_text()
     assert "| CD-10 | -95.25 |" in md and "![a grid <of> images](figures/grid.png)" in md
     page = (d / "report.html").read_text()
-    png = base64.b64encode((d / "figures" / "grid.png").read_bytes()).decode()
-    assert f"data:image/png;base64,{png}" in page and "a grid &lt;of&gt; images" in page
+    assert '<a href="figures/grid.png"><img src="figures/grid.png"' in page and "a grid &lt;of&gt; images" in page
+    assert "base64" not in page
 
 
 def test_table_html_escapes_and_formats():
@@ -58,9 +64,60 @@ def test_combined_report_puts_the_summary_first(tmp_path):
     assert "](rbm/figures/grid.png)" in md_path.read_text()
 
 
+def png_header(path: Path, width: int, height: int) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", width, height) + bytes(5))
+    return path
+
+
+def test_figures_are_shown_at_half_their_pixel_size_at_most_520_wide_and_link_to_the_file(tmp_path):
+    shown = figure_html(png_header(tmp_path / "f.png", 300, 201), "figures/f.png", "a <caption>")
+    assert 'width="150" height="100"' in shown and '<a href="figures/f.png">' in shown and "a &lt;caption&gt;" in shown
+    assert 'width="520" height="260"' in figure_html(png_header(tmp_path / "g.png", 1500, 750), "g.png", "wide")
+
+
+def test_task_page_has_a_table_of_contents_linking_every_section_and_print_rules(tmp_path):
+    d = make_task(tmp_path)
+    page = (d / "report.html").read_text()
+    toc = page[page.index('<nav class="toc">'):page.index("</nav>")]
+    assert '<a href="#rbm-comparison">Comparison</a>' in toc and '<h2 id="rbm-comparison">' in page
+    assert "@media print" in page and "break-inside: avoid" in page
+
+
+def test_combined_report_has_a_table_of_contents_of_tasks_and_their_sections(tmp_path):
+    d = make_task(tmp_path)
+    html_path, _ = write_combined_report(tmp_path, "All", "intro", [d], [Table("summary", ["model"], [["RBM"]])], [])
+    page = html_path.read_text()
+    toc = page[page.index('<nav class="toc">'):page.index("</nav>")]
+    assert ['#summary', '#rbm', '#rbm-comparison'] == [part.split('"')[0] for part in toc.split('href="')[1:]]
+    assert '<img src="rbm/figures/grid.png"' in page and page.index("</nav>") < page.index("All models side by side</h2>")
+
+
+def test_plural_and_form_agree_with_the_count():
+    assert [plural(n, "thread") for n in (0, 1, 2)] == ["0 threads", "1 thread", "2 threads"]
+    assert plural(10_000, "image") == "10,000 images" and plural(1, "class", "classes") == "1 class"
+    assert [form(n, "is", "are") for n in (1, 3)] == ["is", "are"]
+
+
 @pytest.mark.browser
 def test_task_report_renders_in_chromium(tmp_path):
     d = make_task(tmp_path)
     seen = check_in_browser(d / "report.html", ARTIFACTS / "task-report.png")
     assert seen["widths"] and all(w > 0 for w in seen["widths"])
     assert seen["tables"] == 1 and seen["errors"] == []
+
+
+def test_the_placeholder_pattern_finds_unformatted_fields_and_not_json_or_css():
+    assert unformatted_placeholders("with the same {results['dbn'].get('bound_samples')} samples") == ["{results["]
+    assert unformatted_placeholders("{n:,} and {p.note} and {x}") == ["{n:", "{p.", "{x}"]
+    assert unformatted_placeholders('{"epochs": 2, "lr": {}} body { margin: 0 }') == []
+
+
+def test_no_string_of_the_lab_holds_a_placeholder_outside_an_f_string():
+    """A literal beside an f-string without its own f prefix (the DBN table note once printed
+    '{results['dbn'].get('bound_samples')}') is an ast.Constant holding the braces."""
+    found = []
+    for path in sorted(Path(genlab.lab.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and unformatted_placeholders(node.value):
+                found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
+    assert found == []

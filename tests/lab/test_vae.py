@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from genlab.cli import main
 from genlab.evaluation.config import EvalConfig
 from genlab.figures.vae import FIGURES
+from genlab.lab.findings.vae import usage_observation
 from genlab.lab.presets import PRESETS, vae_preset
 from genlab.training.vae import VAEConfig
 
@@ -27,10 +29,21 @@ def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist
     elbo, iwae = table["columns"].index("test ELBO"), table["columns"].index("test IWAE")
     assert all(r[elbo] < r[iwae] < 0 for r in table["rows"])
     report = (task / "report.md").read_text()
-    assert "| run | latent | targets |" in report and "Burda et al. (2016)" in report and "dimensions are active" in report
+    assert "| run | latent | targets |" in report and "Burda et al. (2016)" in report
+    assert re.search(r"dimensions? (is|are) (not )?active", report)
     assert "nats from the 20-D reference run" in report
     stamps = sorted(p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/model.safetensors"))
     assert len(stamps) == 3
     capsys.readouterr()
     assert main(argv) == 0  # a second time: both runs and their evaluations are re-used
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/model.safetensors")) == stamps
+
+
+def test_the_latent_usage_sentence_agrees_with_the_number_of_active_dimensions():
+    used, idle = 1.0, 0.0  # variance of mu: above and below the threshold
+    assert "all 2 dimensions are active (KL per dimension 1.00 to 2.00 nats)" in usage_observation("a", [1.0, 2.0], [used, used])
+    assert "the only dimension is active" in usage_observation("a", [1.0], [used])
+    assert "none of the 2 dimensions is active" in usage_observation("a", [0.001, 0.002], [idle, idle])
+    one = usage_observation("a", [0.001, 2.0], [idle, used])
+    assert "1 of 2 dimensions is active" in one and "the other 1 collapses" in one and "for the active one." in one
+    assert "no dimension is active" not in one

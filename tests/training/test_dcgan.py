@@ -115,7 +115,7 @@ def test_cli_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     out, err = capsys.readouterr()
     results = json.loads(out)
     assert code == 0 and results["family"] == "dcgan" and results["n_params"] == 3_573_697 + 2_762_689
-    assert math.isfinite(results["fid"]) and results["metric_samples"] == 40
+    assert math.isfinite(results["frechet_classifier_distance"]) and results["metric_samples"] == 40
     code = main(["sample", str(run), "--n", "9", "--out", str(tmp_path / "s.png"), "--device", "cpu"])
     capsys.readouterr()
     assert code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"

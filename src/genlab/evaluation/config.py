@@ -30,7 +30,7 @@ class EvalConfig(Config):
 
 
 # What --quick changes, for the options left at their defaults. AIS of 100 runs x 4,000 distributions is the
-# lab's quick preset (docs/rbm.md); 1,000 samples is the lab's quick sample count, so that fid compares with
+# lab's quick preset (docs/rbm.md); 1,000 samples is the lab's quick sample count, so that the FCD compares with
 # its tables; every QUICK_TEST_STRIDE-th test image keeps both halves of the MNIST test set, which differ in
 # difficulty (the first half is the cleaner one).
 QUICK = {"ais_runs": 100, "ais_betas": 4_000, "iwae_k": 500, "samples": 1_000}

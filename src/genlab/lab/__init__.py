@@ -1,4 +1,4 @@
-"""The lab: each SPEC task's experiments as one command (``genlab lab TASK --preset NAME``).
+"""The lab: each task's experiments as one command (``genlab lab TASK --preset NAME``).
 
 Every task is a :class:`~genlab.lab.task.Task` of :data:`TASKS`: its experiments (``lab/rbm.py`` ...),
 drawing with :mod:`genlab.figures`, reporting with :mod:`genlab.lab.findings` and
@@ -8,12 +8,14 @@ task in order (:mod:`genlab.lab.all`). :class:`genlab.lab.core.Lab` re-uses fini
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from genlab.errors import ConfigError
 from genlab.lab import dbn, dcgan, rbm, vae
+from genlab.lab import overrides as overrides_module
 from genlab.lab.all import run_all
 from genlab.lab.presets import NAMES, PRESETS
 from genlab.lab.task import Task
@@ -30,14 +32,19 @@ ALL = "all"  # every task, then one report
 
 
 def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device = "auto",
-            data_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """``genlab lab TASK --preset NAME``: the task's experiments (or every task's, for ``all``); returns
-    the output directory of the task (``OUT`` for ``all``)."""
+            data_dir: str | Path | None = None, progress: bool = True, dataset: str | None = None,
+            overrides: Sequence[str] = ()) -> Path:
+    """``genlab lab TASK --preset NAME [--dataset NAME|DIR] [--set KEY=VALUE ...]``: the task's experiments (or
+    every task's, for ``all``) with every run on ``dataset`` and the ``--set`` overrides
+    (:mod:`genlab.lab.overrides`); returns the output directory of the task (``OUT`` for ``all``)."""
     if preset not in NAMES:
         raise ConfigError(f"--preset: expected one of {', '.join(NAMES)}, got {preset!r}")
-    if task == ALL:
-        return run_all(list(TASKS.values()), preset, Path(out), device=device, data_dir=data_dir, progress=progress)
-    if task not in TASKS:
+    if task != ALL and task not in TASKS:
         raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted([*TASKS, ALL]))}")
-    t = TASKS[task]
-    return t.run(t.presets[preset], Path(out), device=device, data_dir=data_dir, progress=progress)
+    tasks = list(TASKS.values()) if task == ALL else [TASKS[task]]
+    changes = overrides_module.parse(overrides, [t.presets[preset] for t in tasks])
+    dataset = overrides_module.dataset_option(dataset)
+    presets = {t.name: overrides_module.customized(t.presets[preset], dataset, changes) for t in tasks}
+    if task == ALL:
+        return run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress)
+    return TASKS[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)

@@ -11,6 +11,7 @@ from genlab.evaluation.config import EvalConfig
 from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.lab.core import Lab
+from genlab.lab.presets import Preset
 from genlab.lab.report import Table, load_results, write_combined_report
 from genlab.lab.task import Task
 from genlab.runs import Run
@@ -19,8 +20,8 @@ SUMMARY_COLUMNS = [
     "model",
     "test log-likelihood (nats)",
     "obtained by",
-    "fid",
-    "fid floor (real data)",
+    "FCD",
+    "FCD floor (real data)",
     "classifier score",
     "label entropy (bits)",
     "smallest class share",
@@ -37,8 +38,8 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
         name,
         ev.get("test_loglik"),
         ev.get("test_loglik_method", "n/a"),
-        ev.get("fid"),
-        ev.get("fid_floor"),
+        ev.get("frechet_classifier_distance"),
+        ev.get("frechet_classifier_distance_floor"),
         ev.get("classifier_score"),
         ev.get("coverage"),
         ev.get("coverage_min_share"),
@@ -51,7 +52,7 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
 
 def at_equal_sample_count(models: list[tuple[str, Run]], lab: Lab) -> tuple[dict[str, dict[str, Any]], int | None, int | None]:
     """Each model's eval.json, its sample-quality numbers re-measured where needed so that all
-    are taken at one sample count and one test set (the smallest any of them used): fid is
+    are taken at one sample count and one test set (the smallest any of them used): the FCD is
     biased upward at small sample counts, so only equal counts compare.
 
     Returns (evaluation per model, that sample count, that number of test images).
@@ -86,15 +87,16 @@ def samples_figure(models: list[tuple[str, Run]], path: Path, device: torch.devi
     return plots.rows_figure(rows, path, title=f"{n} samples from each model (seed {seed})")
 
 
-def run_all(tasks: list[Task], preset: str, out: Path, device: str | torch.device = "auto", data_dir=None,
-            progress: bool = True) -> Path:
-    """``genlab lab all``: every task with its preset of the name ``preset``, in order (later tasks re-use
-    earlier runs: the DBN stacks on the RBM), then one report with the cross-model table."""
+def run_all(tasks: list[Task], presets: dict[str, Preset], out: Path, device: str | torch.device = "auto",
+            data_dir=None, progress: bool = True) -> Path:
+    """``genlab lab all``: every task with its preset (task name -> preset, all of one name), in order (later
+    tasks re-use earlier runs: the DBN stacks on the RBM), then one report with the cross-model table."""
+    preset = presets[tasks[0].name].name
     lab = Lab(out, preset, device, data_dir, progress)
     task_dirs = []
     for i, task in enumerate(tasks, 1):
-        lab.say(f"=== task {i}/{len(tasks)}: {task.name} ===")
-        task_dirs.append(task.run(task.presets[preset], out, device=device, data_dir=data_dir, progress=progress))
+        lab.say(f"=== task {i}/{len(tasks)}: {task.title} ===")
+        task_dirs.append(task.run(presets[task.name], out, device=device, data_dir=data_dir, progress=progress))
     models = headline_runs(task_dirs)
     evals, n, test = at_equal_sample_count(models, lab)
     samples_note = "" if n is None else f" ({n:,} samples of each model against the first {test:,} test images; the floor: as many training images, taken at the image size of the samples)"
@@ -102,9 +104,10 @@ def run_all(tasks: list[Task], preset: str, out: Path, device: str | torch.devic
         "Every model on the same measurements",
         SUMMARY_COLUMNS,
         [summary_row(name, run, evals[name]) for name, run in models],
-        note="test log-likelihood on the MNIST test set binarised once with a fixed seed: exact or AIS for the RBM, "
+        note="test log-likelihood on the test set binarised once with a fixed seed: exact or AIS for the RBM, "
         "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs; "
-        f"fid, its floor, the classifier score and the label coverage use genlab's own MNIST classifier{samples_note}; "
+        f"FCD (the Frechet distance on the features of genlab's own classifier of the data set, not the Inception FID of "
+        f"papers), its floor, the classifier score and the label coverage use that classifier{samples_note}; "
         "n/a where a measure does not apply.",
     )
     figure = samples_figure(models, out / "figures" / "samples_side_by_side.png", lab.device)

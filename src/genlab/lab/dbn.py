@@ -34,6 +34,7 @@ from genlab.lab.core import Lab
 from genlab.lab.findings.dbn import comparison_table, layers, loglik_text
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
+from genlab.lab.task import TITLES
 from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
@@ -75,8 +76,8 @@ class Stack:
 
 
 def train_stack(lab: Lab, p: Preset) -> Stack:
-    rbm_run = lab.train("rbm", p.runs["rbm"], "(RBM 1, SPEC 1)")
-    dbn_run = lab.train("dbn", stacked_config(p.runs["dbn"], rbm_run), "(SPEC 2: top RBM with 100 hidden units)")
+    rbm_run = lab.train("rbm", p.runs["rbm"], "(RBM 1, as in task 1)")
+    dbn_run = lab.train("dbn", stacked_config(p.runs["dbn"], rbm_run), "(task 2: the top RBM)")
     source = rbm_run.data_source(lab.data_dir)
     train = data.load_split(source, "train", lab.device, limit=p.runs["rbm"].limit)
     test = data.load_split(source, "test", lab.device)
@@ -99,7 +100,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
     s = train_stack(lab, p)
     pixels = s.rbm.n_visible  # SPEC 2.4: as many top hidden units as pixels, W2 starting as W1^T
     wide = p.runs["dbn"].replace(top_hidden=pixels, top_init="transpose")
-    run_784 = lab.train("dbn", stacked_config(wide, s.rbm_run), f"(SPEC 2.4: {pixels} top units, W2 = W1^T)")
+    run_784 = lab.train("dbn", stacked_config(wide, s.rbm_run), f"(2.4: {pixels} top units, W2 = W1^T)")
     dbn_784 = train_dbn.load(run_784, lab.device)
     results = {name: lab.evaluate(run, p.eval) for name, run in
                (("rbm", s.rbm_run), ("dbn", s.dbn_run), ("dbn_784", run_784))}
@@ -117,7 +118,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = lab.report("dbn", "SPEC task 2: a DBN of two greedily trained RBMs")
+    report = lab.report("dbn", TITLES["dbn"])
     configs = {"rbm": s.rbm_run.config, "dbn": s.dbn_run.config, "dbn_784": run_784.config}
 
     table = comparison_table(
@@ -128,7 +129,8 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
             (f"DBN {layers(dbn_784)}, W2 = W1^T, trained", run_784, results["dbn_784"]),
         ],
         "test log p(v): exact or AIS for the RBM, the variational lower bound (S&M 2008) for the DBNs; log Z the "
-        "largest of AIS over each layer and the best Gibbs state; IS estimate: importance sampling with the same {results['dbn'].get('bound_samples')} samples of "
+        "largest of AIS over each layer and the best Gibbs state; IS estimate: importance sampling with the same "
+        f"{results['dbn'].get('bound_samples')} samples of "
         f"q(h1|v). Train time of a DBN: its top RBM only. {p.note}.",
     )
     report.add(Section(
@@ -151,7 +153,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
     gen_figures = [
         Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn)], GIBBS_STEPS, fig / "generation.png", shape,
                                  FIGURE_SEED, g),
-               f"the SPEC 1.7 initialisations (10 random rows: 10% of units on at gain 20; 10 rows with one unit at 10), "
+               f"the initialisations of 1.7 Generation (10 random rows: 10% of units on at gain 20; 10 rows with one unit at 10), "
                f"{GIBBS_STEPS} Gibbs steps in the RBM and in the DBN's top RBM"),
         Figure(samples_figure(s.dbn, fig / "samples_dbn.png", shape, g, title="DBN: 100 samples after 1000 top Gibbs steps"),
                "DBN samples from random top states"),
@@ -174,7 +176,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
             Figure(layer_weights_figure(s.rbm.W, fig / "w1.png", shape, "W1: RBM 1's weights"), "W1, where W2 started"),
             Figure(generation_figure([("dbn 784", dbn_784)], GIBBS_STEPS, fig / "generation_784.png", shape,
                                      FIGURE_SEED, g),
-                   "the SPEC 1.7 initialisations of the 784 top units; the top states are 28x28 images"),
+                   "the initialisations of 1.7 Generation, of the 784 top units; the top states are 28x28 images"),
             Figure(plots.grid_figure(rand_h2.reshape(100, *shape), fig / "top_samples_784.png", nrow=10,
                                      title="top-layer samples h2 (28x28) after 1000 Gibbs steps"), "top-layer states"),
             Figure(plots.grid_figure(rand_p.reshape(100, *shape), fig / "samples_784.png", nrow=10,
@@ -195,7 +197,7 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
     """``genlab lab dbn-finetune``: SPEC task 3, experiments 3.1 to 3.3."""
     lab = Lab(out, p.name, device, data_dir, progress)
     s = train_stack(lab, p)
-    ft_run = lab.train("dbn-finetune", finetune_config(p.runs["finetune"], s.dbn_run), "(SPEC 3: up-down fine-tuning)")
+    ft_run = lab.train("dbn-finetune", finetune_config(p.runs["finetune"], s.dbn_run), "(task 3: up-down fine-tuning)")
     ft = train_updown.load(ft_run, lab.device)
     results = {name: lab.evaluate(run, p.eval) for name, run in
                (("rbm", s.rbm_run), ("dbn", s.dbn_run), ("finetuned", ft_run))}
@@ -203,7 +205,7 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
     fig = task / "figures"
     shape = s.test.image_shape
     g = make_generator(FIGURE_SEED, lab.device)
-    report = lab.report("dbn-finetune", "SPEC task 3: the DBN fine-tuned with the up-down algorithm")
+    report = lab.report("dbn-finetune", TITLES["dbn-finetune"])
     table = comparison_table(
         "RBM, DBN and fine-tuned DBN", [
             ("RBM (task 1)", s.rbm_run, results["rbm"]),
@@ -250,7 +252,7 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
         figures=[
             Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn), ("up-down", ft)], GIBBS_STEPS,
                                      fig / "generation.png", shape, FIGURE_SEED, g),
-                   f"the SPEC 1.7 initialisations, {GIBBS_STEPS} Gibbs steps in each model's top RBM"),
+                   f"the initialisations of 1.7 Generation, {GIBBS_STEPS} Gibbs steps in each model's top RBM"),
             Figure(plots.grid_figure(s.rbm.sample(100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
                                      title="RBM (task 1)"), "RBM samples"),
             Figure(samples_figure(s.dbn, fig / "samples_dbn.png", shape, g, title="DBN (task 2)"), "DBN samples"),

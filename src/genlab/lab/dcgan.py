@@ -21,11 +21,13 @@ from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.figures.dcgan import curve, d_outputs_figure, losses_figure
 from genlab.lab.core import Lab
-from genlab.lab.findings.dcgan import compare_observations, reference_observation, runs_label, summary_table
+from genlab.lab.findings.dcgan import FCD, FCD_FLOOR, compare_observations, reference_observation, runs_label, summary_table
 from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
-from genlab.lab.presets import PRESETS, Preset
+from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section, Table
+from genlab.lab.task import TITLES
 from genlab.runs import Run
+from genlab.training.vae import VAEConfig
 
 SAMPLE_SEED = 2024  # the random z of every variant's 10x10 grid
 
@@ -48,7 +50,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("dcgan")
     figures = task / "figures"
-    report = lab.report("dcgan", "Task 5: DCGAN")
+    report = lab.report("dcgan", TITLES["dcgan"])
     eval_config = p.eval
     base = p.runs["reference"]
 
@@ -64,7 +66,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     ref, ref_log = results["reference"], runs["reference"].log
     report.add(Section(
         "5.1 Samples of the reference DCGAN",
-        text="100 images G(z) from random z ~ N(0, I) as a 10x10 grid (SPEC 5.1), and the losses and mean "
+        text="100 images G(z) from random z ~ N(0, I) as a 10x10 grid, and the losses and mean "
              "discriminator outputs over training.",
         configs={"reference": runs["reference"].config},
         figures=[Figure(grids["reference"], "100 samples of the reference DCGAN"),
@@ -96,26 +98,25 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
                  Figure(curves(runs, bn, "g_loss", figures / "g_loss_batchnorm.png"), "generator loss")],
         observations=compare_observations(results, runs, "reference", ("no-batchnorm",)),
     ))
-    report.add(vae_comparison(lab, p.name, runs["reference"], results["reference"], eval_config, figures))
+    report.add(vae_comparison(lab, p.runs["vae"], runs["reference"], results["reference"], eval_config, figures))
     report.models["DCGAN"] = runs["reference"].path
     report.write(task)
     lab.say(f"dcgan: report in {task / 'report.md'} ({lab.trained} trained, {lab.reused} re-used)")
     return task
 
 
-def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eval_config: EvalConfig,
+def vae_comparison(lab: Lab, vae_config: VAEConfig, gan_run: Run, gan: dict[str, Any], eval_config: EvalConfig,
                    figures: Path) -> Section:
-    """SPEC 5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
+    """5.1's comparison: the VAE lab's 20-D reference run (trained here if missing) beside the
     DCGAN, both measured on the same number of samples."""
-    vae_config = PRESETS["vae"][preset].runs["latent 20"].replace(dataset=gan_run.config["dataset"])
-    vae_run = lab.train("vae", vae_config, "(the VAE of SPEC 4, for comparison)")
+    vae_run = lab.train("vae", vae_config, "(the VAE of task 4, for comparison)")
     lab.say("measuring the VAE's samples like the DCGAN's")
     vae = evaluate_samples(vae_run, eval_config, lab.device, lab.data_dir)
-    rows = [["VAE (20-D latent)", vae["fid"], vae["fid_floor"], vae["classifier_score"], vae["coverage"],
+    rows = [["VAE (20-D latent)", vae[FCD], vae[FCD_FLOOR], vae["classifier_score"], vae["coverage"],
              vae_run.meta["train_time_s"]],
-            ["DCGAN (reference)", gan["fid"], gan["fid_floor"], gan["classifier_score"], gan["coverage"],
+            ["DCGAN (reference)", gan[FCD], gan[FCD_FLOOR], gan["classifier_score"], gan["coverage"],
              gan_run.meta["train_time_s"]]]
-    better = "DCGAN" if gan["fid"] < vae["fid"] else "VAE"
+    better = "DCGAN" if gan[FCD] < vae[FCD] else "VAE"
     return Section(
         "VAE and DCGAN samples side by side",
         text="100 samples of the VAE of task 4 (its lab's reference run for this preset) and of the reference DCGAN, "
@@ -124,10 +125,10 @@ def vae_comparison(lab: Lab, preset: str, gan_run: Run, gan: dict[str, Any], eva
         figures=[Figure(samples_grid(vae_run, figures / "samples_vae.png", lab.device, title="100 samples: VAE (20-D latent)"),
                         "100 samples of the VAE"),
                  Figure(figures / "samples_reference.png", "100 samples of the DCGAN")],
-        tables=[Table("VAE vs DCGAN", ["model", "fid", "fid floor", "classifier score", "label entropy (bits)",
+        tables=[Table("VAE vs DCGAN", ["model", "FCD", "FCD floor", "classifier score", "label entropy (bits)",
                                        "train time [s]"], rows)],
-        observations=[f"The {better} has the lower fid ({min(vae['fid'], gan['fid']):.1f} against "
-                      f"{max(vae['fid'], gan['fid']):.1f}); classifier score {vae['classifier_score']:.2f} (VAE) and "
+        observations=[f"The {better} has the lower FCD ({min(vae[FCD], gan[FCD]):.1f} against "
+                      f"{max(vae[FCD], gan[FCD]):.1f}); classifier score {vae['classifier_score']:.2f} (VAE) and "
                       f"{gan['classifier_score']:.2f} (DCGAN)."],
     )
 

@@ -91,13 +91,13 @@ DBN = {
         {"rbm": RBMConfig(epochs=10, limit=QUICK_IMAGES), "dbn": DBNConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
          "finetune": FinetuneConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES)},
         EvalConfig(ais_runs=100, ais_betas=4_000, samples=1_000),
-        f"reduced from the SPEC reference: the first {QUICK_IMAGES:,} training images (instead of 60,000), 10 epochs "
+        f"reduced from the reference configs: the first {QUICK_IMAGES:,} training images (instead of 60,000), 10 epochs "
         f"for RBM 1 and {QUICK_DBN_EPOCHS} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs "
         "and 4,000 distributions (instead of 14,500)",
     ),
     "full": Preset(
         "full", {"rbm": RBMConfig(), "dbn": DBNConfig(), "finetune": FinetuneConfig()}, EvalConfig(),
-        "the SPEC reference: 60,000 training images, 100 epochs per layer and of fine-tuning, "
+        "the reference configs: 60,000 training images, 100 epochs per layer and of fine-tuning, "
         "AIS with 100 runs and 14,500 distributions",
     ),
 }
@@ -127,23 +127,25 @@ VAE = {
     "quick": vae_preset("quick", 30, None, EvalConfig(iwae_k=500),
                         "30 epochs instead of 100; IWAE with k = 500 instead of 5000"),
     "full": vae_preset("full", 100, None, EvalConfig(iwae_k=5000),
-                       "nothing: the SPEC reference runs and IWAE with k = 5000, plus one run beyond the reference",
+                       "nothing: the reference runs and IWAE with k = 5000, plus one run beyond the reference",
                        longer=TOWARD_BURDA),
 }
 
 # ----------------------------------------------------------------------------- task 5: DCGAN
 
+# Each DCGAN preset holds the VAE lab's 20-D reference run of the same name ("vae"), to compare samples with.
 DCGAN = {
-    "tiny": Preset("tiny", {"reference": DCGANConfig(limit=256, epochs=1, batch_size=32)},
+    "tiny": Preset("tiny", {"reference": DCGANConfig(limit=256, epochs=1, batch_size=32), "vae": VAE["tiny"].runs["latent 20"]},
                    EvalConfig(samples=TINY_TEST, test_limit=TINY_TEST),
                    f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
                    f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images"),
     # sized on this project's 2-core CPU: see docs/dcgan.md for the per-image cost
-    "quick": Preset("quick", {"reference": DCGANConfig(limit=4000, epochs=2, batch_size=16)}, EvalConfig(samples=5000),
+    "quick": Preset("quick", {"reference": DCGANConfig(limit=4000, epochs=2, batch_size=16), "vae": VAE["quick"].runs["latent 20"]},
+                    EvalConfig(samples=5000),
                     "quick preset: the first 4,000 training images, 2 epochs, minibatch 16, 5,000 samples per metric "
-                    "(SPEC: 60,000 images, 20 epochs, minibatch 128)"),
-    "full": Preset("full", {"reference": DCGANConfig()}, EvalConfig(samples=10_000),
-                   "full preset: SPEC's reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
+                    "(reference: 60,000 images, 20 epochs, minibatch 128)"),
+    "full": Preset("full", {"reference": DCGANConfig(), "vae": VAE["full"].runs["latent 20"]}, EvalConfig(samples=10_000),
+                   "full preset: the reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
 }
 
 # The DCGAN lab's runs, in every preset: label, short name (file names), the change from the reference config.

@@ -37,6 +37,7 @@ from genlab.lab.findings.rbm import (
 )
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
+from genlab.lab.task import TITLES
 from genlab.rng import make_generator
 from genlab.training.rbm import RBMConfig, load
 
@@ -50,7 +51,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("rbm")
     figures = task / "figures"
-    report = lab.report("rbm", "Task 1: RBM trained with CD-k")
+    report = lab.report("rbm", TITLES["rbm"])
     results: dict[str, Result] = {}
 
     def result(label: str, config: RBMConfig) -> Result:
@@ -60,7 +61,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
             results[key] = Result(label, run_, lab.evaluate(run_, p.eval), load(run_, lab.device))
         return Result(label, results[key].run, results[key].eval, results[key].model)
 
-    lab.say("SPEC 1.1-1.3, 1.7: the reference run")
+    lab.say("1.1-1.3: the reference run")
     ref = result("reference", base)
     source = data.resolve(base.dataset, data_dir)
     test = data.load_split(source, "test", lab.device)
@@ -87,7 +88,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     s.observations += usage_observations(usage)
 
     comparisons = [
-        ("1.4 No initial sampling", "Training on the real-valued pixels themselves instead of a fresh Bernoulli sample of "
+        ("1.4 Training on pixel probabilities instead of binary samples", "Training on the real-valued pixels themselves instead of a fresh Bernoulli sample of "
          "them (--no-binarize), against the reference run.", "1.4-binarize",
          [("reference (sampled v)", base), ("real-valued v", base.replace(binarize=False))]),
         ("1.5 Gibbs steps k in CD-k", "CD-k with several k, otherwise the reference settings.", "1.5-k",
@@ -96,14 +97,14 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
          [(f"lr={lr:g}", base.replace(lr=lr)) for lr in p.compare["lr"]]),
     ]
     for title, text, tag, variants in comparisons:
-        lab.say(f"SPEC {title}")
+        lab.say(title)
         rs = [result(label, cfg) for label, cfg in variants]
         s = report.add(Section(title, text, configs={r.label: cfg.to_dict() for r, (_, cfg) in zip(rs, variants)}))
         s.tables.append(table(title, rs, p.note))
         s.figures += comparison_figures(rs, test, figures, tag)
         s.observations += compare(rs)
 
-    lab.say("SPEC 1.7: generation")
+    lab.say("1.7 Generation")
     s = report.add(Section("1.7 Generation", f"Chains started from set hidden states: {GENERATION.fraction:.0%} of the units "
                            f"on at {GENERATION.gain:g}, and single units at {GENERATION.strength:g}; "
                            f"{GENERATION.steps} Gibbs steps; the set state, the final hidden state and p(v=1|h)."))
@@ -112,7 +113,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     s.observations += generation_observations(stats, GENERATION.steps)
     s.figures.append(Figure(samples_figure(ref.model, figures / "1.7-samples.png", shape, gen()), "samples after 1,000 Gibbs steps"))
 
-    lab.say("SPEC 1.8: hidden layer sizes")
+    lab.say("1.8 Fewer and more hidden units")
     variants = [(f"{n} hidden", base.replace(hidden=n)) for n in p.compare["hidden"]]
     rs = [result(label, cfg) for label, cfg in variants]
     s = report.add(Section("1.8 Fewer and more hidden units", "The experiments above with other hidden layer sizes: weights, "

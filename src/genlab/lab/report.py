@@ -1,17 +1,25 @@
-"""Lab reports: what a task found, rendered as Markdown and as one self-contained HTML page.
+"""Lab reports: what a task found, rendered as Markdown and as an HTML page.
 
 A task collects :class:`Section` s (the exact configs, figures, tables of numbers and
 observations) into a :class:`TaskReport`, which writes ``OUT/TASK/results.json``,
-``report.md`` and ``report.html`` (figures embedded, so the page stands alone).
-:func:`write_combined_report` puts several tasks and a cross-model summary on one page.
+``report.md`` and ``report.html``. :func:`write_combined_report` puts several tasks and a
+cross-model summary on one page.
+
+The HTML pages open with a table of contents and print cleanly (``@media print``: no figure
+or table cut across pages, each task of the combined page on a new page). Figures are not
+embedded: each is shown at half its pixel size, at most :data:`DISPLAY_WIDTH` pixels wide (two
+side by side), and links to its PNG file under ``figures/`` beside the page, so a page stays
+small (the combined page of every task held 16 MB of embedded PNGs) and keeps working while the
+lab directory is kept together.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
+import re
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +50,20 @@ class Table:
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
+
+
+def form(n: int, one: str, many: str | None = None) -> str:
+    """The word for ``n`` things: ``one`` when n is 1, else ``many`` (default: ``one`` + 's').
+
+    >>> form(1, "is", "are"), form(3, "unit")
+    ('is', 'units')
+    """
+    return one if n == 1 else (many or one + "s")
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with its word: '1 dimension', '20 dimensions', '10,000 images'."""
+    return f"{n:,} {form(n, one, many)}"
 
 
 def fmt(value: Any) -> str:
@@ -136,23 +158,71 @@ th { background: #f2f2f2; }
 td:first-child, th:first-child { text-align: left; }
 caption { caption-side: top; font-weight: 600; text-align: left; padding-bottom: .3em; }
 .note { color: #555; font-size: 0.88em; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { color: #444; font-size: 0.9em; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+figure { margin: 1em 0; max-width: 100%; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { color: #444; font-size: 0.9em; max-width: 34em; }
+nav.toc { background: #f7f7f7; padding: .5em 1.2em; margin: 1em 0; }
+nav.toc ol { margin: .2em 0; padding-left: 1.4em; }
+nav.toc > ol > li { margin: .3em 0; }
 details { margin: .4em 0; font-size: 0.88em; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; }
 .observations li { margin: .2em 0; }
 .meta { color: #555; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  nav.toc { break-after: page; background: none; }
+  .task { break-before: page; }
+  h1, h2, h3, caption { break-after: avoid; page-break-after: avoid; }
+  figure, table, tr, pre, .observations li { break-inside: avoid; page-break-inside: avoid; }
+  figure img { max-height: 22cm; width: auto; border: none; }
+  a { color: inherit; text-decoration: none; }
+}
 """
+
+# Figures are shown at half their pixel size, at most this wide (linked to the full-size file).
+DISPLAY_WIDTH = 520
 
 
 def load_results(task_dir: Path) -> dict[str, Any]:
     return json.loads((task_dir / "results.json").read_text())
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f"data:image/png;base64,{data}"
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG file's header."""
+    with open(path, "rb") as f:
+        header = f.read(24)
+    return struct.unpack(">II", header[16:24])
+
+
+def figure_html(path: Path, src: str, caption: str) -> str:
+    """A figure shown at half its size, at most DISPLAY_WIDTH wide, linked to the file; ``src`` is its path
+    relative to the page."""
+    pixels_wide, pixels_high = png_size(path)
+    scale = min(0.5, DISPLAY_WIDTH / pixels_wide)
+    width, height = round(pixels_wide * scale), round(pixels_high * scale)
+    src, caption = html.escape(src), html.escape(caption)
+    return (f'<figure><a href="{src}"><img src="{src}" width="{width}" height="{height}" alt="{caption}"></a>'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def anchor(*parts: str) -> str:
+    """An HTML id from words: ('dbn', '2.1 Top-level weights W2') -> 'dbn-2.1-top-level-weights-w2'."""
+    return "-".join(re.sub(r"[^a-z0-9.]+", "-", p.lower()).strip("-") for p in parts)
+
+
+def toc_html(entries: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
+    """A table of contents: (id, title, [(id, title) of its sub-entries]) per entry."""
+    items = []
+    for target, title, subs in entries:
+        inner = "".join(f'<li><a href="#{t}">{html.escape(s)}</a></li>' for t, s in subs)
+        items.append(f'<li><a href="#{target}">{html.escape(title)}</a>' + (f"<ol>{inner}</ol>" if inner else "") + "</li>")
+    return f'<nav class="toc"><strong>Contents</strong><ol>{"".join(items)}</ol></nav>'
+
+
+def section_entries(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(id, title) of each section of a task's results."""
+    return [(anchor(results["task"], s["title"]), s["title"]) for s in results["sections"]]
 
 
 def table_html(table: Table | dict[str, Any]) -> str:
@@ -163,21 +233,24 @@ def table_html(table: Table | dict[str, Any]) -> str:
     return f"<table><caption>{html.escape(t.title)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
 
 
-def task_html(results: dict[str, Any], task_dir: Path, level: int = 2) -> str:
-    """One task's sections: configs, figures (embedded), tables and observations."""
+def task_html(results: dict[str, Any], task_dir: Path, prefix: str = "", level: int = 2) -> str:
+    """One task's sections: configs, figures (linked: their paths with ``prefix``, the task directory's
+    path from the page), tables and observations; a table of contents on a page of its own (level 1)."""
     h, hs = f"h{level}", f"h{level + 1}"
-    parts = [f"<{h}>{html.escape(results['title'])}</{h}>",
-             f'<p class="meta">Preset <code>{html.escape(results["preset"])}</code>, '
-             f'device {html.escape(results["device"])}, {results.get("time_s", 0):.0f} s.</p>']
-    for s in results["sections"]:
-        parts.append(f"<{hs}>{html.escape(s['title'])}</{hs}>")
+    heading = f'<{h} id="{anchor(results["task"])}" class="task">{html.escape(results["title"])}</{h}>'
+    parts = [heading, f'<p class="meta">Preset <code>{html.escape(results["preset"])}</code>, '
+                      f'device {html.escape(results["device"])}, {results.get("time_s", 0):.0f} s.</p>']
+    if level == 1:
+        parts.append(toc_html([(target, title, []) for target, title in section_entries(results)]))
+    for s, (target, _) in zip(results["sections"], section_entries(results)):
+        parts.append(f'<{hs} id="{target}">{html.escape(s["title"])}</{hs}>')
         if s.get("text"):
             parts.append(f"<p>{html.escape(s['text'])}</p>")
         for name, cfg in s.get("configs", {}).items():
             parts.append(f"<details><summary>config: {html.escape(name)}</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>")
-        for f in s.get("figures", []):
-            parts.append(f'<figure><img src="{_img(task_dir / f["path"])}" alt="{html.escape(f["caption"])}">'
-                         f"<figcaption>{html.escape(f['caption'])}</figcaption></figure>")
+        if s.get("figures"):
+            figures = "".join(figure_html(task_dir / f["path"], prefix + f["path"], f["caption"]) for f in s["figures"])
+            parts.append(f'<div class="figures">{figures}</div>')
         parts.extend(table_html(t) for t in s.get("tables", []))
         if s.get("observations"):
             items = "".join(f"<li>{html.escape(o)}</li>" for o in s["observations"])
@@ -222,18 +295,20 @@ def write_combined_report(
     results = [(d, load_results(d)) for d in task_dirs]
     write_json(out / "results.json", {"title": title, "intro": intro, "summary": [t.to_dict() for t in summary_tables],
                                       "tasks": [_rel(d, out) for d in task_dirs]})
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>"]
+    summary = "All models side by side"
+    toc = [(anchor("summary"), summary, [])] + [(anchor(r["task"]), r["title"], section_entries(r)) for _, r in results]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", toc_html(toc)]
     md = [f"# {title}", "", intro, ""]
-    body.append("<h2>All models side by side</h2>")
-    md += ["## All models side by side", ""]
+    body.append(f'<h2 id="{anchor("summary")}">{summary}</h2>')
+    md += [f"## {summary}", ""]
     for t in summary_tables:
         body.append(table_html(t))
         md += [t.markdown(), ""]
     for path, caption in summary_figures:
-        body.append(f'<figure><img src="{_img(path)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+        body.append(figure_html(path, _rel(path, out), caption))
         md += [f"![{caption}]({path.relative_to(out)})", "", f"*{caption}*", ""]
     for d, r in results:
-        body.append(task_html(r, d, level=2))
+        body.append(task_html(r, d, prefix=_rel(d, out) + "/", level=2))
         md.append(task_markdown(r, prefix=f"{d.relative_to(out)}/", level=2))
     html_path = write_bytes(out / "report.html", page(title, "\n".join(body)).encode())
     md_path = write_bytes(out / "report.md", "\n".join(md).encode())

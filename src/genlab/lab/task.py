@@ -1,4 +1,4 @@
-"""A lab task: one SPEC task's experiments, run under a named preset."""
+"""A lab task: the experiments of one task of the generative-models lab, run under a named preset."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genlab.lab.presets import Preset
+
+# Each task's title, in the reports and in ``genlab lab --help``.
+TITLES = {
+    "rbm": "Task 1: an RBM trained with CD-k",
+    "dbn": "Task 2: a DBN of two greedily trained RBMs",
+    "dbn-finetune": "Task 3: the DBN fine-tuned with the up-down algorithm",
+    "vae": "Task 4: a variational autoencoder",
+    "dcgan": "Task 5: a DCGAN",
+}
 
 # run(preset, out, device=, data_dir=, progress=) -> the task's output directory
 RunTask = Callable[..., Path]
@@ -17,3 +26,7 @@ class Task:
     name: str
     run: RunTask
     presets: dict[str, Preset]
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.name]

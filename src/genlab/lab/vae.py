@@ -19,6 +19,7 @@ from genlab.lab.core import Lab
 from genlab.lab.findings.vae import COLUMNS, Measured, observations
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section, Table
+from genlab.lab.task import TITLES
 from genlab.rng import make_generator
 from genlab.runs import Run
 from genlab.training import vae as train_vae
@@ -37,7 +38,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None
     """``genlab lab vae``: the reference runs (20-D and 2-D latent), their measurements and every SPEC 4 figure."""
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("vae")
-    report = lab.report("vae", "Task 4: variational autoencoder")
+    report = lab.report("vae", TITLES["vae"])
     configs = p.runs
     measured = []
     for label, config in configs.items():

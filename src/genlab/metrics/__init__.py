@@ -4,5 +4,5 @@
 * :mod:`genlab.metrics.classifier` — the small convolutional classifier, trained once per
   data set and cached with a checksum of its weights;
 * :mod:`genlab.metrics.quality` — samples of a run against the data set's test images
-  (``fid``, ``fid_floor``, ``classifier_score``, ``coverage``), used by ``genlab eval``.
+  (``frechet_classifier_distance`` and its ``_floor``, ``classifier_score``, ``coverage``), used by ``genlab eval``.
 """

@@ -2,9 +2,11 @@
 
 For N model samples (images in [0, 1]):
 
-* ``fid``: Frechet distance between the classifier's penultimate-layer features of
-  the samples and of the test images;
-* ``fid_floor``: the same distance between the first N training images and the test
+* ``frechet_classifier_distance`` (FCD): Frechet distance between the classifier's
+  penultimate-layer features of the samples and of the test images. It is not the
+  Inception FID of papers (docs/metrics.md says why), so its numbers compare only with
+  each other;
+* ``frechet_classifier_distance_floor``: the same distance between the first N training images and the test
   images — what real data scores, with the same N (the estimate is biased upward
   for small N, so samples and floor are compared at equal N);
 * ``classifier_score``: the Inception-Score formula on the classifier's p(y | x)
@@ -87,7 +89,7 @@ def sample_quality(
     classifier_config: ClassifierConfig | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """fid, fid_floor, classifier_score and coverage of ``samples`` against the data set's test split.
+    """frechet_classifier_distance and its floor, classifier_score and coverage of ``samples`` against the data set's test split.
 
     ``samples``: N images in [0, 1], [N, D] with D = H*W of the data set, or [N, 1, H', W'].
     """
@@ -106,8 +108,8 @@ def sample_quality(
     classes = p_samples.shape[1]
     entropy, min_share = coverage(p_samples.argmax(1), classes)
     return {
-        "fid": frechet_distance_of(f_samples, f_test),
-        "fid_floor": frechet_distance_of(f_train, f_test),
+        "frechet_classifier_distance": frechet_distance_of(f_samples, f_test),
+        "frechet_classifier_distance_floor": frechet_distance_of(f_train, f_test),
         "classifier_score": classifier_score(p_samples),
         "classifier_score_real": classifier_score(p_test),
         "coverage": entropy,

@@ -1,7 +1,8 @@
 """The sample-quality formulas, on features and class probabilities (float64 throughout).
 
 Frechet distance between Gaussians N(mu1, S1) and N(mu2, S2) fitted to two sets of
-features (the squared 2-Wasserstein distance, called FID on Inception features)::
+features (the squared 2-Wasserstein distance; called FID on Inception features,
+FCD here, on genlab's classifier's)::
 
     d^2 = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2)
 

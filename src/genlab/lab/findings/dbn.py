@@ -15,7 +15,7 @@ COLUMNS = [  # (eval.json key, column title)
     ("test_loglik_iw", "IS estimate [nats]"),
     ("recon_error", "recon error"),
     ("probe_accuracy", "probe accuracy"),
-    ("fid", "FID"),
+    ("frechet_classifier_distance", "FCD"),
     ("classifier_score", "classifier score"),
     ("n_params", "parameters"),
 ]

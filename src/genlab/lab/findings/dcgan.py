@@ -8,6 +8,8 @@ from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
 from genlab.lab.report import Table
 from genlab.runs import Run
 
+FCD, FCD_FLOOR = "frechet_classifier_distance", "frechet_classifier_distance_floor"  # eval.json keys
+
 
 def runs_label(name: str) -> str:
     return next(label for label, short, _ in VARIANTS if short == name)
@@ -17,12 +19,13 @@ def summary_table(runs: dict[str, Run], results: dict[str, dict[str, Any]], note
     rows = []
     for label, name, _ in VARIANTS:
         r, log = results[name], runs[name].log
-        rows.append([label, r["fid"], r["fid_floor"], r["classifier_score"], r["coverage"], r["coverage_min_share"],
+        rows.append([label, r[FCD], r[FCD_FLOOR], r["classifier_score"], r["coverage"], r["coverage_min_share"],
                      log[-1]["d_real"], log[-1]["d_fake"], sum(e["d_updates"] for e in log), sum(e["g_updates"] for e in log),
                      runs[name].meta["train_time_s"], runs[name].meta.get("train_cpu_s")])
-    columns = ["variant", "fid", "fid_floor", "classifier_score", "coverage (bits)", "rarest class share",
+    columns = ["variant", "FCD", "FCD floor", "classifier_score", "coverage (bits)", "rarest class share",
                "D(x)", "D(G(z))", "D updates", "G updates", "training time (s)", "CPU time (s)"]
-    note = (f"{note}. fid: Frechet distance of classifier features to the test set (lower is better); fid_floor: "
+    note = (f"{note}. FCD: Frechet distance of the features of genlab's classifier to the test set's (lower is "
+            f"better; not the Inception FID of papers); FCD floor: "
             f"the same for real training images; classifier_score: at most 10; coverage: entropy of the predicted "
             f"labels, at most log2(10) = 3.32 bits. D(x), D(G(z)): mean over the last epoch. Training time: wall clock; CPU time: of all threads.")
     return Table("DCGAN variants", columns, rows, note)
@@ -35,22 +38,22 @@ def time_text(run: Run) -> str:
 
 
 def reference_observation(r: dict[str, Any]) -> str:
-    return (f"The reference DCGAN's samples have fid {r['fid']:.2f} against a real-data floor of {r['fid_floor']:.2f}, "
+    return (f"The reference DCGAN's samples have an FCD of {r[FCD]:.2f} against a real-data floor of {r[FCD_FLOOR]:.2f}, "
             f"a classifier score of {r['classifier_score']:.2f} (real test images: {r['classifier_score_real']:.2f}) "
             f"and a label entropy of {r['coverage']:.2f} of {r['coverage_max']:.2f} bits, the rarest class taking "
             f"{100 * r['coverage_min_share']:.1f}% of the samples.")
 
 
 def compare_observations(results: dict[str, dict[str, Any]], runs: dict[str, Run], base: str, others: tuple[str, ...]) -> list[str]:
-    """One sentence per variant: its fid, score and coverage against the base run's, and the time it took."""
+    """One sentence per variant: its FCD, score and coverage against the base run's, and the time it took."""
     b = results[base]
     lines = []
     for name in others:
         r = results[name]
-        better = "lower (better)" if r["fid"] < b["fid"] else "higher (worse)"
+        better = "lower (better)" if r[FCD] < b[FCD] else "higher (worse)"
         lines.append(
-            f"{runs_label(name)}: fid {r['fid']:.2f}, {better} than the reference's {b['fid']:.2f} "
-            f"({r['fid'] / max(b['fid'], 1e-12):.2f}x); classifier score {r['classifier_score']:.2f} vs "
+            f"{runs_label(name)}: FCD {r[FCD]:.2f}, {better} than the reference's {b[FCD]:.2f} "
+            f"({r[FCD] / max(b[FCD], 1e-12):.2f}x); classifier score {r['classifier_score']:.2f} vs "
             f"{b['classifier_score']:.2f}; coverage {r['coverage']:.2f} vs {b['coverage']:.2f} bits; "
             f"{time_text(runs[name])} vs {time_text(runs[base])} of training."
         )
@@ -58,6 +61,6 @@ def compare_observations(results: dict[str, dict[str, Any]], runs: dict[str, Run
             lines.append(f"{runs_label(name)} spreads its samples less evenly over the classes ({r['coverage']:.2f} bits, "
                          f"the rarest class {100 * r['coverage_min_share']:.1f}% of the samples, against "
                          f"{100 * b['coverage_min_share']:.1f}%): a sign of mode collapse.")
-    best = min((base, *others), key=lambda n: results[n]["fid"])
-    lines.append(f"Lowest fid of these: {runs_label(best)} ({results[best]['fid']:.2f}).")
+    best = min((base, *others), key=lambda n: results[n][FCD])
+    lines.append(f"Lowest FCD of these: {runs_label(best)} ({results[best][FCD]:.2f}).")
     return lines

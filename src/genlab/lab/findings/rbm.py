@@ -9,7 +9,7 @@ import torch
 
 from genlab import data
 from genlab.data import ImageSet
-from genlab.lab.report import Table
+from genlab.lab.report import Table, form, plural
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 from genlab.runs import Run
@@ -29,7 +29,7 @@ class Result:
         return float(self.run.meta["train_time_s"])
 
 
-OPTIONAL_COLUMNS = {"fid": "FID", "classifier_score": "classifier score"}
+OPTIONAL_COLUMNS = {"frechet_classifier_distance": "FCD", "classifier_score": "classifier score"}
 
 
 def table(title: str, rs: list[Result], note: str) -> Table:
@@ -129,7 +129,8 @@ def usage_observations(usage: torch.Tensor) -> list[str]:
     n = usage.numel()
     rare, common = int((usage < 0.01).sum()), int((usage > 0.5).sum())
     return [f"The most used unit is on for {usage.max().item():.1%} of the test images, the least used for "
-            f"{usage.min().item():.2%}; {rare} of {n} units are on for under 1% (unused), {common} for over half."]
+            f"{usage.min().item():.2%}; {rare} of {plural(n, 'unit')} {form(rare, 'is', 'are')} on for under 1% (unused), "
+            f"{common} for over half."]
 
 
 def generation_observations(stats: dict[str, float], steps: int) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genlab.evaluation.vae import ACTIVE_THRESHOLD
+from genlab.lab.report import form, plural
 from genlab.runs import Run
 from genlab.training.vae import VAEConfig
 
@@ -38,26 +39,14 @@ def observations(measured: list[Measured]) -> list[str]:
     """What the numbers say, in sentences generated from them."""
     out = []
     for m in measured:
-        r, latent = m.results, m.config.latent
+        r = m.results
         gap = r["test_iwae"] - r["test_elbo"]
         out.append(
             f"{m.label}: the importance-weighted estimate (k = {r['iwae_k']}) is {gap:.2f} nats above the ELBO "
             f"({r['test_iwae']:.2f} vs {r['test_elbo']:.2f}): q(z|x) is not the true posterior, and the ELBO pays for "
             f"the mismatch. Train ELBO {r['train_elbo']:.2f} vs test ELBO {r['test_elbo']:.2f}."
         )
-        kl, var = r["kl_per_dim"], r["posterior_mean_variance"]
-        active = [v > ACTIVE_THRESHOLD for v in var]
-        if all(active):
-            out.append(f"{m.label}: all {latent} dimensions are active (KL per dimension from {min(kl):.2f} to {max(kl):.2f} nats).")
-        else:
-            idle_kl = max(k for k, a in zip(kl, active) if not a)
-            used_kl = [k for k, a in zip(kl, active) if a]
-            used = f"{min(used_kl):.2f} to {max(used_kl):.2f} nats for the active ones" if used_kl else "no dimension is active"
-            out.append(
-                f"{m.label}: {r['active_units']} of {latent} dimensions are active (variance of mu over the test "
-                f"inputs > {ACTIVE_THRESHOLD}); the other {latent - r['active_units']} collapse to the prior: their KL is "
-                f"at most {idle_kl:.3f} nats, against {used}."
-            )
+        out.append(usage_observation(m.label, r["kl_per_dim"], r["posterior_mean_variance"]))
     reference, two = measured[0], measured[1]
     out.append(
         f"Going from {reference.config.latent} to {two.config.latent} latent dimensions changes the test log-likelihood by "
@@ -77,3 +66,25 @@ def observations(measured: list[Measured]) -> list[str]:
         f"({best.label}) is {BURDA_2016_VAE - best.results['test_iwae']:.2f} nats below it (docs/vae.md: what closes the gap)."
     )
     return out
+
+
+def usage_observation(label: str, kl: list[float], var: list[float]) -> str:
+    """Which latent dimensions are active (variance of mu above the threshold) and their KL, in one sentence."""
+    used = [k for k, v in zip(kl, var) if v > ACTIVE_THRESHOLD]
+    idle = [k for k, v in zip(kl, var) if v <= ACTIVE_THRESHOLD]
+    rule = f"variance of mu over the test inputs > {ACTIVE_THRESHOLD}"
+    if not idle:
+        every = "the only dimension is" if len(used) == 1 else f"all {len(used)} dimensions are"
+        return f"{label}: {every} active (KL per dimension {_span(used)} nats)."
+    if not used:
+        none = "the only dimension is not" if len(idle) == 1 else f"none of the {len(idle)} dimensions is"
+        return (f"{label}: {none} active ({rule}); {form(len(idle), 'it collapses', 'all collapse')} to the prior, "
+                f"with a KL of at most {max(idle):.3f} nats.")
+    return (f"{label}: {len(used)} of {plural(len(kl), 'dimension')} {form(len(used), 'is', 'are')} active ({rule}); "
+            f"the other {len(idle)} {form(len(idle), 'collapses', 'collapse')} to the prior, with a KL of at most "
+            f"{max(idle):.3f} nats against {_span(used)} nats for the active {form(len(used), 'one')}.")
+
+
+def _span(values: list[float]) -> str:
+    """'0.12 to 3.40', or '1.50' for one value."""
+    return f"{values[0]:.2f}" if len(values) == 1 else f"{min(values):.2f} to {max(values):.2f}"
