@@ -75,3 +75,17 @@ def test_a_quick_evaluation_says_so_in_a_note():
     assert note.startswith("A quick evaluation (--quick): AIS of 100 x 4,000, IWAE k = 500, 1,000 samples and every "
                            "5th test image")
     assert quick_note(EvalConfig()) == []
+
+
+def test_raise_above_ais_gets_a_note_that_the_two_do_not_bracket():
+    """As measured on a CD-1 RBM of MNIST (20 epochs; 500 test images): AIS's directions 81 nats apart and
+    RAISE over 1,000 distributions above AIS's log-likelihood."""
+    results = {"log_z": 482.4, "log_z_low": 482.1, "log_z_high": 482.7, "log_z_ais_visible": 482.41,
+               "log_z_ais_hidden": 401.29, "test_loglik_method": "ais", "test_loglik": -147.17,
+               "test_loglik_low": -147.47, "test_loglik_high": -146.87, "conservative_method": "raise",
+               "test_loglik_conservative": -145.63}
+    [note] = interval_notes(results)
+    assert note.startswith("test_loglik_conservative (-145.63 nats, RAISE) lies above the test log-likelihood by "
+                           "AIS (-147.17): the two do not bracket the true value.")
+    assert "482.4" in note and "401.3" in note and "--raise-betas" in note
+    assert interval_notes({**results, "test_loglik_conservative": -150.0}) == []

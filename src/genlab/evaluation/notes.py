@@ -60,8 +60,21 @@ def no_lower_end_of_log_z(results: dict[str, Any]) -> str:
     )
 
 
+def no_bracket(results: dict[str, Any]) -> str:
+    """The note for a RAISE estimate above AIS's: the two do not bracket the log-likelihood."""
+    return (
+        f"test_loglik_conservative ({results['test_loglik_conservative']:.2f} nats, RAISE) lies above "
+        f"{what_is_measured(results)} by AIS ({results['test_loglik']:.2f}): the two do not bracket the true value. "
+        "Both anneal along one path from a simple model to this one, and RAISE is conservative only for the model "
+        "that path reaches; when the path misses part of the model's probability mass (here AIS over the visible "
+        f"units gave log Z {results['log_z_ais_visible']:.1f}, over the hidden units {results['log_z_ais_hidden']:.1f}), "
+        f"both numbers can be too high. More {MORE_AIS}, and more RAISE distributions (--raise-betas), narrow the gap."
+    )
+
+
 def interval_notes(results: dict[str, Any]) -> list[str]:
-    """A note for each end of the log-likelihood's interval that is missing (none for an exact log Z)."""
+    """A note for each end of the log-likelihood's interval that is missing (none for an exact log Z), and
+    one when RAISE's estimate from below lies above AIS's."""
     if "log_z_high" not in results or "test_loglik" not in results:
         return []
     notes = []
@@ -69,6 +82,8 @@ def interval_notes(results: dict[str, Any]) -> list[str]:
         notes.append(no_upper_end_of_log_z(results))
     if results["log_z_low"] is None:
         notes.append(no_lower_end_of_log_z(results))
+    if results.get("conservative_method") == "raise" and results["test_loglik_conservative"] > results["test_loglik"]:
+        notes.append(no_bracket(results))
     return notes
 
 
