@@ -91,7 +91,7 @@ def test_an_unknown_option_or_a_bad_value_is_a_one_line_error_naming_it(tmp_path
 
 
 def test_an_unknown_option_error_lists_every_option():
-    with pytest.raises(genlab.ConfigError, match=r"\(options: dataset, limit, seed, checkpoint_every, checkpoint_minutes, "
+    with pytest.raises(genlab.ConfigError, match=r"\(options: dataset, limit, seed, checkpoint_every, checkpoint_minutes, tensorboard, "
                        r"hidden, cd_k, .*, weight_decay, eval_every, compile, device, data_dir, progress, overwrite, "
                        r"resume\)$"):
         genlab.train("rbm", "unused", hiden=8)

@@ -169,7 +169,7 @@ def train(
     fixed_z = gan.noise(GRID, make_generator(config.seed + 1, s.device))
     opt_d, opt_g = adam_pair(gan, config)
     warn_if_few_updates("dcgan", config.epochs, len(s.train), config.batch_size, ENOUGH_ITERATIONS, config.d_steps,
-                        "iterations" if config.d_steps == 1 else f"iterations of {config.d_steps} minibatches")
+                        ("iteration", "iterations"))
     if s.resumed is not None:
         gan.load_state_dict(s.resumed.part("model"))
         load_optimizer(opt_d, s.resumed.part("adam_d"))

@@ -321,8 +321,10 @@ class FewUpdatesWarning(GenlabWarning):
 
 
 def warn_if_few_updates(what: str, epochs: int, images: int, batch_size: int, enough: int, per_step: int = 1,
-                        unit: str = "minibatches", outcome: str = "results will be noise") -> None:
-    """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``) of
+                        unit: tuple[str, str] = ("minibatch", "minibatches"), outcome: str = "results will be noise",
+                        ) -> None:
+    """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``, singular and
+    plural) of
     ``per_step`` minibatches of ``batch_size`` make fewer than the ``enough`` updates that ``what`` needs,
     and say what to change."""
     per_epoch = steps_per_epoch(images, batch_size, per_step)
@@ -333,8 +335,14 @@ def warn_if_few_updates(what: str, epochs: int, images: int, batch_size: int, en
     smaller = images * epochs // (enough * per_step)  # a minibatch size that makes about enough updates
     if smaller >= 10:
         advice += f" or a smaller --batch-size (e.g. --batch-size {smaller // 10 * 10})"
-    warnings.warn(f"{what}: only {updates} updates ({epochs} epoch{'s' if epochs != 1 else ''} x {per_epoch} "
-                  f"{unit} of {batch_size}); {outcome}: {advice}", FewUpdatesWarning, stacklevel=2)
+    steps = counted(per_epoch, *unit) + (f" of {per_step} minibatches" if per_step > 1 else "")
+    warnings.warn(f"{what}: only {updates} updates ({counted(epochs, 'epoch', 'epochs')} x {steps} of {batch_size}); "
+                  f"{outcome}: {advice}", FewUpdatesWarning, stacklevel=2)
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 Train = TypeVar("Train", bound=Callable[..., Run])

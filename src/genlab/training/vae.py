@@ -43,7 +43,7 @@ from genlab.training.session import (
     warn_if_few_updates,
 )
 
-# Fewer Adam steps than this leave a VAE near the average image. Measured with the reference lr 3.24e-4 on 5,000
+# Fewer Adam steps than this leave a VAE barely trained. Measured with the reference lr 3.24e-4 on 5,000
 # MNIST images: the test ELBO is -206 after 50 steps, -194 after 200 and still -189 after 400 (at minibatch 100 as at
 # 1,024: -189.2 and -188.3 after 300), then learning starts: -173 after 600, -163 after 800 (lr 1e-3: -166 after 400).
 ENOUGH_UPDATES = 500
