@@ -235,17 +235,45 @@ def test_the_progress_bar_changes_no_result_and_without_it_nothing_is_printed(ca
 
 
 def test_tensorboard_holds_every_number_of_the_log_at_its_epoch(tiny_dataset, tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     with pytest.warns(FewUpdatesWarning):
         run = train_dbn.train(DBNConfig(rbm_hidden=8, top_hidden=6, epochs=2, dataset=str(tiny_dataset), tensorboard=True),
                               tmp_path / "run", device="cpu", progress=False)
-    events = EventAccumulator(str(run.path / "tensorboard"))
-    events.Reload()
-    scalars = {(tag, e.step): e.value for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
+    scalars = scalars_of(run.path)
     expected = {(f"layer {entry['layer']}/{name}", entry["epoch"]): float(np.float32(value)) for entry in run.log
                 for name, value in entry.items() if name not in ("layer", "epoch")}
     assert scalars == expected and len(expected) == 2 * 2 * 3  # layers x epochs x (errors, test errors, times)
+
+
+def scalars_of(run_dir: Path) -> dict[tuple[str, int], float]:
+    """The scalars of a run's event files, by (tag, step)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return {(tag, e.step): e.value for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
+
+
+def test_a_run_resumed_with_tensorboard_holds_the_scalars_of_every_epoch(tiny_dataset, tmp_path, monkeypatch):
+    calls = []
+
+    def interrupt_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # 3 minibatches an epoch
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    step = train_rbm.rbm_step
+    config = RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset))
+    monkeypatch.setattr(train_rbm, "rbm_step", interrupt_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(FewUpdatesWarning):
+        train_rbm.train(config, tmp_path / "run", device="cpu", progress=False)
+    monkeypatch.setattr(train_rbm, "rbm_step", step)
+    with pytest.warns(FewUpdatesWarning):
+        run = train_rbm.train(config.replace(tensorboard=True), tmp_path / "run", device="cpu", progress=False,
+                              resume=True)
+    assert [entry["epoch"] for entry in run.log] == [1, 2, 3]
+    assert scalars_of(run.path) == {(name, entry["epoch"]): float(np.float32(value)) for entry in run.log
+                                    for name, value in entry.items() if name != "epoch"}
 
 
 def test_tensorboard_not_installed_is_a_one_line_error_saying_how_to_install_it(tiny_dataset, tmp_path, monkeypatch,

@@ -115,7 +115,8 @@ def fit(
     for epoch in bar:
         d_stats, g_stats = [], []
         batches = list(data.batch_indices(images.shape[0], config.batch_size, generator))
-        for first in bar.steps(range(0, len(batches), config.d_steps)):  # an iteration: d_steps D minibatches, g_steps G minibatches
+        # an iteration: d_steps D minibatches, g_steps G minibatches
+        for first in bar.steps(range(0, len(batches), config.d_steps)):
             for idx in batches[first : first + config.d_steps]:
                 d_stats.append(d_step(gan, real_batch(images, idx, memory_format), opt_d, generator, config.bf16))
             for _ in range(config.g_steps):

@@ -45,8 +45,8 @@ class TrainConfig(Config):
                                    check=positive, identity=False)
     checkpoint_minutes: float = option(10.0, "... and after any epoch that ends this many minutes after the last one",
                                        check=positive, identity=False)
-    tensorboard: bool = option(False, "also write every number of log.jsonl as a TensorBoard scalar into RUN/tensorboard/ "
-                               "(needs pip install genlab[tensorboard])", identity=False)
+    tensorboard: bool = option(False, "also write every number of log.jsonl as a TensorBoard scalar into "
+                               "RUN/tensorboard/ (needs pip install genlab[tensorboard])", identity=False)
 
 
 @dataclass
@@ -264,14 +264,14 @@ def training_memory(shapes: dict[str, tuple[int, ...]], batch_size: int, pixels:
 class EpochBar:
     """A progress bar over the steps (minibatches) of epochs ``first`` to ``epochs``, ``per_epoch`` each, with the
     epoch in its description, so that it moves within a long epoch. Iterate over it for the epochs and wrap each
-    epoch's minibatches in :meth:`steps`; a fast path that runs a whole epoch at once moves it by the epoch. It draws no
-    random numbers, and with ``progress=False`` prints nothing."""
+    epoch's minibatches in :meth:`steps`; a fast path that runs a whole epoch at once moves it by the epoch. It
+    draws no random numbers, and with ``progress=False`` prints nothing."""
 
     def __init__(self, epochs: int, per_epoch: int, desc: str, progress: bool = True, compiling: bool = False,
                  first: int = 1, unit: str = "minibatch") -> None:
         self.epochs, self.per_epoch, self.desc, self.first = epochs, per_epoch, desc, first
-        self.bar = tqdm(total=epochs * per_epoch, initial=(first - 1) * per_epoch, desc=self.describe(first), unit=unit,
-                        disable=not progress, dynamic_ncols=True, leave=True)
+        self.bar = tqdm(total=epochs * per_epoch, initial=(first - 1) * per_epoch, desc=self.describe(first),
+                        unit=unit, disable=not progress, dynamic_ncols=True, leave=True)
         if compiling:
             self.bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
 
@@ -283,6 +283,7 @@ class EpochBar:
         self.bar.close()
 
     def describe(self, epoch: int) -> str:
+        """The bar's description during ``epoch``."""
         return f"{self.desc} epoch {epoch}/{self.epochs}"
 
     def steps(self, items: Iterable[T]) -> Iterator[T]:
@@ -323,10 +324,9 @@ class FewUpdatesWarning(GenlabWarning):
 def warn_if_few_updates(what: str, epochs: int, images: int, batch_size: int, enough: int, per_step: int = 1,
                         unit: tuple[str, str] = ("minibatch", "minibatches"), outcome: str = "results will be noise",
                         ) -> None:
-    """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``, singular and
-    plural) of
-    ``per_step`` minibatches of ``batch_size`` make fewer than the ``enough`` updates that ``what`` needs,
-    and say what to change."""
+    """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``, singular
+    and plural) of ``per_step`` minibatches of ``batch_size`` make fewer than the ``enough`` updates that ``what``
+    needs, and say what to change (``outcome`` says what happens otherwise)."""
     per_epoch = steps_per_epoch(images, batch_size, per_step)
     updates = epochs * per_epoch
     if updates >= enough:
