@@ -24,7 +24,8 @@ def test_the_tutorial_runs(mnist_dir, tmp_path, monkeypatch):
         exec(compile(block, f"{TUTORIAL.name}, block {number}", "exec"), namespace)  # noqa: S102
     runs = tmp_path / "runs"
     assert (runs / "rbm" / "eval.json").is_file() and (tmp_path / "rbm-samples.png").is_file()
-    assert {path.name for path in runs.iterdir()} == {"rbm", "dbn", "vae"}  # the failed call made no directory
+    assert {path.name for path in runs.iterdir()} == {"rbm", "memory", "rbm-sharper", "dbn", "vae"}  # none of the failed call
+    assert (runs / "rbm-sharper" / "model.safetensors").is_file()
 
 
 def test_the_readme_links_the_tutorial():

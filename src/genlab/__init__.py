@@ -8,6 +8,8 @@ The Python API mirrors the command line (docs/api.md, docs/tutorial.md)::
     model = genlab.load(run)                                      # the trained nn.Module
     images = genlab.sample(run, 16)                               # [16, 28, 28] in [0, 1]
     results = genlab.evaluate(run, ais_runs=10, samples=0)        # genlab eval runs/rbm ...
+    run = genlab.train("rbm", data=images, epochs=5)              # images in memory, a temporary run directory
+    model.save("runs/copy")                                       # any model as a run directory
 
 They are imported on first use, so that ``import genlab`` (and ``genlab --help``) loads no
 PyTorch. The subpackages that do the work have other names (``genlab.training``,

@@ -17,19 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from genlab.config import Config, option, positive, seed_range
+from genlab.data import memory
 from genlab.devices import resolve_device
 from genlab.errors import ConfigError
 from genlab.evaluation.config import EvalConfig
 from genlab.families import FAMILIES, Family, family_of, sample_images
 from genlab.families import evaluate as evaluate_run
-from genlab.runs import Run
+from genlab.runs import LOG, Run
 
 __all__ = ["train", "load", "evaluate", "sample"]
 
@@ -40,8 +45,11 @@ RunLike = Run | str | os.PathLike  # a run, or the path of its directory
 
 def train(
     family: str,
-    out: str | os.PathLike,
+    out: str | os.PathLike | None = None,
     *,
+    data: Any = None,
+    test_data: Any = None,
+    image_shape: tuple[int, int] | None = None,
     device: str | torch.device = "auto",
     data_dir: str | os.PathLike | None = None,
     progress: bool = True,
@@ -53,7 +61,18 @@ def train(
 
     Args:
         family: The model family: ``rbm``, ``dbn``, ``dbn-finetune``, ``vae`` or ``dcgan``.
-        out: The run directory to create: new or empty, or a run to replace with ``overwrite``.
+        out: The run directory to create: new or empty, or a run to replace with ``overwrite``. None: a
+            new temporary directory (its path is printed, and is the returned run's ``path``).
+        data: Train on these images instead of a data set's files: a tensor or NumPy array of images
+            ([N, H, W], [N, 1, H, W], or [N, H*W] with ``image_shape``), uint8 pixels 0-255 or floats in
+            [0, 1]; a pair (images, labels); or a ``torch.utils.data.Dataset`` of images or (image, label)
+            pairs. Labels are needed only by ``evaluate`` (the linear probe and the sample-quality
+            classifier). The images are kept as a data set of IDX files in genlab's cache, which the
+            run records with their checksums (docs/api.md).
+        test_data: Held-out images for ``data``, in the same forms (with labels when ``data`` has them).
+            Without them training's test numbers and figures use the training images, and ``evaluate``
+            refuses the run.
+        image_shape: (height, width) of ``data`` and ``test_data`` given as rows of pixels.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         data_dir: The directory of the data set's four IDX files (default: ``$GENLAB_DATA_DIR``,
             then ``~/.cache/genlab/DATASET``).
@@ -69,14 +88,47 @@ def train(
         ``load(run)`` gives its model.
 
     Raises:
-        ConfigError: An unknown family or option, or an invalid value; the message names it.
+        ConfigError: An unknown family or option, an invalid value, or images not in one of the forms
+            above; the message names it.
         GenlabError: Missing or damaged data, or an ``out`` that cannot be written.
     """
     spec = family_named(family)
-    config = config_of(spec.config, options, f"genlab.train({family!r})",
-                       ("device", "data_dir", "progress", "overwrite", "resume"))
-    return spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
-                      resume=resume)
+    keywords = ("data", "test_data", "image_shape", "device", "data_dir", "progress", "overwrite", "resume")
+    if data is not None:
+        options = {**options, "dataset": in_memory(data, test_data, image_shape, options, data_dir)}
+    elif test_data is not None or image_shape is not None:
+        raise ConfigError(f"genlab.train: {'test_data' if test_data is not None else 'image_shape'} is for data=; "
+                          "give the training images as data")
+    config = config_of(spec.config, options, f"genlab.train({family!r})", keywords)
+    if out is not None:
+        return spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
+                          resume=resume)
+    if resume:
+        raise ConfigError("genlab.train: resume needs the run directory to continue, out=")
+    temporary = Path(tempfile.mkdtemp(prefix=f"genlab-{family}-"))
+    try:
+        run = spec.train(config, temporary, device=device, data_dir=data_dir, progress=progress)
+    except BaseException:
+        if not (temporary / LOG).exists():  # as when out is given: nothing is left of a run that never trained
+            shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    print(f"genlab.train: run written to {run.path}", file=sys.stderr)
+    return run
+
+
+def in_memory(data: Any, test_data: Any, image_shape: tuple[int, int] | None, options: dict[str, Any],
+              data_dir: str | os.PathLike | None) -> str:
+    """The data set of images given to :func:`train` in memory, as its ``dataset`` option: the directory of
+    IDX files that :func:`genlab.data.memory.memory_source` keeps them in."""
+    for name, given in (("dataset", "dataset" in options), ("data_dir", data_dir is not None)):
+        if given:
+            raise ConfigError(f"genlab.train: data= and {name}=: give the images in memory or a data set, not both")
+    train = memory.as_split(data, "data", image_shape)
+    test = None if test_data is None else memory.as_split(test_data, "test_data", image_shape)
+    if test is None:
+        print("genlab.train: no test_data: training's test numbers and figures use the training images, "
+              "and genlab eval will refuse the run", file=sys.stderr)
+    return str(memory.memory_source(train, test).directory)
 
 
 def load(run: RunLike, device: str | torch.device = "cpu") -> nn.Module:
@@ -89,13 +141,16 @@ def load(run: RunLike, device: str | torch.device = "cpu") -> nn.Module:
     Returns:
         The run's model, a ``torch.nn.Module`` of :mod:`genlab.models`: ``RBM``, ``DBN``,
         ``UpDownDBN``, ``VAE`` or ``DCGAN``. ``model(x)`` is its ``forward`` (docs/api.md),
-        ``model.sample(n, generator)`` draws ``n`` images as rows of pixels.
+        ``model.sample(n, generator=None)`` draws ``n`` images as rows of pixels, ``model.save(path)``
+        writes it as a new run directory (of its options, data set and training time).
 
     Raises:
         GenlabError: ``run`` is not a run directory, or its files are damaged.
     """
     run = opened(run)
-    return family_of(run).load(run, resolve_device(device)).eval()
+    model = family_of(run).load(run, resolve_device(device)).eval()
+    model.record = {**run.meta, "run": str(run.path.resolve())}  # what model.save(path) keeps of the run
+    return model
 
 
 def evaluate(

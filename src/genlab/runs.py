@@ -15,7 +15,6 @@ leaves a truncated file under its final name.
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from genlab import data, migrations
+from genlab.data import memory
 from genlab.errors import ConfigError, GenlabError
 from genlab.files import (
     file_sha256,
@@ -35,10 +35,8 @@ from genlab.files import (
     write_bytes,
     write_json,
 )
-from genlab.version import __version__
+from genlab.models.saved import CONFIG, MODEL, versions
 
-CONFIG = "config.json"
-MODEL = "model.safetensors"
 LOG = "log.jsonl"
 EVAL = "eval.json"
 FIGURES = "figures"
@@ -48,10 +46,6 @@ C = TypeVar("C")
 
 
 # ----------------------------------------------------------------------------- runs
-
-
-def versions() -> dict[str, str]:
-    return {"genlab": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 @dataclass
@@ -143,13 +137,20 @@ class Run:
             raise GenlabError(f"{self.path / CONFIG}: {where}: {e}") from None
 
     def data_source(self, data_dir: str | Path | None = None) -> data.DataSource:
-        """The data set the run was trained on (:func:`genlab.data.recorded_source`)."""
-        return data.recorded_source(self.meta.get("data", {}), data_dir)
+        """The data set the run was trained on (:func:`genlab.data.recorded_source`), to measure the run on:
+        images given in memory are refused when they are no longer in the cache, or were given without test
+        images or labels, naming what is missing."""
+        if data_dir is None:
+            memory.check_kept(self.meta.get("data", {}))
+        source = data.recorded_source(self.meta.get("data", {}), data_dir)
+        memory.check_measurable(source)
+        return source
 
     @property
     def finished(self) -> bool:
-        """Training has finished: the model exists and config.json records the training time (written last)."""
-        return "train_time_s" in self.meta and (self.path / MODEL).is_file()
+        """Training has finished: the model exists and config.json records the training time (written last),
+        or the model was saved by ``model.save``."""
+        return ("train_time_s" in self.meta or "saved" in self.meta) and (self.path / MODEL).is_file()
 
     @property
     def figures(self) -> Path:
@@ -223,7 +224,7 @@ JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integ
 # config.json's keys: the type of each, and whether every run has it
 META = {"family": (str, True), "config": (dict, True), "data": (dict, True), "device": (str, False),
         "versions": (dict, False), "created": (str, False), "train_time_s": (float, False), "stopped": (str, False),
-        "layer1": (dict, False), "source": (dict, False)}
+        "layer1": (dict, False), "source": (dict, False), "saved": (dict, False)}
 # its "data" section: what the run was trained on
 DATA = {"image_shape": (list, True), "dataset": (str, False), "directory": (str, False), "sha256": (dict, False),
         "train_images": (int, False), "test_images": (int, False)}
@@ -301,7 +302,7 @@ def is_finished(path: str | Path) -> bool:
         meta = json.loads((path / CONFIG).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(meta, dict) and "train_time_s" in meta and (path / MODEL).is_file()
+    return isinstance(meta, dict) and ("train_time_s" in meta or "saved" in meta) and (path / MODEL).is_file()
 
 
 # ----------------------------------------------------------------------------- runs built on other runs

@@ -6,7 +6,7 @@ import pytest
 import torch
 from rbm_truth import exact_mean_loglik, random_rbm, replay_bernoulli, update_of
 
-from genlab.algorithms.cd import CD, CDState, cd_update, rbm_step
+from genlab.algorithms.cd import CD, CDState, cd_update, rbm_step, start_centred
 from genlab.models.rbm import RBM
 
 
@@ -112,3 +112,67 @@ def test_persistent_chains_and_momentum_need_a_state():
     for cd in (CD(persistent=True), CD(momentum=0.5)):
         with pytest.raises(ValueError, match="need a CDState"):
             cd_update(rbm, v0, cd, torch.Generator())
+
+
+# ----------------------------------------------------------------------------- centring
+
+
+def test_the_centred_update_is_the_published_update_in_the_centred_parameters():
+    """Melchior et al. (2016), Algorithm 1: move the offsets to the sliding data means, step the centred
+    parameters (W, b_c = a + W lambda, c_c = b + W^T mu) along <(v - mu)(h - lambda)^T>_0 - <...>_1,
+    <v>_0 - <v>_1 and <h>_0 - <h>_1, and map them back to a plain RBM; the chain's samples are replayed."""
+    rbm = RBM(6, 4, init_std=0.5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    before = {k: v.clone() for k, v in rbm.tensors().items()}
+    v0 = torch.bernoulli(torch.full((8, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(1))
+    mu, lam = torch.linspace(0.2, 0.7, 6, dtype=torch.float64), torch.linspace(0.3, 0.6, 4, dtype=torch.float64)
+    state = CDState(offsets={"v_offset": mu.clone(), "h_offset": lam.clone()})
+    cd_update(rbm, v0, CD(k=1, lr=0.1, centering=True, offset_rate=0.05), torch.Generator().manual_seed(2), state)
+
+    g = torch.Generator().manual_seed(2)
+    old = RBM.from_tensors(before)
+    ph0 = old.p_h(v0)
+    h0 = (torch.rand(ph0.shape, generator=g, dtype=torch.float64) < ph0).double()
+    pv1 = old.p_v(h0)
+    v1 = (torch.rand(pv1.shape, generator=g, dtype=torch.float64) < pv1).double()
+    ph1 = old.p_h(v1)
+    mu = 0.95 * mu + 0.05 * v0.mean(0)
+    lam = 0.95 * lam + 0.05 * ph0.mean(0)
+    W, b_c, c_c = before["W"], before["v_bias"] + before["W"] @ lam, before["h_bias"] + before["W"].T @ mu
+    W = W + 0.1 * ((v0 - mu).T @ (ph0 - lam) - (v1 - mu).T @ (ph1 - lam)) / 8
+    b_c = b_c + 0.1 * (v0 - v1).mean(0)
+    c_c = c_c + 0.1 * (ph0 - ph1).mean(0)
+    assert torch.allclose(state.offsets["v_offset"], mu) and torch.allclose(state.offsets["h_offset"], lam)
+    assert torch.allclose(rbm.W, W)
+    assert torch.allclose(rbm.v_bias, b_c - W @ lam)
+    assert torch.allclose(rbm.h_bias, c_c - W.T @ mu)
+
+
+def test_centring_starts_from_the_data_means_and_one_half_and_is_saved_with_the_state():
+    rbm = random_rbm(6, 4)
+    v0 = torch.bernoulli(torch.full((8, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(1))
+    state = CDState()
+    cd_update(rbm, v0, CD(centering=True, offset_rate=0.0), torch.Generator().manual_seed(2), state)
+    assert torch.allclose(state.offsets["v_offset"], v0.mean(0))
+    assert torch.equal(state.offsets["h_offset"], torch.full((4,), 0.5, dtype=torch.float64))
+    restored = CDState.from_tensors(state.tensors())
+    assert restored.offsets.keys() == state.offsets.keys()
+    assert all(torch.equal(restored.offsets[k], state.offsets[k]) for k in state.offsets)
+
+
+def test_centring_with_offsets_held_at_zero_is_the_plain_update():
+    rbm, plain = random_rbm(6, 4), random_rbm(6, 4)
+    v0 = torch.bernoulli(torch.full((8, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(1))
+    zero = CDState(offsets={"v_offset": torch.zeros(6, dtype=torch.float64), "h_offset": torch.zeros(4, dtype=torch.float64)})
+    cd_update(rbm, v0, CD(centering=True, offset_rate=0.0), torch.Generator().manual_seed(2), zero)
+    cd_update(plain, v0, CD(), torch.Generator().manual_seed(2))
+    assert all(torch.allclose(a, b) for a, b in zip(rbm.tensors().values(), plain.tensors().values()))
+
+
+def test_centred_training_starts_from_the_published_initial_model():
+    """Centred biases logit(mu) and logit(0.5) = 0: the plain RBM's p(v | h = lambda) is the data's pixel
+    means, and p(h | v = mu) is one half."""
+    rbm = random_rbm(6, 4)
+    x = torch.rand(50, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    offsets = start_centred(rbm, x)
+    assert torch.allclose(rbm.p_v(offsets["h_offset"][None])[0], x.mean(0))
+    assert torch.allclose(rbm.p_h(offsets["v_offset"][None])[0], torch.full((4,), 0.5, dtype=torch.float64))

@@ -109,3 +109,19 @@ def test_the_floor_is_a_certain_lower_bound_that_catches_a_missed_mode():
     floor = log_z_floor(rbm, chains=200, steps=50, generator=g)
     missed = ais.ais_log_z(rbm, torch.full((20,), -9.0, dtype=torch.float64), runs=20, betas=20, generator=g).log_z
     assert floor <= exact and exact - floor < 1.0 and missed < exact - 50
+
+
+def test_the_conservative_bound_is_below_the_bound_and_near_it_with_a_long_path():
+    """One h1 ~ q per image and RAISE for log p(h1): on average below the exact bound B(v) (enumerated),
+    and within a fraction of a nat of it when the annealing path is long."""
+    from genlab.evaluation.config import EvalConfig
+    from genlab.evaluation.dbn import conservative_bound
+
+    dbn = random_dbn()
+    v = binary(20, 12, seed=5).repeat(50, 1)
+    exact = exact_bound(dbn, v).mean().item()
+    base = torch.zeros(dbn.top.n_visible, dtype=torch.float64)
+    short = conservative_bound(dbn, v, base, EvalConfig(raise_betas=3), torch.Generator().manual_seed(0))
+    long = conservative_bound(dbn, v, base, EvalConfig(raise_betas=400), torch.Generator().manual_seed(0))
+    assert short < long < exact + 0.15
+    assert long > exact - 0.5

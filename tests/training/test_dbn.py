@@ -27,6 +27,20 @@ def test_greedy_training_leaves_rbm_1_frozen():
     assert all(not torch.equal(after[k], before[k]) for k in ("W2", "top_v_bias", "h2_bias"))
 
 
+
+def test_centred_greedy_training_starts_the_top_offsets_at_the_data_means_of_h1():
+    from genlab.algorithms.cd import CDState
+
+    dbn = random_dbn(784, 8, 6, std=0.1).float()
+    x = torch.rand(200, 784, generator=torch.Generator().manual_seed(1))
+    state = CDState()
+    cfg = DBNConfig(epochs=1, batch_size=50, centering=True)
+    assert cfg.layer1().centering
+    train_dbn.fit_top(dbn, x, cfg, torch.Generator().manual_seed(0), progress=False, state=state)
+    assert set(state.offsets) == {"v_offset", "h_offset"}
+    assert (state.offsets["v_offset"] - dbn.p_h1(x).mean(0)).abs().max() < 0.05  # 4 updates at rate 0.01
+
+
 COMMON = ["--quiet", "--device", "cpu"]
 
 

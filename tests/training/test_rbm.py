@@ -100,3 +100,36 @@ def test_compile_with_more_gibbs_steps_than_the_counter_stream_holds_is_a_config
     with pytest.raises(ConfigError, match=r"^--cd-k 200: with --compile at most 127"):
         RBMConfig(cd_k=200, compile=True)
     RBMConfig(cd_k=127, compile=True)
+
+
+def test_a_centred_run_is_saved_as_a_plain_rbm_with_its_offsets_beside_it(tiny_dataset, tmp_path, no_figures):
+    from genlab.data import as_float, load_split, resolve
+    from genlab.files import load_tensors
+
+    cfg = small_config(dataset=str(tiny_dataset), hidden=8, centering=True, offset_rate=0.05)
+    run = train_rbm.train(cfg, tmp_path / "run", device="cpu", progress=False)
+    assert set(load_tensors(run.path / "model.safetensors")) == {"W", "v_bias", "h_bias"}  # a plain RBM
+    offsets = load_tensors(run.path / "offsets.safetensors")
+    pixels = as_float(load_split(resolve(str(tiny_dataset)), "train", "cpu").images).mean(0)
+    assert (offsets["v_offset"] - pixels).abs().max() < 0.1  # sliding means of the data's minibatches
+    assert ((offsets["h_offset"] > 0) & (offsets["h_offset"] < 1)).all()
+    saved = train_rbm.load(run).save(tmp_path / "copy")  # a copy of the plain RBM reads as a run
+    assert torch.equal(train_rbm.load(Run.open(saved)).W, train_rbm.load(run).W)
+
+
+def test_parallel_tempering_is_persistent_cd_with_chains_per_temperature(tiny_dataset, tmp_path, no_figures):
+    cfg = small_config(dataset=str(tiny_dataset), hidden=8, temperatures=4)
+    assert cfg.cd().persistent and cfg.cd().temperatures == 4
+    state = train_rbm.CDState()
+    rbm = RBM(36, 8, generator=torch.Generator().manual_seed(0))
+    fit(rbm, torch.rand(100, 36, generator=torch.Generator().manual_seed(1)), cfg, torch.Generator().manual_seed(2),
+        progress=False, state=state)
+    assert state.chain.shape == (4, 50, 36)
+
+
+@pytest.mark.parametrize(("options", "flag"), [({"centering": True}, "--centering"), ({"temperatures": 3}, "--temperatures")])
+def test_compile_with_an_update_of_the_plain_path_only_is_a_config_error(options, flag):
+    from genlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--compile: not with {flag}"):
+        RBMConfig(compile=True, **options)

@@ -5,8 +5,8 @@ header comment): its products are sums of the rows picked by the 0/1 states, a s
 of a dense product's work on MNIST. The library is built once per machine into
 genlab's cache directory (``$GENLAB_CACHE_DIR/native`` or ``~/.cache/genlab/native``),
 for this processor (``-march=native``) and with OpenMP threads where the compiler has
-them. Without a working compiler :func:`library` is ``None`` and the RBM's fast path runs
-compiled PyTorch steps instead. The same epoch on CUDA, in Triton kernels, is
+them. Without a working compiler :func:`library` is ``None``, with a one-line warning, and the
+RBM's fast path runs compiled PyTorch steps instead. The same epoch on CUDA, in Triton kernels, is
 :mod:`genlab.accel.cd_cuda`.
 """
 
@@ -33,11 +33,9 @@ MAX_INDEX = 32767  # the kernel's lists hold int16 indices: units of a layer, im
 
 
 def compiler() -> str | None:
-    """$CC, else the first of cc, gcc and clang on PATH."""
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return name
-    return None
+    """$CC when it is set, else the first of cc, gcc and clang on PATH; None when there is none."""
+    cc = os.environ.get("CC")
+    return next((name for name in ((cc,) if cc else ("cc", "gcc", "clang")) if shutil.which(name)), None)
 
 
 @functools.cache
@@ -45,6 +43,8 @@ def library() -> ctypes.CDLL | None:
     """The built kernels (built now if this machine has no copy yet), or None if they cannot be built."""
     cc = compiler()
     if cc is None:
+        missing = f"$CC ({os.environ['CC']}) is not a program" if os.environ.get("CC") else "no cc, gcc or clang on PATH"
+        warnings.warn(f"genlab: {missing}, so no native CPU kernel; using the PyTorch path", stacklevel=2)
         return None
     source = SOURCE.read_bytes()
     for extra in (("-fopenmp",), ()):  # OpenMP threads if the compiler has them, else one thread

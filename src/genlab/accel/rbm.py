@@ -26,9 +26,9 @@ MAX_GIBBS_STEPS = CounterStream.DRAWS_PER_STEP // 2 - 1
 
 def cd1_kernels_apply(cd: CD, binarize: bool, batch_size: int) -> bool:
     """Whether genlab's own kernels do this update: CD-1 with binarised data and plain updates (no
-    persistence, momentum or weight decay), minibatches of at most ``native.MAX_INDEX`` images."""
+    persistence, momentum, weight decay or centring), minibatches of at most ``native.MAX_INDEX`` images."""
     return (cd.k == 1 and binarize and not cd.persistent and not cd.momentum and not cd.weight_decay
-            and batch_size <= native.MAX_INDEX)
+            and not cd.centering and batch_size <= native.MAX_INDEX)
 
 
 class NativeCD1:

@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import torch
 
-from genlab.algorithms.cd import CD, cd_update
+from genlab.algorithms.cd import CD, CDState, cd_update
 from genlab.models.dbn import DBN, UpDownDBN
 from genlab.rng import RandomStream, bernoulli
 
 
-def greedy_step(dbn: DBN, probs: torch.Tensor, cd: CD, random: RandomStream = None) -> torch.Tensor:
-    """One CD update of the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(probs), RBM 1 frozen. Returns the
-    summed squared error of the top RBM's reconstruction of h1."""
+def greedy_step(dbn: DBN, probs: torch.Tensor, cd: CD, random: RandomStream = None,
+                state: CDState | None = None) -> torch.Tensor:
+    """One CD update of the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(probs), RBM 1 frozen (``state``: the
+    top RBM's, for centring). Returns the summed squared error of the top RBM's reconstruction of h1."""
     v = bernoulli(probs, random)
     h1 = bernoulli(dbn.p_h1(v), random)
-    recon = cd_update(dbn.top, h1, cd, random)
+    recon = cd_update(dbn.top, h1, cd, random, state)
     return (h1 - recon).square().sum()
 
 

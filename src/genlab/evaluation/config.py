@@ -15,6 +15,9 @@ class EvalConfig(Config):
     test_limit: int | None = option(None, "evaluate on the first N test images only (quick checks)", check=positive)
     ais_runs: int = option(100, "AIS runs for log Z (RBM, DBN)", check=positive)
     ais_betas: int = option(14500, "AIS intermediate distributions (RBM, DBN)", check=positive)
+    raise_betas: int = option(1000, "reverse-annealing (RAISE) distributions for the conservative test log-likelihood "
+                              "(RBM; 0 skips it)", check=non_negative)
+    raise_runs: int = option(1, "RAISE walks per test image (RBM)", check=positive)
     iwae_k: int = option(5000, "importance samples per test image for the IWAE estimate (VAE)", check=positive)
     samples: int = option(10000, "model samples for the sample-quality metrics (0 skips them)", check=non_negative)
     unfinished: bool = option(False, "evaluate a run whose training has not finished (its last saved epoch); "

@@ -1,5 +1,6 @@
 """Measuring an RBM: log-likelihood (exact, or the checked AIS estimate of
-:func:`genlab.evaluation.ais.log_partition`), reconstruction error, probe accuracy."""
+:func:`genlab.evaluation.ais.log_partition`, with RAISE's conservative estimate beside it),
+reconstruction error, probe accuracy."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import torch
 from genlab import data
 from genlab.data import binarized
 from genlab.evaluation import loglik
-from genlab.evaluation.ais import log_partition
+from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.reverse_ais import raise_log_prob
 from genlab.models.rbm import RBM
 
 TRAIN_LOGLIK_IMAGES = 10_000  # training images for train_loglik (the overfitting gap)
@@ -65,6 +67,23 @@ def training_loglik(model: RBM, d: LoglikData, generator: torch.Generator) -> di
 
 
 @torch.no_grad()
+def conservative_loglik(model: RBM, d: LoglikData, partition: dict[str, Any], config: EvalConfig,
+                        generator: torch.Generator, progress: bool = False) -> dict[str, Any]:
+    """The test log-likelihood from below, beside AIS's from above: RAISE
+    (:func:`~genlab.evaluation.reverse_ais.raise_log_prob`) on the same test images, annealing from
+    the base-rate model of the training pixels; the exact value when log Z is exact."""
+    if partition["test_loglik_method"] == "exact":
+        return {"test_loglik_conservative": loglik.mean_log_prob(model, d.test_v, partition["log_z"]),
+                "conservative_method": "exact"}
+    if config.raise_betas == 0:
+        return {}
+    log_p = raise_log_prob(model, d.test_v, base_rate_bias(d.train_x), config.raise_betas, config.raise_runs,
+                           generator, progress)
+    return {"test_loglik_conservative": log_p.mean().item(), "conservative_method": "raise",
+            "raise_betas": config.raise_betas, "raise_runs": config.raise_runs}
+
+
+@torch.no_grad()
 def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
     """Mean squared error per pixel between x and p(v = 1 | h), h ~ p(h | x)."""
     total = 0.0
@@ -83,6 +102,7 @@ def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalC
     d = LoglikData.of(train, test)
     results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress)
     results.update(logliks(model, d, results))
+    results.update(conservative_loglik(model, d, results, config, generator, progress))
     results["recon_error"] = recon_error(model, test_x, generator)
     results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())

@@ -28,10 +28,11 @@ import torch
 from torch import nn
 
 from genlab.models.rbm import RBM
+from genlab.models.saved import Saveable
 from genlab.rng import bernoulli
 
 
-class BeliefNet(nn.Module):
+class BeliefNet(nn.Module, Saveable):
     """What both DBNs share: the top RBM, the up and down passes, reconstruction and generation.
 
     A subclass defines ``h1_logits`` (of the recognition model q(h1 = 1 | v)),
@@ -141,6 +142,8 @@ class BeliefNet(nn.Module):
 class DBN(BeliefNet):
     """RBM 1 (W1, v_bias, h1_bias) under a top RBM (W2, top_v_bias, h2_bias), lower weights tied."""
 
+    family = "dbn"
+
     def __init__(self, rbm1: RBM, top: RBM) -> None:
         super().__init__()
         if top.n_visible != rbm1.n_hidden:
@@ -198,6 +201,9 @@ class DBN(BeliefNet):
             "h2_bias": self.top.h_bias.data,
         }
 
+    def saved_config(self) -> dict[str, int]:
+        return {"rbm_hidden": self.n_h1, "top_hidden": self.n_h2}
+
     @classmethod
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> DBN:
         rbm1 = RBM.from_tensors({"W": t["W1"], "v_bias": t["v_bias"], "h_bias": t["h1_bias"]})
@@ -218,6 +224,8 @@ class UpDownDBN(BeliefNet):
     q(h1 = 1 | v) = sigma(v R1 + h1_bias_up); p(v = 1 | h1) = sigma(h1 W1_down^T + v_bias_down);
     the top RBM (W2, top_v_bias, h2_bias) keeps its tied weights.
     """
+
+    family = "dbn-finetune"
 
     def __init__(self, n_visible: int, n_h1: int, n_h2: int, device: torch.device | str | None = None,
                  dtype: torch.dtype = torch.float32) -> None:
@@ -261,6 +269,13 @@ class UpDownDBN(BeliefNet):
             "top_v_bias": self.top.v_bias.data,
             "h2_bias": self.top.h_bias.data,
         }
+
+    def saved_config(self) -> dict[str, int]:
+        return {}
+
+    def saved_meta(self) -> dict[str, dict[str, dict[str, int]]]:
+        """The layer sizes, which a fine-tuned run records as those of the DBN it started from."""
+        return {"source": {"config": {"rbm_hidden": self.n_h1, "top_hidden": self.n_h2}}}
 
     @classmethod
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> UpDownDBN:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlab.models.saved import Saveable
 from genlab.rng import device_of
 
 KERNEL = 4
@@ -105,11 +106,13 @@ def init_weights(module: nn.Module, generator: torch.Generator | None = None) ->
     return module
 
 
-class DCGAN(nn.Module):
+class DCGAN(nn.Module, Saveable):
     """The generator ``G`` and the discriminator ``D`` of one run, initialised as in SPEC 5.
 
     ``gan(z)`` is G(z) as images in [0, 1] (:meth:`forward`).
     """
+
+    family = "dcgan"
 
     def __init__(
         self,
@@ -165,6 +168,9 @@ class DCGAN(nn.Module):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return dict(self.state_dict())
+
+    def saved_config(self) -> dict[str, int | bool]:
+        return {"latent": self.latent, "batchnorm": any(isinstance(m, nn.BatchNorm2d) for m in self.G.modules())}
 
     @staticmethod
     def shapes(latent: int, batchnorm: bool) -> dict[str, tuple[int, ...]]:

@@ -19,11 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.models.saved import Saveable
 from genlab.rng import bernoulli, device_of
 
 
-class RBM(nn.Module):
+class RBM(nn.Module, Saveable):
     """A Bernoulli RBM of ``n_visible`` x ``n_hidden`` units; ``rbm(v)`` is the free energy of each row of v."""
+
+    family = "rbm"
 
     def __init__(
         self,
@@ -138,6 +141,9 @@ class RBM(nn.Module):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"W": self.W.data, "v_bias": self.v_bias.data, "h_bias": self.h_bias.data}
+
+    def saved_config(self) -> dict[str, int]:
+        return {"hidden": self.n_hidden}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> RBM:

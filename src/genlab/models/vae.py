@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.models.saved import Saveable
 from genlab.rng import device_of
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
@@ -57,11 +58,13 @@ def bernoulli_log_px(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return (x * logits - F.softplus(logits)).sum(-1)
 
 
-class VAE(nn.Module):
+class VAE(nn.Module, Saveable):
     """Encoder D -> hidden... -> (mu, log sigma^2) of L latents; decoder L -> reversed hidden... -> D logits.
 
     ``vae(x)`` is one pass as in training (:meth:`forward`): (decoder logits, mu, log sigma^2).
     """
+
+    family = "vae"
 
     def __init__(
         self,
@@ -195,6 +198,9 @@ class VAE(nn.Module):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {name: t.detach() for name, t in self.state_dict().items()}
+
+    def saved_config(self) -> dict[str, int | str]:
+        return {"latent": self.latent, "hidden": ",".join(map(str, self.hidden)), "activation": self.activation}
 
     @staticmethod
     def shapes(n_visible: int, latent: int, hidden: Sequence[int]) -> dict[str, tuple[int, ...]]:

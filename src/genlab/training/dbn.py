@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from genlab import accel, data
-from genlab.algorithms.cd import CD, CDState
+from genlab.algorithms.cd import CD, CDState, start_centred
 from genlab.algorithms.dbn import greedy_step
 from genlab.config import non_negative, one_of, option, positive
 from genlab.errors import ConfigError
@@ -63,6 +63,8 @@ class DBNConfig(TrainConfig):
     batch_size: int = option(100, "minibatch size (each layer)", check=positive)
     init_std: float = option(0.1, "standard deviation of the initial weights (each layer)", check=non_negative)
 
+    centering: bool = option(False, "train each layer trained here with the centred gradient, as genlab train rbm "
+                             "--centering (the top RBM's offsets start at the means of p(h1 | data))")
     compile: bool = option(
         False, "run both layers on the fast paths, as genlab train rbm --compile (RBM 1 in genlab's own CD-1 "
         "kernels where they apply, the top RBM as compiled steps), drawing from a counter-based stream",
@@ -73,16 +75,21 @@ class DBNConfig(TrainConfig):
         if self.compile:
             check_compiled_cd_k("--rbm-cd-k", self.rbm_cd_k)
             check_compiled_cd_k("--cd-k", self.cd_k)
+            if self.centering:
+                raise ConfigError("--compile: not with --centering, which runs on the plain path only; train without --compile")
+        if self.centering and self.top_init == "transpose":
+            raise ConfigError("--centering: not with --top-init transpose (centring starts the top RBM from its own biases)")
 
     def cd(self) -> CD:
         """The settings of the top RBM's CD update."""
-        return CD(k=self.cd_k, lr=self.lr)
+        return CD(k=self.cd_k, lr=self.lr, centering=self.centering)
 
     def layer1(self) -> RBMConfig:
         """The config of RBM 1 when it is trained by this run."""
         return RBMConfig(
             dataset=self.dataset, limit=self.limit, seed=self.seed, hidden=self.rbm_hidden, cd_k=self.rbm_cd_k,
             lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, init_std=self.init_std, compile=self.compile,
+            centering=self.centering,
         )
 
 
@@ -98,15 +105,18 @@ def n_pixels(config: TrainConfig, data_dir: str | Path | None) -> int:
 
 def fit_top(
     dbn: DBN, x: torch.Tensor, config: DBNConfig, generator: torch.Generator, progress: bool = True,
-    on_epoch: OnEpoch | None = None, first_epoch: int = 1,
+    on_epoch: OnEpoch | None = None, first_epoch: int = 1, state: CDState | None = None,
 ) -> list[float]:
     """Train the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(x), with RBM 1 frozen, for epochs ``first_epoch``
-    to ``config.epochs``; returns per-epoch errors.
+    to ``config.epochs``; returns per-epoch errors. ``state``: the top RBM's CD state (for centring).
 
     The error is the top RBM's reconstruction error of its h1 input, per unit.
     ``on_epoch(epoch, error)`` is called after each epoch.
     """
     cd = config.cd()
+    state = CDState() if state is None else state
+    if cd.centering and not state.offsets:
+        state.offsets = start_centred(dbn.top, dbn.p_h1(x))
     fast = accel.dbn_top_epochs(dbn, x, cd, config.batch_size, enabled=config.compile)
     errors = []
     bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "top rbm", progress, compiling=config.compile,
@@ -115,7 +125,7 @@ def fit_top(
         if fast is None:
             total = torch.zeros((), device=x.device)
             for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
-                total += greedy_step(dbn, data.rows(x, idx), cd, generator)
+                total += greedy_step(dbn, data.rows(x, idx), cd, generator, state)
         else:
             total = fast(generator)
         error = total.item() / (x.shape[0] * dbn.n_h1)
@@ -188,18 +198,20 @@ def train(
             s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed()})
 
     dbn = DBN.stack(rbm1, config.top_hidden, config.init_std, config.top_init == "transpose", s.generator)
+    top_state = CDState()
     if in_top_layer:
         dbn.load_state_dict(s.resumed.part("dbn"))
+        top_state = CDState.from_tensors(s.resumed.part("cd"))
         s.resumed.restore_generators(generators)
 
     def log_top(epoch: int, error: float) -> None:
         s.log({"layer": 2, "epoch": epoch, "recon_error": error,
                           "test_recon_error": recon_error(dbn, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(dbn.tensors())
-        s.checkpoint("top", epoch, {"dbn": dbn.state_dict()}, generators)
+        s.checkpoint("top", epoch, {"dbn": dbn.state_dict(), "cd": top_state.tensors()}, generators)
 
     with stopped_when_not_finite(s.run):
-        fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"))
+        fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"), top_state)
     s.finish(train_time_s=s.elapsed())
     dbn_figures(dbn, s.test, s.run.figures, eval_gen)
     return s.run

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 from genlab import accel, data
-from genlab.algorithms.cd import CD, CDState, rbm_step
+from genlab.algorithms.cd import CD, CDState, rbm_step, start_centred
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
+from genlab.files import save_tensors
 from genlab.evaluation import rbm as evaluate_rbm
 from genlab.figures.rbm import standard_figures
 from genlab.models.rbm import RBM
@@ -43,6 +44,9 @@ from genlab.training.session import (
 ENOUGH_UPDATES = 300
 
 
+OFFSETS = "offsets.safetensors"  # a centred run's offsets (v_offset mu, h_offset lambda), beside model.safetensors
+
+
 @dataclass
 class RBMConfig(TrainConfig):
     """The reference run of SPEC task 1 by default."""
@@ -58,6 +62,13 @@ class RBMConfig(TrainConfig):
         negated="use the pixel probabilities themselves as v instead of a fresh Bernoulli sample of them (SPEC 1.4)",
     )
     persistent: bool = option(False, "persistent chains (PCD) instead of restarting the chains at the data")
+    temperatures: int = option(1, "with more than 1: PCD with parallel tempering, persistent chains at this many "
+                               "temperatures from the model's to uniform that swap states (implies --persistent)",
+                               check=positive)
+    centering: bool = option(False, "centred gradient with offsets of the data (Melchior et al. 2016); the model is "
+                             "saved as the equivalent plain RBM, its offsets beside it")
+    offset_rate: float = option(0.01, "with --centering: how fast the offsets follow the minibatch means, in (0, 1]",
+                                check=lambda r: None if 0 < r <= 1 else "a number in (0, 1]")
     momentum: float = option(0.0, "momentum of the parameter updates, in [0, 1)", check=lambda m: None if 0 <= m < 1 else "a number in [0, 1)")
     weight_decay: float = option(0.0, "L2 weight decay on W", check=non_negative)
     eval_every: int = option(
@@ -76,11 +87,16 @@ class RBMConfig(TrainConfig):
         super().__post_init__()
         if self.compile:
             check_compiled_cd_k("--cd-k", self.cd_k)
+            plain_only = [flag for flag, on in (("--centering", self.centering), ("--temperatures", self.temperatures > 1)) if on]
+            if plain_only:
+                raise ConfigError(f"--compile: not with {' or '.join(plain_only)}, which run on the plain path only; "
+                                  "train without --compile")
 
     def cd(self) -> CD:
         """The settings of the CD update."""
-        return CD(k=self.cd_k, lr=self.lr, persistent=self.persistent, momentum=self.momentum,
-                  weight_decay=self.weight_decay)
+        return CD(k=self.cd_k, lr=self.lr, persistent=self.persistent or self.temperatures > 1, momentum=self.momentum,
+                  weight_decay=self.weight_decay, centering=self.centering, offset_rate=self.offset_rate,
+                  temperatures=self.temperatures)
 
 
 def check_compiled_cd_k(flag: str, k: int) -> None:
@@ -107,6 +123,8 @@ def fit(
     numbers it returns join the progress bar's.
     """
     state = CDState() if state is None else state
+    if config.centering and not state.offsets:
+        state.offsets = start_centred(rbm, x)
     fast = accel.rbm_epochs(rbm, x, config.cd(), config.binarize, config.batch_size, state, enabled=config.compile)
     errors = []
     bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "rbm", progress, compiling=config.compile,
@@ -186,6 +204,8 @@ def train(
             shown["test_loglik"] = f"{entry['test_loglik']:.2f}"
         s.log(entry)
         s.run.save_model(rbm.tensors())
+        if state.offsets:  # centring: the offsets beside the plain RBM
+            save_tensors(s.run.path / OFFSETS, state.offsets)
         s.checkpoint("rbm", epoch, {"model": rbm.state_dict(), "cd": state.tensors()}, generators,
                      eval_time_s=eval_time)
         return shown
