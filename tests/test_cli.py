@@ -206,3 +206,86 @@ def test_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     assert code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     code, _, err = run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset))
     assert code == 2 and "already holds a run" in err
+
+
+# ----------------------------------------------------------------------------- eval's notes and --quick, compare
+
+
+def test_eval_prints_a_note_after_its_results_when_the_log_likelihood_has_no_lower_end(capsys, tiny_dataset,
+                                                                                          tmp_path, monkeypatch):
+    from genlab.evaluation import ais
+
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset), "--hidden", "21",
+                   "--epochs", "1", "--quiet", "--device", "cpu")[0] == 0
+    # as if Gibbs chains had found a state above both AIS estimates (tests/evaluation/test_notes.py builds one)
+    monkeypatch.setattr(ais, "log_z_floor", lambda *args, **kwargs: 1000.0)
+    code, out, err = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0",
+                             "--ais-runs", "5", "--ais-betas", "20")
+    results = json.loads(out)
+    assert code == 0 and results["test_loglik_low"] is None and len(results["notes"]) == 1
+    assert err.startswith("note: test_loglik_low is null: the test log-likelihood is at most ")
+    assert " ".join(err.split()) == " ".join(("note: " + results["notes"][0]).split())  # the note, wrapped
+
+
+def test_eval_quick_records_its_sizes_and_says_so_and_a_quiet_eval_prints_nothing_else(capsys, tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset), "--hidden", "8",
+                   "--epochs", "1", "--quiet", "--device", "cpu")[0] == 0
+    code, out, err = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0")
+    results = json.loads(out)
+    assert code == 0 and err == "" and results["notes"] == [] and results["test_images"] == 100
+    assert results["eval_config"]["quick"] is False and results["eval_config"]["ais_betas"] == 14500
+    code, out, err = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0", "--quick")
+    results = json.loads((run / "eval.json").read_text())
+    assert code == 0 and results == json.loads(out) and results["test_images"] == 20  # every 5th of 100
+    config = results["eval_config"]
+    assert config["quick"] is True and (config["ais_runs"], config["ais_betas"], config["iwae_k"]) == (100, 4000, 500)
+    assert config["samples"] == 0  # given, so kept
+    assert err.startswith("note: A quick evaluation (--quick)") and results["notes"][0].startswith("A quick evaluation")
+
+
+def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys, tiny_dataset, tmp_path):
+    import csv
+
+    from genlab.evaluation.config import EvalConfig
+    from genlab.training import rbm as train_rbm
+    from genlab.training.rbm import RBMConfig
+
+    runs = [train_rbm.train(RBMConfig(dataset=str(tiny_dataset), epochs=1, hidden=h, lr=lr), tmp_path / name,
+                            device="cpu", progress=False)
+            for name, h, lr in (("a", 8, 0.1), ("b", 12, 0.1), ("c", 8, 0.05))]
+    runs[0].write_eval({"family": "rbm", "test_loglik": -100.5, "recon_error": 0.0625, "notes": [],
+                        "eval_config": EvalConfig(samples=0).to_dict()})
+    runs[1].write_eval({"family": "rbm", "test_loglik": -90.25, "fid": 12.5, "notes": [],
+                        "eval_config": EvalConfig(samples=0, quick=True).to_dict()})  # c: not evaluated
+    paths = [str(run.path) for run in runs]
+    code, out, err = run_cli(capsys, "compare", *paths, "--csv", str(tmp_path / "t.csv"))
+    lines = [line.split() for line in out.splitlines()]
+    assert code == 0 and err == ""
+    assert lines == [["run", *paths], ["family", "rbm", "rbm", "rbm"], ["hidden", "8", "12", "8"],
+                     ["lr", "0.1", "0.1", "0.05"], ["eval.quick", "False", "True", "-"],
+                     ["test_loglik", "-100.5", "-90.25", "-"], ["recon_error", "0.0625", "-", "-"],
+                     ["fid", "-", "12.5", "-"], ["3", "runs", "written", "to", str(tmp_path / "t.csv")]]
+    with open(tmp_path / "t.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [row["run"] for row in table] == paths and [row["test_loglik"] for row in table] == ["-100.5", "-90.25", ""]
+    assert list(table[0]) == ["run", "family", "hidden", "lr", "eval.quick", "test_loglik", "recon_error", "fid"]
+    import genlab
+
+    assert genlab.compare(runs) == genlab.compare(paths)
+    assert genlab.compare(paths)[2] == {"run": paths[2], "family": "rbm", "hidden": 8, "lr": 0.05, "eval.quick": None,
+                                        "test_loglik": None, "recon_error": None, "fid": None}
+
+
+def test_compare_of_a_path_that_is_not_a_run_is_one_line_exit_2(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "compare", str(tmp_path), "--csv", str(tmp_path / "t.csv"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and f"RUN {tmp_path}: no config.json" in err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_compare_shows_eval_quick_whenever_an_evaluation_was_quick():
+    from genlab.comparison import eval_options
+
+    assert eval_options([{"quick": True, "samples": 1000}, {"quick": True, "samples": 0}]) == ["samples", "quick"]
+    assert eval_options([{"quick": False, "samples": 1000}, {"quick": False, "samples": 0}]) == ["samples"]

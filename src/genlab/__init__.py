@@ -24,9 +24,9 @@ from genlab.version import __version__
 
 # The names imported on first use, and the module of each.
 LAZY = {"train": "genlab.api", "load": "genlab.api", "evaluate": "genlab.api", "sample": "genlab.api",
-        "Run": "genlab.runs"}
+        "compare": "genlab.api", "Run": "genlab.runs"}
 
-__all__ = ["__version__", "train", "load", "evaluate", "sample", "Run", "GenlabError", "ConfigError"]
+__all__ = ["__version__", "train", "load", "evaluate", "sample", "compare", "Run", "GenlabError", "ConfigError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -36,7 +36,7 @@ from genlab.families import FAMILIES, Family, family_of, sample_images
 from genlab.families import evaluate as evaluate_run
 from genlab.runs import LOG, Run
 
-__all__ = ["train", "load", "evaluate", "sample"]
+__all__ = ["train", "load", "evaluate", "sample", "compare"]
 
 C = TypeVar("C", bound=Config)
 
@@ -241,3 +241,23 @@ def as_option(value: Any) -> Any:
 
 def opened(run: RunLike) -> Run:
     return run if isinstance(run, Run) else Run.open(os.fspath(run))
+
+
+def compare(runs: list[RunLike]) -> list[dict[str, Any]]:
+    """Runs side by side, as ``genlab compare RUN...``: one dict per run, with the same keys for every run.
+
+    Args:
+        runs: Runs, or the paths of their directories.
+
+    Returns:
+        For each run: ``run`` (its directory), ``family``, the training options whose values are not the
+        same in every run, the evaluation options that differ (``eval.NAME``), and the numbers of
+        eval.json that any of the runs has (``test_loglik``, ``recon_error``, ``fid`` ...,
+        :data:`genlab.comparison.NUMBERS`); None where a run lacks one (e.g. no eval.json yet).
+
+    Raises:
+        GenlabError: A path is not a run directory, or its files are damaged.
+    """
+    from genlab.comparison import compare as compare_runs  # the module of the command's table and CSV
+
+    return compare_runs([opened(run) for run in runs])

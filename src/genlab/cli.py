@@ -4,6 +4,7 @@
     genlab train MODEL --out RUN ...     train a model family into a run directory
     genlab eval RUN                      measure a run (writes RUN/eval.json)
     genlab sample RUN --n N --out F.png  draw samples from a trained run
+    genlab compare RUN...                runs side by side: the options that differ, their eval.json numbers
     genlab lab TASK --preset P --out DIR run the experiments of a SPEC task
 
 Errors print one line and exit non-zero (2 for invalid options, 1 for bad files
@@ -17,6 +18,7 @@ import contextlib
 import json
 import os
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
@@ -111,6 +113,11 @@ def sample_options(p_sample: argparse.ArgumentParser) -> None:
                           help="sample a run whose training has not finished (its last saved epoch)")
 
 
+def compare_options(p_compare: argparse.ArgumentParser) -> None:
+    p_compare.add_argument("runs", nargs="+", metavar="RUN", help="run directories made by 'genlab train'")
+    p_compare.add_argument("--csv", metavar="FILE", help="also write the table to FILE as CSV, one line per run")
+
+
 def lab_options(p_lab: argparse.ArgumentParser) -> None:
     from genlab.lab import ALL, TASKS
     from genlab.lab.presets import NAMES
@@ -190,6 +197,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     options = cfg.options_given(EvalConfig, args)
     results = api.evaluate(args.run, device=args.device, data_dir=args.data_dir, progress=not args.quiet, **options)
     print(json.dumps(results, indent=2))
+    sys.stdout.flush()  # the notes come after the results they are about
+    for note in results["notes"]:
+        print(textwrap.fill(note, 100, initial_indent="note: ", subsequent_indent="      "), file=sys.stderr)
     return 0
 
 
@@ -207,6 +217,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     plots.grid_figure(images, out, title=f"{args.n} samples from {run.path.name} ({run.family}{unfinished})",
                       scale=plots.scale_for(images.shape[-1]))
     print(f"{args.n} samples written to {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from genlab import api
+    from genlab.comparison import table_text, write_csv
+
+    rows = api.compare(args.runs)
+    print(table_text(rows))
+    if args.csv:
+        print(f"{len(rows)} runs written to {write_csv(rows, args.csv)}")
     return 0
 
 
@@ -233,6 +254,8 @@ COMMANDS = {
     "train": Command("train a model into a run directory", train_options, cmd_train),
     "eval": Command("measure a trained run; writes RUN/eval.json and prints it", eval_options, cmd_eval),
     "sample": Command("draw new images from a trained run into a PNG grid", sample_options, cmd_sample),
+    "compare": Command("show runs side by side: the options that differ and their eval.json numbers",
+                       compare_options, cmd_compare),
     "lab": Command("run a SPEC task's experiments and write its figures, tables and report", lab_options, cmd_lab),
 }
 

@@ -24,7 +24,8 @@ from genlab.evaluation import dbn as evaluate_dbn
 from genlab.evaluation import dcgan as evaluate_dcgan
 from genlab.evaluation import rbm as evaluate_rbm
 from genlab.evaluation import vae as evaluate_vae
-from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.config import EvalConfig, measured_images, quick_sizes
+from genlab.evaluation.notes import interval_notes, quick_note
 from genlab.figures.plots import as_images
 from genlab.metrics.quality import draw_samples, sample_quality
 from genlab.rng import make_generator
@@ -104,20 +105,22 @@ def evaluate(
     """Evaluate a run directory: every number its family supports, and the sample quality of its
     model; writes ``eval.json`` and returns the results."""
     run = run if isinstance(run, Run) else Run.open(run)
-    config = config or EvalConfig()
+    config = quick_sizes(config or EvalConfig())
     unfinished = require_finished(run, config.unfinished)
     dev = resolve_device(device)
     family = family_of(run)
     started = time.perf_counter()
     source = run.data_source(data_dir)
     train = data.load_split(source, "train", dev, limit=run.config.get("limit"))
-    test = data.load_split(source, "test", dev).head(config.test_limit)
+    test = measured_images(data.load_split(source, "test", dev), config)
     model = family.load(run, dev)
     results: dict[str, Any] = {"family": run.family} if unfinished is None else {"family": run.family,
                                                                                   "unfinished": unfinished}
     results.update(family.measure(model, train, test, config, make_generator(config.seed, dev), progress))
     if config.samples > 0:
         results.update(evaluate_samples(run, config, dev, data_dir, progress))
+    results["test_images"] = len(test)
+    results["notes"] = interval_notes(results) + quick_note(config)
     results["eval_config"] = config.to_dict()
     results["eval_time_s"] = round(time.perf_counter() - started, 2)
     results["device"] = str(dev)
@@ -132,7 +135,7 @@ def evaluate_samples(run: Run, config: EvalConfig, device: torch.device, data_di
     shape = tuple(run.meta["data"]["image_shape"])
     model = family_of(run).load(run, device)
     started = time.perf_counter()
-    samples = draw_samples(model, config.samples, make_generator(config.seed, device), shape)
+    samples = draw_samples(model, config.samples, make_generator(config.seed, device), shape, progress=progress)
     sample_time = time.perf_counter() - started
     results = sample_quality(samples, source, device, config.test_limit, progress=progress)
     results["sample_time_s"] = round(sample_time, 2)

@@ -150,3 +150,50 @@ def test_bf16_training_keeps_float32_parameters_and_close_losses():
     assert bf16_losses == pytest.approx(fp32_losses, rel=0.01)
     assert bf16_losses[-1] < bf16_losses[0]
     assert not torch.equal(bf16.state_dict()["logits.weight"], fp32.state_dict()["logits.weight"])
+
+
+def test_kl_warm_up_raises_the_kl_weight_linearly_over_its_epochs():
+    class Recorder:
+        kl_weight = 1.0
+
+        def __init__(self):
+            self.seen = []
+
+        def __call__(self, target, eps):
+            self.seen.append(self.kl_weight)
+            return torch.zeros(())
+
+    model = VAE(36, 2, (8,), generator=torch.Generator().manual_seed(0))
+    x = torch.rand(100, 36, generator=torch.Generator().manual_seed(1))
+    step = Recorder()
+    train_vae.fit(model, x, VAEConfig(epochs=3, batch_size=25, kl_warmup=2, latent=2, hidden="8"),
+                  torch.Generator().manual_seed(2), progress=False, step=step)
+    assert step.seen == [min(1.0, t / 8) for t in range(1, 13)]  # 4 minibatches an epoch, warm over 8 updates
+
+
+def test_the_output_bias_can_start_at_the_logit_of_the_mean_image(tiny_dataset, tmp_path):
+    cfg = VAEConfig(dataset=str(tiny_dataset), epochs=1, batch_size=100, latent=2, hidden="8", lr=1e-12,
+                    output_bias="mean")
+    run = train_vae.train(cfg, tmp_path / "run", device="cpu", progress=False)
+    pixels = data.load_split(data.resolve(str(tiny_dataset)), "train", "cpu").images
+    expected = torch.logit(data.as_float(pixels).mean(0), eps=1e-3)
+    assert torch.allclose(train_vae.load(run).logits.bias, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"kl_warmup": 5, "iwae_train_k": 5}, "--kl-warmup: not with --iwae-train-k"),
+    ({"iwae_train_k": 5, "compile": True}, "--compile: not with --iwae-train-k"),
+])
+def test_literature_options_that_do_not_combine_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        VAEConfig(**options)
+
+
+def test_iwae_training_draws_k_noise_samples_per_image():
+    seen = []
+    model = VAE(36, 2, (8,), generator=torch.Generator().manual_seed(0))
+    x = torch.rand(50, 36, generator=torch.Generator().manual_seed(1))
+    train_vae.fit(model, x, VAEConfig(epochs=1, batch_size=25, iwae_train_k=3, latent=2, hidden="8"),
+                  torch.Generator().manual_seed(2), progress=False,
+                  step=lambda target, eps: seen.append(tuple(eps.shape)) or torch.zeros(()))
+    assert seen == [(3, 25, 2), (3, 25, 2)]

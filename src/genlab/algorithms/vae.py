@@ -6,12 +6,16 @@ Per minibatch of N images x, with noise eps ~ N(0, I) drawn by the caller::
     z               = mu + sigma * eps                      (reparameterisation)
     loss            = -(1/N) sum_n [ log p(x_n | z_n) - KL(q(z | x_n) || N(0, I)) ]
 
-then one Adam step on the loss's gradient. The gradient of the reconstruction term in
+then one Adam step on the loss's gradient. Two options of the literature's strong VAEs: a KL
+warm-up (the KL term weighted by beta rising from 0 to 1) and the IWAE objective with k samples
+per image (:func:`negative_iwae_bound`). The gradient of the reconstruction term in
 the decoder's logits l is the closed form x - sigma(l), formed in the same pass as its
 value (:class:`BernoulliLogLikelihood`) instead of by autograd through the softplus.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -37,22 +41,37 @@ class BernoulliLogLikelihood(torch.autograd.Function):
         return None, grad_log_p.unsqueeze(-1) * grad
 
 
-def negative_elbo(model: VAE, x: torch.Tensor, eps: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+def negative_elbo(model: VAE, x: torch.Tensor, eps: torch.Tensor, bf16: bool = False,
+                  kl_weight: float = 1.0) -> torch.Tensor:
     """The training loss: -ELBO averaged over the minibatch x, one z = mu + sigma * eps per image.
 
     ``bf16``: the layers compute in bfloat16 (autocast); the ELBO's terms stay in x's dtype.
+    ``kl_weight``: the KL term's weight, below 1 during a KL warm-up (Sonderby et al. 2016).
     """
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         mu, logvar = (t.to(x.dtype) for t in model.encode(x))
         z = model.reparameterize(mu, logvar, eps=eps)
         log_px = BernoulliLogLikelihood.apply(x, model.decode_logits(z).to(x.dtype))[0]
-        return -(log_px - model.kl(mu, logvar).sum(-1)).mean()
+        return -(log_px - kl_weight * model.kl(mu, logvar).sum(-1)).mean()
+
+
+def negative_iwae_bound(model: VAE, x: torch.Tensor, eps: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """The IWAE training loss (Burda, Grosse & Salakhutdinov 2016) with k = eps.shape[0] samples per image:
+    -(1/N) sum_n log (1/k) sum_k w_nk, w = p(x, z_k) / q(z_k | x), z_k = mu + sigma * eps[k]. With k = 1 it
+    is the ELBO estimated by one sample (the KL too), a noisier estimate than :func:`negative_elbo`'s."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        log_w = model.log_weights(x, eps.shape[0], eps=eps).to(x.dtype)  # [k, N]
+        return -(torch.logsumexp(log_w, 0) - math.log(eps.shape[0])).mean()
 
 
 def vae_step(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, eps: torch.Tensor,
-             bf16: bool = False) -> torch.Tensor:
-    """One update of ``model`` by ``optimizer`` (Adam) on the loss of the minibatch x; returns the loss."""
-    loss = negative_elbo(model, x, eps, bf16)
+             bf16: bool = False, kl_weight: float = 1.0) -> torch.Tensor:
+    """One update of ``model`` by ``optimizer`` (Adam) on the loss of the minibatch x; returns the loss:
+    the negative ELBO for noise ``eps`` of one z per image [N, L], the IWAE loss for k per image [k, N, L]."""
+    if eps.dim() == 3:
+        loss = negative_iwae_bound(model, x, eps, bf16)
+    else:
+        loss = negative_elbo(model, x, eps, bf16, kl_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

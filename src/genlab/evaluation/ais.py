@@ -25,9 +25,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
-
 from genlab.evaluation import loglik
+from genlab.evaluation.progress import bar
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 
@@ -67,8 +66,9 @@ def ais_log_z(
     betas: torch.Tensor | int = 14_500,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    desc: str = "AIS",
 ) -> AISResult:
-    """Estimate log Z of ``rbm`` with ``runs`` independent AIS runs."""
+    """Estimate log Z of ``rbm`` with ``runs`` independent AIS runs (a progress bar named ``desc``)."""
     device, dtype = rbm.W.device, rbm.W.dtype
     a_A = torch.zeros(rbm.n_visible, device=device, dtype=dtype) if base_v_bias is None else base_v_bias.to(device, dtype)
     if isinstance(betas, int):
@@ -82,7 +82,7 @@ def ais_log_z(
     a_diff = (a_B - a_A).double()
     x = torch.addmm(b, v, W)  # v W + b, reused by the weight update and the transition
     steps = range(1, len(betas_list))
-    for k in tqdm(steps, desc="AIS", unit="beta", disable=not progress, leave=False, mininterval=1.0):
+    for k in bar(steps, desc, progress, unit="beta"):
         beta_prev, beta = betas_list[k - 1], betas_list[k]
         xd = x.double()
         log_w += (beta - beta_prev) * (v.double() @ a_diff)
@@ -110,12 +110,12 @@ FLOOR_CHAINS, FLOOR_STEPS = 1000, 300  # Gibbs chains for the certain lower boun
 
 @torch.no_grad()
 def log_z_floor(rbm: RBM, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
-                generator: torch.Generator | None = None) -> float:
+                generator: torch.Generator | None = None, progress: bool = False) -> float:
     """A certain lower bound on log Z: Z >= exp(-F(v)) and Z >= exp(-F_h(h)) for any single
     state, maximised over the states that Gibbs chains from uniformly random hidden states visit."""
     h = bernoulli(torch.full((chains, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype), generator)
     best = -math.inf
-    for _ in range(steps):
+    for _ in bar(range(steps), "log Z floor (Gibbs chains)", progress, unit="step"):
         _, v = rbm.sample_v(h, generator)
         _, h = rbm.sample_h(v, generator)
         best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
@@ -149,9 +149,10 @@ def log_partition(
         log_z = loglik.log_z_exact(rbm)
         return {"log_z": log_z, "log_z_low": log_z, "log_z_high": log_z, "test_loglik_method": "exact"}
     flipped = RBM.from_tensors({"W": rbm.W.t(), "v_bias": rbm.h_bias, "h_bias": rbm.v_bias})
-    over_visible = ais_log_z(rbm, base_rate_bias(data_x), runs, betas, generator, progress)
-    over_hidden = ais_log_z(flipped, base_rate_bias(rbm.p_h(data_x)), runs, betas, generator, progress)
-    floor = log_z_floor(rbm, generator=generator)
+    over_visible = ais_log_z(rbm, base_rate_bias(data_x), runs, betas, generator, progress, "AIS over visible units")
+    over_hidden = ais_log_z(flipped, base_rate_bias(rbm.p_h(data_x)), runs, betas, generator, progress,
+                            "AIS over hidden units")
+    floor = log_z_floor(rbm, generator=generator, progress=progress)
     best = max(over_visible, over_hidden, key=lambda r: r.log_z)
     low, high = best.log_z_low, best.log_z_high
     if floor > best.log_z_high:

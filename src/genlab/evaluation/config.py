@@ -1,9 +1,12 @@
-"""The options of an evaluation (``genlab eval``): its seed, test images and estimator sizes."""
+"""The options of an evaluation (``genlab eval``): its seed, test images and estimator sizes, and the
+smaller sizes of ``--quick``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
+from genlab import data
 from genlab.config import Config, non_negative, option, positive, seed_range
 
 
@@ -22,3 +25,31 @@ class EvalConfig(Config):
     samples: int = option(10000, "model samples for the sample-quality metrics (0 skips them)", check=non_negative)
     unfinished: bool = option(False, "evaluate a run whose training has not finished (its last saved epoch); "
                               "eval.json says so")
+    quick: bool = option(False, "a quicker, less precise evaluation: AIS of 100 x 4,000, IWAE k = 500, 1,000 samples "
+                         "and every 5th test image, for the sizes left at their defaults; eval.json says so")
+
+
+# What --quick changes, for the options left at their defaults. AIS of 100 runs x 4,000 distributions is the
+# lab's quick preset (docs/rbm.md); 1,000 samples is the lab's quick sample count, so that fid compares with
+# its tables; every QUICK_TEST_STRIDE-th test image keeps both halves of the MNIST test set, which differ in
+# difficulty (the first half is the cleaner one).
+QUICK = {"ais_runs": 100, "ais_betas": 4_000, "iwae_k": 500, "samples": 1_000}
+QUICK_TEST_STRIDE = 5
+
+
+def quick_sizes(config: EvalConfig) -> EvalConfig:
+    """``config`` with the sizes of :data:`QUICK` for the options still at their defaults (unchanged unless
+    ``config.quick``)."""
+    if not config.quick:
+        return config
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(EvalConfig)}
+    return config.replace(**{name: value for name, value in QUICK.items() if getattr(config, name) == defaults[name]})
+
+
+
+def measured_images(test: data.ImageSet, config: EvalConfig) -> data.ImageSet:
+    """The test images an evaluation measures: the first ``test_limit``, all of them, or with ``quick`` (and no
+    ``test_limit``) every :data:`QUICK_TEST_STRIDE`-th."""
+    if config.test_limit is not None or not config.quick:
+        return test.head(config.test_limit)
+    return data.ImageSet(test.images[::QUICK_TEST_STRIDE], test.labels[::QUICK_TEST_STRIDE], test.name)

@@ -45,6 +45,7 @@ from genlab.data import binarized
 from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.progress import bar
 from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.evaluation.reverse_ais import raise_log_prob
 from genlab.models.dbn import BeliefNet
@@ -83,10 +84,13 @@ def variational_bound(
     samples: int = BOUND_SAMPLES,
     generator: torch.Generator | None = None,
     chunk: int = 20,
+    progress: bool = False,
+    desc: str = "variational bound",
 ) -> Bound:
-    """B(v) and the importance-sampling estimate for each row of the binary v, from ``samples`` draws of q(h1 | v)."""
+    """B(v) and the importance-sampling estimate for each row of the binary v, from ``samples`` draws of q(h1 | v)
+    (a progress bar named ``desc``)."""
     bounds, iws, variances = [], [], []
-    for start in range(0, v.shape[0], chunk):
+    for start in bar(range(0, v.shape[0], chunk), desc, progress, unit="chunk"):
         vb = v[start : start + chunk]
         logits = model.h1_logits(vb).repeat_interleave(samples, 0)
         h1 = bernoulli(torch.sigmoid(logits), generator)
@@ -144,15 +148,16 @@ def measure(
     results: dict[str, Any] = {"log_z_method": part.pop("test_loglik_method"), **part}
     log_z = results["log_z"]
 
-    bound = variational_bound(model, binarized(test.images), log_z, generator=generator)
+    bound = variational_bound(model, binarized(test.images), log_z, generator=generator, progress=progress,
+                              desc="bound on test images")
     results["test_loglik"] = results["test_loglik_bound"] = bound.mean()
     results["test_loglik_method"] = "bound"
     results["bound_samples"] = bound.samples
     results["bound_mc_se"] = bound.mc_se
     results["test_loglik_iw"] = bound.iw.mean().item()
-    if results["log_z_low"] is not None and results["log_z_high"] is not None:  # the bound is linear in -log Z
-        results["test_loglik_low"] = bound.mean() + log_z - results["log_z_high"]
-        results["test_loglik_high"] = bound.mean() + log_z - results["log_z_low"]
+    low_z, high_z = results["log_z_low"], results["log_z_high"]  # the bound is linear in -log Z
+    results["test_loglik_low"] = None if high_z is None else bound.mean() + log_z - high_z
+    results["test_loglik_high"] = None if low_z is None else bound.mean() + log_z - low_z
     if results["log_z_method"] == "exact":
         results.update(test_loglik_conservative=bound.mean(), conservative_method="exact")
     elif config.raise_betas:
@@ -160,10 +165,12 @@ def measure(
         results["test_loglik_conservative"] = conservative_bound(model, binarized(test.images), base, config, generator,
                                                                  progress)
         results.update(conservative_method="raise", raise_betas=config.raise_betas, raise_runs=config.raise_runs)
-    train_bound = variational_bound(model, binarized(train.images[:TRAIN_LOGLIK_IMAGES]), log_z, generator=generator)
+    train_bound = variational_bound(model, binarized(train.images[:TRAIN_LOGLIK_IMAGES]), log_z, generator=generator,
+                                    progress=progress, desc="bound on training images")
     results["train_loglik"] = train_bound.mean()
 
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(model.features(train_x), train.labels, model.features(test_x), test.labels)
+    results["probe_accuracy"] = probe_accuracy(model.features(train_x), train.labels, model.features(test_x), test.labels,
+                                               progress=progress)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import torch
 
+from genlab.evaluation.progress import step
+
 
 def probe_accuracy(
     train_features: torch.Tensor,
@@ -15,6 +17,7 @@ def probe_accuracy(
     test_labels: torch.Tensor,
     max_iter: int = 300,
     seed: int = 0,
+    progress: bool = False,
 ) -> float:
     """Test accuracy of a multinomial logistic regression fitted on standardised train features."""
     from sklearn.exceptions import ConvergenceWarning
@@ -26,7 +29,7 @@ def probe_accuracy(
         return t.detach().float().cpu().numpy()
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), step(f"linear probe on {len(train_labels):,} images", progress):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np_(train_features), np_(train_labels).astype(int))
     return float(model.score(np_(test_features), np_(test_labels).astype(int)))

@@ -104,6 +104,7 @@ def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalC
     results.update(logliks(model, d, results))
     results.update(conservative_loglik(model, d, results, config, generator, progress))
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels)
+    results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels,
+                                               progress=progress)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

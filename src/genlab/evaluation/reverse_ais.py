@@ -27,9 +27,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from genlab.evaluation.ais import default_betas
+from genlab.evaluation.progress import bar
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 
@@ -61,7 +61,7 @@ def raise_log_prob(
     x = torch.addmm(rbm.h_bias, x_v, rbm.W)
     log_w = torch.zeros(x_v.shape[0], dtype=torch.float64, device=rbm.W.device)
     steps = range(len(betas_list) - 1, 0, -1)
-    for k in tqdm(steps, desc="RAISE", unit="beta", disable=not progress, leave=False, mininterval=1.0):
+    for k in bar(steps, "RAISE", progress, unit="beta"):
         beta = betas_list[k]
         log_w += log_f(rbm, x_v, x, a_A, beta)
         h = bernoulli(torch.sigmoid(beta * x), generator)  # x_{k-1} ~ T_k(. | x_k)

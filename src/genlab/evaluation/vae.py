@@ -21,12 +21,12 @@ import time
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from genlab import data
 from genlab.data import binarized, chunks
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.progress import bar
 from genlab.models.vae import VAE
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)
@@ -62,7 +62,7 @@ def iwae(
     groups = chunks(x, images_per_chunk)
     total = math.ceil(x.shape[0] / images_per_chunk)
     out = []
-    for group in tqdm(groups, total=total, desc=f"IWAE k={k}", unit="chunk", disable=not progress, leave=False, mininterval=1.0):
+    for group in bar(groups, f"IWAE k={k}", progress, total=total, unit="chunk"):
         log_w = torch.cat(
             [
                 model.log_weights(group, min(samples_per_chunk, k - start), generator).double()
@@ -122,6 +122,7 @@ def measure(model: VAE, train: data.ImageSet, test: data.ImageSet, config: EvalC
     results.update(latent_usage(*posterior(model, test_v)))
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(posterior(model, train_x)[0], train.labels, posterior(model, test_x)[0], test.labels)
+    results["probe_accuracy"] = probe_accuracy(posterior(model, train_x)[0], train.labels, posterior(model, test_x)[0],
+                                               test.labels, progress=progress)
     results["n_params"] = sum(p.numel() for p in model.parameters())
     return results

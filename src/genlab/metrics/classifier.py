@@ -30,11 +30,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from genlab import data
 from genlab.config import Config, option, positive
 from genlab.errors import GenlabError
+from genlab.evaluation.progress import bar
 from genlab.rng import make_generator
 from genlab.files import file_sha256, load_tensors, save_tensors, write_json
 
@@ -96,17 +96,15 @@ def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: b
     steps = config.epochs * -(-len(train) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     model.train()
-    bar = tqdm(range(config.epochs), desc="classifier", unit="epoch", disable=not progress, dynamic_ncols=True)
-    for _ in bar:
-        total = torch.zeros(())
-        for idx in data.batch_indices(len(train), config.batch_size, generator):
+    for epoch in range(1, config.epochs + 1):
+        batches = bar(data.batch_indices(len(train), config.batch_size, generator),
+                      f"classifier epoch {epoch}/{config.epochs}", progress, total=steps // config.epochs, unit="batch")
+        for idx in batches:
             loss = F.cross_entropy(model(data.rows(x, idx)), data.rows(y, idx))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             schedule.step()
-            total += loss.detach() * len(idx)
-        bar.set_postfix(loss=f"{total.item() / len(train):.4f}")
     return model.eval()
 
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab import data
+from genlab.evaluation.progress import bar
 from genlab.metrics.classifier import Classifier, ClassifierConfig, load_classifier
 from genlab.metrics.scores import classifier_score, coverage, frechet_distance_of
 
@@ -58,18 +59,20 @@ def real_images(split: data.ImageSet, size: tuple[int, int]) -> torch.Tensor:
 
 @torch.no_grad()
 def draw_samples(model: Any, n: int, generator: torch.Generator, image_shape: tuple[int, int],
-                 chunk: int = CHUNK) -> torch.Tensor:
+                 chunk: int = CHUNK, progress: bool = False) -> torch.Tensor:
     """n samples of ``model.sample(n, generator)`` (any family's model), drawn in chunks: [n, 1, H', W'] on the CPU."""
+    starts = bar(range(0, n, chunk), f"drawing {n:,} samples", progress, unit="chunk")
     return torch.cat([as_images(model.sample(min(chunk, n - start), generator), image_shape).float().cpu()
-                      for start in range(0, n, chunk)])
+                      for start in starts])
 
 
 @torch.no_grad()
-def classify(classifier: Classifier, images: torch.Tensor, chunk: int = CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
-    """(penultimate features, class probabilities) for [n, 1, H, W] images in [0, 1]."""
+def classify(classifier: Classifier, images: torch.Tensor, chunk: int = CHUNK, progress: bool = False,
+             desc: str = "classifier features") -> tuple[torch.Tensor, torch.Tensor]:
+    """(penultimate features, class probabilities) for [n, 1, H, W] images in [0, 1] (a progress bar named ``desc``)."""
     device = next(classifier.parameters()).device
     features, probs = [], []
-    for start in range(0, images.shape[0], chunk):
+    for start in bar(range(0, images.shape[0], chunk), desc, progress, unit="chunk"):
         f = classifier.features(images[start : start + chunk].to(device))
         features.append(f.cpu())
         probs.append(torch.softmax(classifier.out(f), 1).cpu())
@@ -94,9 +97,12 @@ def sample_quality(
     train = data.read_split(source, "train").head(samples.shape[0])
     shape = test.image_shape
     size = tuple(as_images(samples[:1], shape).shape[-2:])
-    f_samples, p_samples = classify(classifier, as_data_images(samples, shape))
-    f_test, p_test = classify(classifier, real_images(test, size))
-    f_train, _ = classify(classifier, real_images(train, size))
+    f_samples, p_samples = classify(classifier, as_data_images(samples, shape), progress=progress,
+                                    desc="classifier features of the samples")
+    f_test, p_test = classify(classifier, real_images(test, size), progress=progress,
+                              desc="classifier features of the test images")
+    f_train, _ = classify(classifier, real_images(train, size), progress=progress,
+                          desc="classifier features of the training images")
     classes = p_samples.shape[1]
     entropy, min_share = coverage(p_samples.argmax(1), classes)
     return {

@@ -167,7 +167,8 @@ class VAE(nn.Module, Saveable):
         the minibatch (= -ELBO)."""
         return -self.elbo(x, generator, eps).mean()
 
-    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                    eps: torch.Tensor | None = None) -> torch.Tensor:
         """log w = log p(x | z) + log p(z) - log q(z | x) for k samples z ~ q(z | x) per row of x: [k, N].
 
         log p(z) - log q(z | x) = 1/2 sum_j (eps_j^2 - z_j^2 + log sigma_j^2), since
@@ -176,7 +177,8 @@ class VAE(nn.Module, Saveable):
         sum_i x_i l_i = (x W).h + x.b is formed once per image instead of once per sample.
         """
         mu, logvar = self.encode(x)
-        eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        if eps is None:  # the noise of the k samples, [k, N, L]
+            eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         log_prior_ratio = 0.5 * (eps.square() - z.square() + logvar).sum(-1)
         h = self.decoder(z)  # [k, N, H]

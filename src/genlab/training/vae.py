@@ -22,8 +22,9 @@ import torch
 
 from genlab import accel, data
 from genlab.algorithms.vae import negative_elbo, vae_step
-from genlab.config import one_of, option, positive
+from genlab.config import non_negative, one_of, option, positive
 from genlab.data import binarized
+from genlab.errors import ConfigError
 from genlab.evaluation.vae import mean_elbo
 from genlab.figures.vae import standard_figures
 from genlab.models.vae import ACTIVATIONS, VAE
@@ -78,6 +79,12 @@ class VAEConfig(TrainConfig):
         "soft", "soft: the grey values as Bernoulli targets; binarized: a fresh Bernoulli sample per minibatch",
         check=one_of(*TARGETS),
     )
+    kl_warmup: int = option(0, "KL warm-up: the KL term's weight rises linearly from 0 to 1 over the first N epochs' "
+                            "updates (0: none)", check=non_negative)
+    iwae_train_k: int = option(1, "train on the IWAE bound with k samples per image instead of the ELBO (1: the ELBO)",
+                               check=positive)
+    output_bias: str = option("zero", "initial bias of the decoder's output layer: zero, or mean (the logit of the "
+                              "training images' mean pixel values)", check=one_of("zero", "mean"))
     bf16: bool = option(
         False, "compute the layers in bfloat16 (autocast; parameters, noise and loss stay float32): faster where the "
         "processor has bfloat16 arithmetic (CPUs with AVX512-BF16 or AMX, recent GPUs), numbers differ slightly",
@@ -86,6 +93,15 @@ class VAEConfig(TrainConfig):
         False, "run on the fast path: the loss, its gradient and the Adam update as one torch.compile'd step "
         "(needs a C++ compiler on the CPU, Triton on CUDA); the same random stream as without",
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.kl_warmup and self.iwae_train_k > 1:
+            raise ConfigError("--kl-warmup: not with --iwae-train-k above 1 (the IWAE bound has no separate KL term)")
+        plain_only = [flag for flag, on in (("--kl-warmup", self.kl_warmup), ("--iwae-train-k", self.iwae_train_k > 1)) if on]
+        if self.compile and plain_only:
+            raise ConfigError(f"--compile: not with {' or '.join(plain_only)}, which run on the plain path only; "
+                              "train without --compile")
 
 
 def fit(
@@ -111,15 +127,20 @@ def fit(
     """
     step = updates(model, config) if step is None else step
     losses = []
+    batches = -(-x.shape[0] // config.batch_size)
+    k = config.iwae_train_k
     bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "vae", progress, compiling=config.compile,
                     first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
-        for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
+        for i, idx in enumerate(bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator))):
             target = data.rows(x, idx)
             if config.targets == "binarized":
                 target = bernoulli(grey_values(target), generator)
-            eps = torch.randn(idx.shape[0], config.latent, generator=generator, device=x.device)
+            shape = (idx.shape[0], config.latent) if k == 1 else (k, idx.shape[0], config.latent)
+            eps = torch.randn(shape, generator=generator, device=x.device)
+            if config.kl_warmup:
+                step.kl_weight = min(1.0, ((epoch - 1) * batches + i + 1) / (config.kl_warmup * batches))
             total += step(target, eps) * idx.shape[0]
         train_loss = total.item() / x.shape[0]
         check_finite(model, epoch, {"training loss": train_loss})
@@ -134,9 +155,10 @@ class AdamUpdates:
     def __init__(self, model: VAE, config: VAEConfig) -> None:
         self.model, self.bf16 = model, config.bf16
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.kl_weight = 1.0  # below 1 during a KL warm-up (set by fit)
 
     def __call__(self, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        return vae_step(self.model, self.optimizer, grey_values(target), eps, self.bf16)
+        return vae_step(self.model, self.optimizer, grey_values(target), eps, self.bf16, self.kl_weight)
 
     def state_dict(self) -> dict[str, Any]:
         return self.optimizer.state_dict()
@@ -185,6 +207,8 @@ def train(
     x = data.pixel_rows(s.train.images)  # uint8: see fit
     test_v = binarized(s.test.images)
     model = build(config, x.shape[1], s.generator, s.device)
+    if config.output_bias == "mean":
+        model.logits.bias.data.copy_(torch.logit(x.float().mean(0) / 255, eps=1e-3))  # x: uint8 pixels
     step = updates(model, config)
     warn_if_few_updates("vae", config.epochs, len(s.train), config.batch_size, ENOUGH_UPDATES)
     if s.resumed is not None:
