@@ -96,8 +96,8 @@ def test_an_unknown_option_or_a_bad_value_is_a_one_line_error_naming_it(tmp_path
 
 def test_an_unknown_option_error_lists_every_option():
     with pytest.raises(genlab.ConfigError, match=r"\(options: dataset, limit, seed, checkpoint_every, checkpoint_minutes, "
-                       r"hidden, cd_k, .*, weight_decay, eval_every, compile, data, test_data, image_shape, device, "
-                       r"data_dir, progress, overwrite, resume\)$"):
+                       r"tensorboard, hidden, cd_k, .*, weight_decay, eval_every, compile, data, test_data, image_shape, "
+                       r"device, data_dir, progress, overwrite, resume\)$"):
         genlab.train("rbm", "unused", hiden=8)
 
 

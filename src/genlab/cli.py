@@ -14,16 +14,18 @@ or data). The command is a thin layer over the Python API of the same names.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Collection, Sequence
+import warnings
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from genlab.version import __version__
-from genlab.errors import ConfigError, GenlabError
+from genlab.errors import ConfigError, GenlabError, GenlabWarning
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda, cuda:N or mps (default: auto)"
 DATA_DIR_HELP = "directory holding the data set's four IDX files (default: $GENLAB_DATA_DIR, then ~/.cache/genlab/DATASET)"
@@ -298,11 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(argv: list[str]) -> int:
-    """Parse ``argv`` and run its command; the errors a user can cause become one line on stderr."""
+    """Parse ``argv`` and run its command; the errors a user can cause become one line on stderr, and so do
+    genlab's warnings."""
     name = command_named(argv)
     try:
         args = build_parser([name] if name else []).parse_args(argv)
-        return COMMANDS[args.command].run(args)
+        with warnings_in_one_line():
+            return COMMANDS[args.command].run(args)
     except GenlabError as e:
         return fail(str(e), e.exit_code)
     except BrokenPipeError:
@@ -314,6 +318,25 @@ def run_command(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("genlab: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def warnings_in_one_line() -> Iterator[None]:
+    """Inside the block, a :class:`GenlabWarning` that Python shows is ``genlab: warning: MESSAGE`` (no file
+    and line); other warnings keep Python's format."""
+    python_format = warnings.formatwarning
+
+    def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 line: str | None = None) -> str:
+        if issubclass(category, GenlabWarning):
+            return f"genlab: warning: {message}\n"
+        return python_format(message, category, filename, lineno, line)
+
+    warnings.formatwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = python_format
 
 
 def fail(message: str, code: int) -> int:

@@ -1,7 +1,8 @@
-"""The two kinds of failure a user can cause.
+"""The two kinds of failure a user can cause, and genlab's warnings.
 
-Both carry a complete, one-line message meant for a person. The command-line
-interface prints the message (never a traceback) and exits with the code below.
+Both failures carry a complete, one-line message meant for a person. The command-line
+interface prints the message (never a traceback) and exits with the code below; it
+prints a warning as one line too, and carries on.
 """
 
 
@@ -15,3 +16,7 @@ class ConfigError(GenlabError, ValueError):
     """An invalid option or configuration value (exit code 2, like argparse)."""
 
     exit_code = 2
+
+
+class GenlabWarning(UserWarning):
+    """Something will run but probably not as meant (e.g. a training run too short to learn)."""

@@ -34,7 +34,10 @@ from genlab.training.session import (
     leaves_nothing_half_made,
     start,
     stopped_when_not_finite,
+    warn_if_few_updates,
 )
+
+ENOUGH_UPDATES = train_rbm.ENOUGH_UPDATES  # per layer: each is an RBM
 
 
 @dataclass
@@ -116,11 +119,12 @@ def fit_top(
         state.offsets = start_centred(dbn.top, dbn.p_h1(x))
     fast = accel.dbn_top_epochs(dbn, x, cd, config.batch_size, enabled=config.compile)
     errors = []
-    bar = epoch_bar(config.epochs, "top rbm", progress, compiling=config.compile, first=first_epoch)
+    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "top rbm", progress, compiling=config.compile,
+                    first=first_epoch)
     for epoch in bar:
         if fast is None:
             total = torch.zeros((), device=x.device)
-            for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+            for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
                 total += greedy_step(dbn, data.rows(x, idx), cd, generator, state)
         else:
             total = fast(generator)
@@ -166,6 +170,8 @@ def train(
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
     generators = {"train": s.generator, "eval": eval_gen}
     in_top_layer = s.resumed is not None and s.resumed.phase == "top"
+    warn_if_few_updates("dbn (top RBM)" if parent is not None else "dbn (each layer)", config.epochs, len(s.train),
+                        config.batch_size, ENOUGH_UPDATES)
 
     if parent is not None:
         rbm1 = train_rbm.load(parent, s.device)
@@ -181,7 +187,7 @@ def train(
             s.resumed.restore_generators(generators)
 
         def log_layer1(epoch: int, error: float) -> None:
-            s.run.append_log({"layer": 1, "epoch": epoch, "recon_error": error,
+            s.log({"layer": 1, "epoch": epoch, "recon_error": error,
                               "test_recon_error": rbm_recon_error(rbm1, test_x, eval_gen), "time_s": s.elapsed()})
             s.checkpoint("layer 1", epoch, {"rbm1": rbm1.state_dict(), "cd": state.tensors()}, generators,
                          last=epoch == rbm_config.epochs)
@@ -199,7 +205,7 @@ def train(
         s.resumed.restore_generators(generators)
 
     def log_top(epoch: int, error: float) -> None:
-        s.run.append_log({"layer": 2, "epoch": epoch, "recon_error": error,
+        s.log({"layer": 2, "epoch": epoch, "recon_error": error,
                           "test_recon_error": recon_error(dbn, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(dbn.tensors())
         s.checkpoint("top", epoch, {"dbn": dbn.state_dict(), "cd": top_state.tensors()}, generators)

@@ -39,9 +39,13 @@ from genlab.training.session import (
     optimizer_tensors,
     start,
     stopped_when_not_finite,
+    warn_if_few_updates,
 )
 
 GRID = 100  # the fixed noise batch drawn as a 10x10 grid after every epoch
+# Fewer iterations than this leave G's output hardly depending on z: the discriminator wins the first 100 to
+# 200 iterations, and the samples look like digits by 300 to 400 (measured, docs/dcgan.md "Cost on the CPU")
+ENOUGH_ITERATIONS = 200
 
 
 def adam_beta(value: float) -> str | None:
@@ -106,11 +110,13 @@ def fit(
 
     opt_d, opt_g = adam_pair(gan, config) if optimizers is None else optimizers
     history = []
-    bar = epoch_bar(config.epochs, "dcgan", progress, first=first_epoch)
+    bar = epoch_bar(config.epochs, images.shape[0], config.batch_size, "dcgan", progress, first=first_epoch,
+                    per_step=config.d_steps, unit="iteration")
     for epoch in bar:
         d_stats, g_stats = [], []
         batches = list(data.batch_indices(images.shape[0], config.batch_size, generator))
-        for first in range(0, len(batches), config.d_steps):  # an iteration: d_steps D minibatches, g_steps G minibatches
+        # an iteration: d_steps D minibatches, g_steps G minibatches
+        for first in bar.steps(range(0, len(batches), config.d_steps)):
             for idx in batches[first : first + config.d_steps]:
                 d_stats.append(d_step(gan, real_batch(images, idx, memory_format), opt_d, generator, config.bf16))
             for _ in range(config.g_steps):
@@ -163,6 +169,8 @@ def train(
     gan = DCGAN(config.latent, config.batchnorm, s.generator, s.device)
     fixed_z = gan.noise(GRID, make_generator(config.seed + 1, s.device))
     opt_d, opt_g = adam_pair(gan, config)
+    warn_if_few_updates("dcgan", config.epochs, len(s.train), config.batch_size, ENOUGH_ITERATIONS, config.d_steps,
+                        ("iteration", "iterations"))
     if s.resumed is not None:
         gan.load_state_dict(s.resumed.part("model"))
         load_optimizer(opt_d, s.resumed.part("adam_d"))
@@ -171,7 +179,7 @@ def train(
         cpu_started -= s.resumed.meta["train_cpu_s"]
 
     def log_epoch(epoch: int, numbers: dict[str, float]) -> None:
-        s.run.append_log({"epoch": epoch, **numbers, "time_s": s.elapsed()})
+        s.log({"epoch": epoch, **numbers, "time_s": s.elapsed()})
         s.run.save_model(gan.tensors())
         epoch_figures(gan, fixed_z, s.run.log, s.run.figures, epoch)
         s.checkpoint("dcgan", epoch, {"model": gan.state_dict(), "adam_d": optimizer_tensors(opt_d),

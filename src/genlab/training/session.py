@@ -1,5 +1,6 @@
-"""What every training run shares: the common options, the run directory, device, seed and data,
-and the progress bar over epochs."""
+"""What every training run shares: the common options, the run directory, device, seed and data, the
+log (with ``--tensorboard`` also as TensorBoard scalars), the progress bar and the warning of a run too short
+to learn."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import functools
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,12 +23,15 @@ from tqdm import tqdm
 from genlab import accel, data
 from genlab.config import Config, flag_of, option, positive, seed_range
 from genlab.devices import check_fits, resolve_device
-from genlab.errors import ConfigError, GenlabError
+from genlab.errors import ConfigError, GenlabError, GenlabWarning
 from genlab.rng import make_generator
 from genlab.runs import LOG, MODEL, Run
 
 # Called after each epoch of a training loop with (epoch, its result); what it returns joins the progress bar.
 OnEpoch = Callable[[int, Any], "dict[str, Any] | None"]
+T = TypeVar("T")
+
+TENSORBOARD = "tensorboard"  # RUN/tensorboard/: the event files of --tensorboard
 
 
 @dataclass
@@ -40,6 +45,8 @@ class TrainConfig(Config):
                                    check=positive, identity=False)
     checkpoint_minutes: float = option(10.0, "... and after any epoch that ends this many minutes after the last one",
                                        check=positive, identity=False)
+    tensorboard: bool = option(False, "also write every number of log.jsonl as a TensorBoard scalar into "
+                               "RUN/tensorboard/ (needs pip install genlab[tensorboard])", identity=False)
 
 
 @dataclass
@@ -79,6 +86,13 @@ class Session:
     config: TrainConfig
     resumed: Checkpoint | None = None  # where training continues from (--resume)
     last_checkpoint: float = 0.0
+    scalars: TensorBoardScalars | None = None  # with --tensorboard
+
+    def log(self, entry: dict[str, Any]) -> None:
+        """Add one epoch's record to log.jsonl (with ``--tensorboard``, also its numbers as scalars)."""
+        self.run.append_log(entry)
+        if self.scalars is not None:
+            self.scalars.add(self.run.log[-1])
 
     def elapsed(self) -> float:
         if self.device.type == "cuda":
@@ -107,8 +121,54 @@ class Session:
 
     def finish(self, **meta: Any) -> None:
         """Mark the run as finished (``meta`` such as ``train_time_s`` joins config.json) and drop its checkpoint."""
+        if self.scalars is not None:
+            self.scalars.close()
         self.run.update_meta(**meta)
         self.run.remove_checkpoint()
+
+
+class TensorBoardScalars:
+    """Log entries as TensorBoard scalars in ``RUN/tensorboard/``: every number of an entry (not its lists,
+    such as a DCGAN's loss curves) under its name, at its epoch as the step; a DBN's entries under
+    ``layer N/NAME``, since both layers count their epochs from 1. The event file is made at the first
+    entry and flushed after each one, so TensorBoard shows a run while it trains."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.writer: Any = None
+
+    def add(self, entry: dict[str, Any]) -> None:
+        if self.writer is None:
+            self.writer = summary_writer()(str(self.directory))
+        prefix = f"layer {entry['layer']}/" if "layer" in entry else ""
+        for name, value in entry.items():
+            if name not in ("epoch", "layer") and isinstance(value, int | float) and not isinstance(value, bool):
+                self.writer.add_scalar(prefix + name, value, entry["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def summary_writer() -> type:
+    """PyTorch's TensorBoard ``SummaryWriter``, or a one-line error saying how to install TensorBoard."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("--tensorboard: TensorBoard is not installed; pip install genlab[tensorboard]") from None
+    return SummaryWriter
+
+
+def tensorboard_scalars(run: Run) -> TensorBoardScalars:
+    """The scalars of ``run``, started again from its log.jsonl (after ``--resume`` the log holds only the epochs
+    up to the checkpoint, and so will the event files)."""
+    directory = run.path / TENSORBOARD
+    shutil.rmtree(directory, ignore_errors=True)
+    scalars = TensorBoardScalars(directory)
+    for entry in run.log:
+        scalars.add(entry)
+    return scalars
 
 
 def start(
@@ -129,6 +189,8 @@ def start(
     dev = resolve_device(device)
     if getattr(config, "compile", False):
         accel.check_compile(dev)  # before anything is written
+    if config.tensorboard:
+        summary_writer()  # installed? (before anything is written)
     source = data.resolve(config.dataset, data_dir)
     train = data.load_split(source, "train", dev, limit=config.limit)
     test = data.load_split(source, "test", dev)
@@ -142,7 +204,8 @@ def start(
         started = time.perf_counter() - checkpoint[1]["time_s"]
         run.truncate_log(checkpoint[1]["log_length"])
         resumed = Checkpoint(checkpoint[1]["phase"], checkpoint[1]["epoch"], checkpoint[0], checkpoint[1], dev)
-        return Session(run, dev, make_generator(config.seed, dev), source, train, test, started, config, resumed)
+        return Session(run, dev, make_generator(config.seed, dev), source, train, test, started, config, resumed,
+                       scalars=tensorboard_scalars(run) if config.tensorboard else None)
     run = Run.create(
         out,
         family,
@@ -159,7 +222,9 @@ def start(
         device=str(dev),
         overwrite=overwrite,
     )
-    return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter(), config)
+    shutil.rmtree(run.path / TENSORBOARD, ignore_errors=True)  # the scalars of a run overwritten here
+    return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter(), config,
+                   scalars=tensorboard_scalars(run) if config.tensorboard else None)
 
 
 def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str], device: torch.device
@@ -196,21 +261,88 @@ def training_memory(shapes: dict[str, tuple[int, ...]], batch_size: int, pixels:
     return 4 * 4 * (params + batch_size * (pixels + units))
 
 
-def epoch_bar(n: int, desc: str, progress: bool = True, compiling: bool = False, first: int = 1) -> tqdm:
-    """A progress bar over epochs ``first`` to n; set its postfix with each epoch's numbers. ``compiling``
-    says on the bar that the first epoch includes compiling the step."""
-    bar = tqdm(range(first, n + 1), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True, leave=True,
-               initial=first - 1, total=n)
-    if compiling:
-        bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
-    return bar
+class EpochBar:
+    """A progress bar over the steps (minibatches) of epochs ``first`` to ``epochs``, ``per_epoch`` each, with the
+    epoch in its description, so that it moves within a long epoch. Iterate over it for the epochs and wrap each
+    epoch's minibatches in :meth:`steps`; a fast path that runs a whole epoch at once moves it by the epoch. It
+    draws no random numbers, and with ``progress=False`` prints nothing."""
+
+    def __init__(self, epochs: int, per_epoch: int, desc: str, progress: bool = True, compiling: bool = False,
+                 first: int = 1, unit: str = "minibatch") -> None:
+        self.epochs, self.per_epoch, self.desc, self.first = epochs, per_epoch, desc, first
+        self.bar = tqdm(total=epochs * per_epoch, initial=(first - 1) * per_epoch, desc=self.describe(first),
+                        unit=unit, disable=not progress, dynamic_ncols=True, leave=True)
+        if compiling:
+            self.bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
+
+    def __iter__(self) -> Iterator[int]:
+        for epoch in range(self.first, self.epochs + 1):
+            self.bar.set_description(self.describe(epoch))
+            yield epoch
+            self.bar.update(epoch * self.per_epoch - self.bar.n)  # the rest of the epoch
+        self.bar.close()
+
+    def describe(self, epoch: int) -> str:
+        """The bar's description during ``epoch``."""
+        return f"{self.desc} epoch {epoch}/{self.epochs}"
+
+    def steps(self, items: Iterable[T]) -> Iterator[T]:
+        """``items`` (an epoch's minibatches, or a DCGAN's iterations), moving the bar by one after each."""
+        for item in items:
+            yield item
+            self.bar.update()
+
+    def show(self, numbers: dict[str, Any]) -> None:
+        """Show an epoch's numbers beside the bar."""
+        self.bar.set_postfix(numbers)
 
 
-def end_epoch(bar: tqdm, shown: dict[str, Any], on_epoch: OnEpoch | None, epoch: int, result: Any) -> None:
+def steps_per_epoch(images: int, batch_size: int, per_step: int = 1) -> int:
+    """An epoch's steps (updates): its minibatches of ``batch_size`` of the ``images``, ``per_step`` at a time
+    (a DCGAN's ``d_steps``)."""
+    return math.ceil(math.ceil(images / batch_size) / per_step)
+
+
+def epoch_bar(epochs: int, images: int, batch_size: int, desc: str, progress: bool = True, compiling: bool = False,
+              first: int = 1, per_step: int = 1, unit: str = "minibatch") -> EpochBar:
+    """The :class:`EpochBar` of epochs over ``images`` in steps of ``per_step`` minibatches of ``batch_size``;
+    ``compiling`` says on it that the first epoch includes compiling the step."""
+    return EpochBar(epochs, steps_per_epoch(images, batch_size, per_step), desc, progress, compiling, first, unit)
+
+
+def end_epoch(bar: EpochBar, shown: dict[str, Any], on_epoch: OnEpoch | None, epoch: int, result: Any) -> None:
     """After an epoch: ``on_epoch(epoch, result)`` (logging, checkpoints, evaluation), and the numbers for the bar."""
     if on_epoch is not None:
         shown.update(on_epoch(epoch, result) or {})
-    bar.set_postfix(shown)
+    bar.show(shown)
+
+
+class FewUpdatesWarning(GenlabWarning):
+    """A training run makes too few parameter updates to learn anything."""
+
+
+def warn_if_few_updates(what: str, epochs: int, images: int, batch_size: int, enough: int, per_step: int = 1,
+                        unit: tuple[str, str] = ("minibatch", "minibatches"), outcome: str = "results will be noise",
+                        ) -> None:
+    """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``, singular
+    and plural) of ``per_step`` minibatches of ``batch_size`` make fewer than the ``enough`` updates that ``what``
+    needs, and say what to change (``outcome`` says what happens otherwise)."""
+    per_epoch = steps_per_epoch(images, batch_size, per_step)
+    updates = epochs * per_epoch
+    if updates >= enough:
+        return
+    advice = f"use --epochs {math.ceil(enough / per_epoch)}"
+    smaller = images * epochs // (enough * per_step)  # a minibatch size that makes about enough updates
+    if smaller >= 10:
+        advice += f" or a smaller --batch-size (e.g. --batch-size {smaller // 10 * 10})"
+    steps = counted(per_epoch, *unit) + (f" of {per_step} minibatches" if per_step > 1 else "")
+    warnings.warn(f"{what}: only {updates} updates ({counted(epochs, 'epoch', 'epochs')} x {steps} of {batch_size}); "
+                  f"{outcome}: {advice}", FewUpdatesWarning, stacklevel=2)
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 Train = TypeVar("Train", bound=Callable[..., Run])

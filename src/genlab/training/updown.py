@@ -31,7 +31,12 @@ from genlab.training.session import (
     leaves_nothing_half_made,
     start,
     stopped_when_not_finite,
+    warn_if_few_updates,
 )
+
+# Fewer up-down steps than this barely fine-tune: the number of a DBN layer's (up-down's own was not measured)
+ENOUGH_UPDATES = train_dbn.ENOUGH_UPDATES
+
 
 
 @dataclass
@@ -58,10 +63,10 @@ def fit(
     """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities) for epochs ``first_epoch`` to
     ``config.epochs``; returns per-epoch wake reconstruction errors."""
     errors = []
-    bar = epoch_bar(config.epochs, "up-down", progress, first=first_epoch)
+    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "up-down", progress, first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
-        for idx in data.batch_indices(x.shape[0], config.batch_size, generator):
+        for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
             total += updown_minibatch(model, data.rows(x, idx), config.lr, config.cd_k, generator,
                                       config.sample_predictions)
         error = total.item() / x.numel()
@@ -95,12 +100,14 @@ def train(
     eval_gen = torch.Generator(device=s.device).manual_seed(config.seed + 1)
     generators = {"train": s.generator, "eval": eval_gen}
     model = UpDownDBN.from_dbn(train_dbn.load(parent, s.device))
+    warn_if_few_updates("dbn-finetune", config.epochs, len(s.train), config.batch_size, ENOUGH_UPDATES,
+                        outcome="the fine-tuning will hardly change the DBN")
     if s.resumed is not None:
         model.load_state_dict(s.resumed.part("model"))
         s.resumed.restore_generators(generators)
 
     def log_epoch(epoch: int, error: float) -> None:
-        s.run.append_log({"epoch": epoch, "recon_error": error,
+        s.log({"epoch": epoch, "recon_error": error,
                           "test_recon_error": recon_error(model, test_x, eval_gen), "time_s": s.elapsed()})
         s.run.save_model(model.tensors())
         s.checkpoint("up-down", epoch, {"model": model.state_dict()}, generators)
