@@ -8,10 +8,12 @@ import json
 import os
 import signal
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import write_dataset
 
 from genlab import cli
 from genlab.errors import GenlabError
@@ -24,6 +26,7 @@ from genlab.lab.executor import Job, LocalExecutor, Place, Step, lab_id, pack_ru
 from genlab.lab.presets import Preset, rbm_preset
 from genlab.runs import MODEL, is_finished
 from genlab.training.dbn import DBNConfig
+from genlab.training.updown import FinetuneConfig
 from genlab.training.rbm import RBMConfig
 
 
@@ -50,12 +53,19 @@ def run_stamps(out: Path) -> dict[str, int]:
     return {p.name: (p / MODEL).stat().st_mtime_ns for p in (out / "runs").iterdir()}
 
 
-@pytest.fixture
-def sequential(tiny_dataset, tmp_path, monkeypatch) -> tuple[Preset, Path]:
-    """The tiny RBM lab run one run after another, as without an executor."""
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory) -> tuple[Preset, Path]:
+    """The tiny RBM lab run one run after another, as without an executor (once for this module)."""
+    root = tmp_path_factory.mktemp("sequential")
+    preset = tiny_rbm_preset(write_dataset(root / "tiny"))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(lab_rbm, "GENERATION", Generation(n=3))
+        return preset, lab_rbm.run(preset, root / "lab", device="cpu", progress=False)
+
+
+@pytest.fixture(autouse=True)
+def few_generation_chains(monkeypatch):
     monkeypatch.setattr(lab_rbm, "GENERATION", Generation(n=3))
-    preset = tiny_rbm_preset(tiny_dataset)
-    return preset, lab_rbm.run(preset, tmp_path / "sequential", device="cpu", progress=False)
 
 
 def side_by_side(preset: Preset, out: Path, executor) -> tuple[int, Path]:
@@ -72,6 +82,46 @@ def test_jobs_2_gives_the_sequential_results_and_a_second_call_trains_nothing(se
     stamps = run_stamps(tmp_path / "jobs")
     ran, _ = side_by_side(preset, tmp_path / "jobs", LocalExecutor(2))
     assert ran == 0 and run_stamps(tmp_path / "jobs") == stamps
+
+
+class InThisProcess:
+    """An executor that runs each step here, at once, and records the order of the steps."""
+
+    ships_runs = False
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def threads(self) -> int:
+        return 1
+
+    def submit(self, place: Place, step: Step, ancestors: list[bytes]) -> Future:
+        self.steps.append(step)
+        future: Future = Future()
+        future.set_result(work(place, step, ancestors))
+        return future
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stacked_run_is_submitted_after_its_parent_on_top_of_its_finished_run(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(Lab, "evaluate", lambda lab, run, config: {})  # the order of training is what counts here
+    preset = Preset("tiny", {"rbm": RBMConfig(dataset=str(tiny_dataset), hidden=8, epochs=1),
+                             "dbn": DBNConfig(dataset=str(tiny_dataset), top_hidden=6, epochs=1),
+                             "finetune": FinetuneConfig(dataset=str(tiny_dataset), epochs=1)},
+                    EvalConfig(test_limit=50, ais_runs=4, ais_betas=40, samples=0), "tiny")
+    executor = InThisProcess()
+    lab = Lab(tmp_path / "lab", "tiny", "cpu", progress=False)
+    # lab all: the fine-tuning lab's RBM 1 and DBN are the DBN lab's
+    assert train_all([*lab_dbn.plan_dbn(preset), *lab_dbn.plan_finetune(preset)], lab, executor, "cpu") == 4
+    rbm, dbn, wide, finetune = executor.steps
+    assert [s.family for s in executor.steps] == ["rbm", "dbn", "dbn", "dbn-finetune"]
+    rbm_run = lab.train("rbm", rbm.config)
+    assert dbn.config == lab_dbn.stacked_config(preset.runs["dbn"], rbm_run)
+    assert wide.config.top_hidden == 28 * 28 and finetune.ancestors == (lab.run_path("dbn", dbn.config).name, rbm_run.path.name)
+    assert finetune.config == lab_dbn.finetune_config(preset.runs["finetune"], lab.train("dbn", dbn.config))
+    assert lab.trained == 0
 
 
 def test_a_run_failing_twice_stops_the_lab_naming_it_and_keeps_the_finished_runs(tiny_dataset, tmp_path):
@@ -147,23 +197,21 @@ def test_executor_ray_gives_the_sequential_results_and_a_second_call_trains_noth
     assert ray_cluster.is_initialized()  # a Ray the executor did not start is left running
 
 
-def killed_the_first_time(marker: str, place: Place, step: Step, ancestors: list[bytes]) -> bytes | None:
-    """:func:`work`, except that the worker process is killed the first time."""
-    if not os.path.exists(marker):
-        Path(marker).touch()
+def killed_the_first_time(place: Place, step: Step, ancestors: list[bytes]) -> bytes | None:
+    """:func:`work`, except that the worker process is killed the first time (it leaves OUT/killed-once)."""
+    marker = Path(place.out) / "killed-once"
+    if not marker.exists():
+        marker.touch()
         os.kill(os.getpid(), signal.SIGKILL)
     return work(place, step, ancestors)
 
 
 def test_a_killed_ray_worker_task_is_retried(ray_cluster, tiny_dataset, tmp_path):
-    from functools import partial
-
     from genlab.lab.executor import RayExecutor
 
     executor = RayExecutor(None)
-    marker = tmp_path / "killed-once"
-    executor.remote = ray_cluster.remote(partial(killed_the_first_time, str(marker))).options(num_cpus=1, max_retries=0)
+    executor.remote = ray_cluster.remote(killed_the_first_time).options(num_cpus=1, max_retries=0)
     job = Job("rbm", RBMConfig(dataset=str(tiny_dataset), hidden=4, epochs=1), "killed once")
     lab = Lab(tmp_path / "lab", "tiny", "cpu", progress=False)
     assert train_all([job], lab, executor, "cpu") == 1
-    assert marker.exists() and is_finished(lab.run_path("rbm", job.config))
+    assert (lab.out / "killed-once").exists() and is_finished(lab.run_path("rbm", job.config))

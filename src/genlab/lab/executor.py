@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -308,36 +308,6 @@ def make_executor(jobs: int | None, executor: str | None, address: str | None, d
 # ----------------------------------------------------------------------------- the schedule
 
 
-@dataclass
-class Schedule:
-    """The jobs of a lab and what has become of each."""
-
-    lab: Lab
-    jobs: list[Job]
-    done: dict[tuple[str, ...], Path] = field(default_factory=dict)  # job key -> its finished run
-    classifiers: dict[str, bool] = field(default_factory=dict)  # data set -> ready
-
-    def ready(self, job: Job) -> bool:
-        parent_done = job.parent is None or job.parent.key in self.done
-        return parent_done and (not needs_classifier(job) or self.classifiers.get(job.config.dataset, False))
-
-    def step(self, job: Job) -> Step:
-        parent = None if job.parent is None else Run.open(self.done[job.parent.key])
-        ancestors = []
-        j = job
-        while j.parent is not None:
-            ancestors.append(self.done[j.parent.key].name)
-            j = j.parent
-        return Step(job.family, job.resolve(parent), job.label, job.eval, tuple(ancestors))
-
-    def finished(self, step: Step) -> bool:
-        """Whether the step's run is trained and, where asked, evaluated with its eval config."""
-        path = self.lab.run_path(step.family, step.config)
-        if not is_finished(path):
-            return False
-        return step.eval is None or (Run.open(path).read_eval() or {}).get("eval_config") == step.eval.to_dict()
-
-
 def needs_classifier(job: Job) -> bool:
     return job.eval is not None and job.eval.samples > 0
 
@@ -349,71 +319,109 @@ def train_all(jobs: Iterable[Job], lab: Lab, executor: Executor, device: str) ->
     A step that fails is submitted once more; when it fails again the running steps are stopped
     and a one-line :class:`GenlabError` names its run. Every finished run stays in the lab.
     """
-    schedule = Schedule(lab, unique(jobs))
     place = Place(str(lab.out.resolve()), lab.preset, device, None if lab.data_dir is None else str(lab.data_dir),
                   lab_id(lab.out), executor.threads())
-    datasets = {job.config.dataset for job in schedule.jobs if needs_classifier(job)}
-    waiting = list(schedule.jobs)
-    running: dict[Future, tuple[Job | None, Step, int]] = {}
-    ran = 0
-    bar = tqdm(total=len(waiting) + len(datasets), desc=f"lab {lab.preset}", unit="run", disable=not lab.progress,
-               file=sys.stderr, dynamic_ncols=True)
-
-    def say(message: str) -> None:
-        """One line above the overall bar."""
-        if lab.progress:
-            bar.write(f"[lab {lab.preset}] {message}", file=sys.stderr)
-
-    def submit(job: Job | None, step: Step, attempt: int) -> None:
-        ancestors = [] if not executor.ships_runs else [pack_run(lab.out / "runs" / name) for name in step.ancestors]
-        running[executor.submit(place, step, ancestors)] = (job, step, attempt)
-
+    schedule = Schedule(lab, executor, place, unique(jobs))
     try:
-        for dataset in sorted(datasets):
-            if cached(classifier_dir(data.resolve(dataset, lab.data_dir), ClassifierConfig()), ClassifierConfig()):
-                schedule.classifiers[dataset] = True
-                bar.update()
-            else:
-                submit(None, Step("", None, classifier=dataset), 0)
-        started = time.perf_counter()
-        while waiting or running:
-            for job in [j for j in waiting if schedule.ready(j)]:
-                waiting.remove(job)
-                step = schedule.step(job)
-                if schedule.finished(step):
-                    schedule.done[job.key] = lab.run_path(step.family, step.config)
-                    bar.update()
-                else:
-                    submit(job, step, 0)
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job, step, attempt = running.pop(future)
-                try:
-                    packed = future.result()
-                except Exception as e:  # noqa: BLE001 - any failure of the worker: retried, then reported
-                    message = one_line(e)
-                    if attempt < RETRIES:
-                        say(f"{step.name} failed ({message}); trying it once more")
-                        submit(job, step, attempt + 1)
-                        continue
-                    raise GenlabError(f"lab run {step.name} failed twice, the last time with: {message}") from None
-                ran += 1
-                bar.update()
-                if job is None:
-                    schedule.classifiers[step.classifier] = True
-                    say(f"finished the {step.name} ({time.perf_counter() - started:.0f} s)")
-                    continue
-                path = lab.run_path(step.family, step.config)
-                if packed is not None:
-                    unpack_run(lab.out / "runs", packed)
-                schedule.done[job.key] = path
-                say(f"finished {step.name} -> {path.name} ({time.perf_counter() - started:.0f} s)")
+        return schedule.run()
     finally:
-        bar.close()
+        schedule.bar.close()
         executor.close()
-    return ran
+
+
+class Schedule:
+    """The jobs of a lab, submitted to an executor as their parents finish."""
+
+    def __init__(self, lab: Lab, executor: Executor, place: Place, jobs: list[Job]) -> None:
+        self.lab, self.executor, self.place = lab, executor, place
+        self.waiting = jobs
+        self.done: dict[tuple[str, ...], Path] = {}  # job key -> its finished run
+        self.classifiers = {job.config.dataset: False for job in jobs if needs_classifier(job)}  # data set -> ready
+        self.running: dict[Future, tuple[Job | None, Step, int]] = {}  # -> (job, its step, attempt)
+        self.ran = 0
+        self.started = time.perf_counter()
+        self.bar = tqdm(total=len(jobs) + len(self.classifiers), desc=f"lab {lab.preset}", unit="run",
+                        disable=not lab.progress, file=sys.stderr, dynamic_ncols=True)
+
+    def run(self) -> int:
+        """Every job trained; returns how many steps ran."""
+        for dataset in sorted(self.classifiers):
+            if cached(classifier_dir(data.resolve(dataset, self.lab.data_dir), ClassifierConfig()), ClassifierConfig()):
+                self.classifiers[dataset] = True
+                self.bar.update()
+            else:
+                self.submit(None, Step("", None, classifier=dataset))
+        while True:
+            self.submit_ready()
+            if not self.running:
+                return self.ran
+            finished, _ = wait(self.running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                self.collect(future)
+
+    def ready(self, job: Job) -> bool:
+        parent_done = job.parent is None or job.parent.key in self.done
+        return parent_done and self.classifiers.get(job.config.dataset, True)
+
+    def submit_ready(self) -> None:
+        """Submit every job whose parent is done; a job whose run is finished (and evaluated) is done at once."""
+        for job in [j for j in self.waiting if self.ready(j)]:
+            self.waiting.remove(job)
+            step = self.step(job)
+            if self.finished(step):
+                self.done[job.key] = self.lab.run_path(step.family, step.config)
+                self.bar.update()
+            else:
+                self.submit(job, step)
+
+    def step(self, job: Job) -> Step:
+        parent = None if job.parent is None else Run.open(self.done[job.parent.key])
+        ancestors, below = [], job.parent
+        while below is not None:
+            ancestors.append(self.done[below.key].name)
+            below = below.parent
+        return Step(job.family, job.resolve(parent), job.label, job.eval, tuple(ancestors))
+
+    def finished(self, step: Step) -> bool:
+        """Whether the step's run is trained and, where asked, evaluated with its eval config."""
+        path = self.lab.run_path(step.family, step.config)
+        if not is_finished(path):
+            return False
+        return step.eval is None or (Run.open(path).read_eval() or {}).get("eval_config") == step.eval.to_dict()
+
+    def submit(self, job: Job | None, step: Step, attempt: int = 0) -> None:
+        runs = self.lab.out / "runs"
+        ancestors = [pack_run(runs / name) for name in step.ancestors] if self.executor.ships_runs else []
+        self.running[self.executor.submit(self.place, step, ancestors)] = (job, step, attempt)
+
+    def collect(self, future: Future) -> None:
+        """A step's outcome: its run copied back where it was trained elsewhere, or the step tried once more."""
+        job, step, attempt = self.running.pop(future)
+        try:
+            packed = future.result()
+        except Exception as e:  # noqa: BLE001 - any failure of the worker: retried, then reported
+            if attempt < RETRIES:
+                self.say(f"{step.name} failed ({one_line(e)}); trying it once more")
+                self.submit(job, step, attempt + 1)
+                return
+            raise GenlabError(f"lab run {step.name} failed twice, the last time with: {one_line(e)}") from None
+        self.ran += 1
+        self.bar.update()
+        seconds = f"({time.perf_counter() - self.started:.0f} s)"
+        if job is None:
+            self.classifiers[step.classifier] = True
+            self.say(f"finished the {step.name} {seconds}")
+            return
+        if packed is not None:
+            unpack_run(self.lab.out / "runs", packed)
+        path = self.lab.run_path(step.family, step.config)
+        self.done[job.key] = path
+        self.say(f"finished {step.name} -> {path.name} {seconds}")
+
+    def say(self, message: str) -> None:
+        """One line above the overall bar."""
+        if self.lab.progress:
+            self.bar.write(f"[lab {self.lab.preset}] {message}", file=sys.stderr)
 
 
 def one_line(e: BaseException) -> str:
