@@ -22,12 +22,22 @@ from genlab.figures.rbm import Generation
 from genlab.lab import dbn as lab_dbn
 from genlab.lab import rbm as lab_rbm
 from genlab.lab.core import Lab
-from genlab.lab.executor import Job, LocalExecutor, Place, Step, lab_id, pack_run, train_all, unpack_run, work
+from genlab.lab.executor import (
+    Job,
+    LocalExecutor,
+    Place,
+    Step,
+    lab_id,
+    pack_run,
+    train_all,
+    unpack_run,
+    work,
+)
 from genlab.lab.presets import Preset, rbm_preset
 from genlab.runs import MODEL, is_finished
 from genlab.training.dbn import DBNConfig
-from genlab.training.updown import FinetuneConfig
 from genlab.training.rbm import RBMConfig
+from genlab.training.updown import FinetuneConfig
 
 
 def tiny_rbm_preset(dataset: Path) -> Preset:
