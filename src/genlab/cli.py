@@ -134,6 +134,14 @@ def lab_options(p_lab: argparse.ArgumentParser) -> None:
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)
     p_lab.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_lab.add_argument("--jobs", type=int, metavar="N",
+                       help="train up to N runs at once, each in its own process on this machine (default: one after another)")
+    p_lab.add_argument("--executor", choices=["local", "ray"],
+                       help="local (processes on this machine; --jobs N of them, default one per CPU) or ray (every run "
+                            "a Ray task; needs pip install 'genlab[ray]') (default: one run after another, no executor)")
+    p_lab.add_argument("--address", metavar="ADDR",
+                       help="with --executor ray: the Ray cluster to use (auto: the one this machine belongs to; "
+                            "default: a local Ray started for this call)")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -238,9 +246,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_lab(args: argparse.Namespace) -> int:
     from genlab.lab import run_lab
+    from genlab.lab.executor import make_executor
 
+    executor = make_executor(args.jobs, args.executor, args.address, args.device)
     out = run_lab(args.task, args.preset, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
-                  dataset=args.dataset, overrides=args.overrides)
+                  dataset=args.dataset, overrides=args.overrides, executor=executor)
     print(f"lab {args.task} ({args.preset}): results in {out}")
     return 0
 

@@ -17,26 +17,30 @@ from genlab.errors import ConfigError
 from genlab.lab import dbn, dcgan, rbm, vae
 from genlab.lab import overrides as overrides_module
 from genlab.lab.all import run_all
+from genlab.lab.core import Lab
+from genlab.lab.executor import Executor, train_all
 from genlab.lab.presets import NAMES, PRESETS
 from genlab.lab.task import Task
 
 # In the order 'lab all' runs them: later tasks re-use earlier runs (the DBN stacks on the RBM).
 TASKS: dict[str, Task] = {task.name: task for task in (
-    Task("rbm", rbm.run, PRESETS["rbm"]),
-    Task("dbn", dbn.run_dbn, PRESETS["dbn"]),
-    Task("dbn-finetune", dbn.run_finetune, PRESETS["dbn-finetune"]),
-    Task("vae", vae.run, PRESETS["vae"]),
-    Task("dcgan", dcgan.run, PRESETS["dcgan"]),
+    Task("rbm", rbm.run, PRESETS["rbm"], rbm.plan),
+    Task("dbn", dbn.run_dbn, PRESETS["dbn"], dbn.plan_dbn),
+    Task("dbn-finetune", dbn.run_finetune, PRESETS["dbn-finetune"], dbn.plan_finetune),
+    Task("vae", vae.run, PRESETS["vae"], vae.plan),
+    Task("dcgan", dcgan.run, PRESETS["dcgan"], dcgan.plan),
 )}
 ALL = "all"  # every task, then one report
 
 
 def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device = "auto",
             data_dir: str | Path | None = None, progress: bool = True, dataset: str | None = None,
-            overrides: Sequence[str] = ()) -> Path:
+            overrides: Sequence[str] = (), executor: Executor | None = None) -> Path:
     """``genlab lab TASK --preset NAME [--dataset NAME|DIR] [--set KEY=VALUE ...]``: the task's experiments (or
     every task's, for ``all``) with every run on ``dataset`` and the ``--set`` overrides
-    (:mod:`genlab.lab.overrides`); returns the output directory of the task (``OUT`` for ``all``)."""
+    (:mod:`genlab.lab.overrides`); returns the output directory of the task (``OUT`` for ``all``). With an
+    ``executor``, the task's runs are first trained side by side (:mod:`genlab.lab.executor`), then the task
+    re-uses them."""
     if preset not in NAMES:
         raise ConfigError(f"--preset: expected one of {', '.join(NAMES)}, got {preset!r}")
     if task != ALL and task not in TASKS:
@@ -46,5 +50,7 @@ def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device 
     dataset = overrides_module.dataset_option(dataset)
     presets = {t.name: overrides_module.customized(t.presets[preset], dataset, changes) for t in tasks}
     if task == ALL:
-        return run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress)
+        return run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress, executor=executor)
+    if executor is not None:
+        train_all(TASKS[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
     return TASKS[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)

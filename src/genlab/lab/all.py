@@ -12,6 +12,7 @@ from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.lab.core import Lab
 from genlab.lab.presets import Preset
+from genlab.lab.executor import Executor, train_all
 from genlab.lab.report import Table, load_results, write_combined_report
 from genlab.lab.task import Task
 from genlab.runs import Run
@@ -88,11 +89,14 @@ def samples_figure(models: list[tuple[str, Run]], path: Path, device: torch.devi
 
 
 def run_all(tasks: list[Task], presets: dict[str, Preset], out: Path, device: str | torch.device = "auto",
-            data_dir=None, progress: bool = True) -> Path:
+            data_dir=None, progress: bool = True, executor: Executor | None = None) -> Path:
     """``genlab lab all``: every task with its preset (task name -> preset, all of one name), in order (later
-    tasks re-use earlier runs: the DBN stacks on the RBM), then one report with the cross-model table."""
+    tasks re-use earlier runs: the DBN stacks on the RBM), then one report with the cross-model table. With an
+    ``executor``, every task's runs are first trained side by side."""
     preset = presets[tasks[0].name].name
     lab = Lab(out, preset, device, data_dir, progress)
+    if executor is not None:
+        train_all([job for task in tasks for job in task.plan(presets[task.name])], lab, executor, str(device))
     task_dirs = []
     for i, task in enumerate(tasks, 1):
         lab.say(f"=== task {i}/{len(tasks)}: {task.title} ===")

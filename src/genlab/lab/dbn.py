@@ -31,6 +31,7 @@ from genlab.figures.dbn import (
 )
 from genlab.files import write_json
 from genlab.lab.core import Lab
+from genlab.lab.executor import Job
 from genlab.lab.findings.dbn import comparison_table, layers, loglik_text
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section
@@ -58,8 +59,31 @@ def stacked_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
                         rbm_hidden=rbm.hidden, rbm_cd_k=rbm.cd_k)
 
 
+def wide_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
+    """SPEC 2.4's DBN on a finished RBM run: as many top hidden units as pixels, W2 starting as W1^T."""
+    return stacked_config(base.replace(top_hidden=train_dbn.image_size(rbm_run), top_init="transpose"), rbm_run)
+
+
 def finetune_config(base: FinetuneConfig, dbn_run: Run) -> FinetuneConfig:
     return base.replace(dbn=str(dbn_run.path.resolve()), dbn_sha256=model_sha256(dbn_run))
+
+
+def stack_jobs(p: Preset) -> tuple[Job, Job]:
+    """RBM 1 and the DBN on it, as both labs train them (for :mod:`genlab.lab.executor`)."""
+    rbm = Job("rbm", p.runs["rbm"], "(RBM 1, as in task 1)", p.eval)
+    return rbm, Job("dbn", p.runs["dbn"], "(task 2: the top RBM)", p.eval, rbm, stacked_config)
+
+
+def plan_dbn(p: Preset) -> list[Job]:
+    """The runs :func:`run_dbn` trains with the preset ``p``."""
+    rbm, dbn = stack_jobs(p)
+    return [rbm, dbn, Job("dbn", p.runs["dbn"], "(2.4: a top unit per pixel, W2 = W1^T)", p.eval, rbm, wide_config)]
+
+
+def plan_finetune(p: Preset) -> list[Job]:
+    """The runs :func:`run_finetune` trains with the preset ``p``."""
+    rbm, dbn = stack_jobs(p)
+    return [rbm, dbn, Job("dbn-finetune", p.runs["finetune"], "(task 3: up-down fine-tuning)", p.eval, dbn, finetune_config)]
 
 
 
@@ -99,8 +123,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
     lab = Lab(out, p.name, device, data_dir, progress)
     s = train_stack(lab, p)
     pixels = s.rbm.n_visible  # SPEC 2.4: as many top hidden units as pixels, W2 starting as W1^T
-    wide = p.runs["dbn"].replace(top_hidden=pixels, top_init="transpose")
-    run_784 = lab.train("dbn", stacked_config(wide, s.rbm_run), f"(2.4: {pixels} top units, W2 = W1^T)")
+    run_784 = lab.train("dbn", wide_config(p.runs["dbn"], s.rbm_run), f"(2.4: {pixels} top units, W2 = W1^T)")
     dbn_784 = train_dbn.load(run_784, lab.device)
     results = {name: lab.evaluate(run, p.eval) for name, run in
                (("rbm", s.rbm_run), ("dbn", s.dbn_run), ("dbn_784", run_784))}

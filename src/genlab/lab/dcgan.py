@@ -21,6 +21,7 @@ from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.figures.dcgan import curve, d_outputs_figure, losses_figure
 from genlab.lab.core import Lab
+from genlab.lab.executor import Job
 from genlab.lab.findings.dcgan import FCD, FCD_FLOOR, compare_observations, reference_observation, runs_label, summary_table
 from genlab.lab.presets import DCGAN_VARIANTS as VARIANTS
 from genlab.lab.presets import Preset
@@ -42,6 +43,13 @@ def samples_grid(
     images = sample_images(run, n, seed, device)
     return plots.grid_figure(images, path, nrow=10, title=title or f"{n} samples ({run.family})",
                              scale=plots.scale_for(images.shape[-1]))
+
+
+def plan(p: Preset) -> list[Job]:
+    """The runs :func:`run` trains with the preset ``p`` (for :mod:`genlab.lab.executor`)."""
+    base = p.runs["reference"]
+    return [*(Job("dcgan", base.replace(**change), label, p.eval) for label, _, change in VARIANTS),
+            Job("vae", p.runs["vae"], "(the VAE of task 4, for comparison)")]
 
 
 def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str | Path | None = None,

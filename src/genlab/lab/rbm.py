@@ -26,6 +26,7 @@ from genlab.figures.rbm import (
     weights_figure,
 )
 from genlab.lab.core import Lab, config_key
+from genlab.lab.executor import Job
 from genlab.lab.findings.rbm import (
     Result,
     buildup_observations,
@@ -134,6 +135,16 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     report.write(task)
     lab.say(f"done: {lab.trained} runs trained, {lab.reused} re-used; report in {task / 'report.md'}")
     return task
+
+
+def plan(p: Preset) -> list[Job]:
+    """The runs :func:`run` trains with the preset ``p`` (for :mod:`genlab.lab.executor`)."""
+    base = p.runs["reference"]
+    variants = [("reference", base), ("real-valued v", base.replace(binarize=False)),
+                *((f"k={k}", base.replace(cd_k=k)) for k in p.compare["cd_k"]),
+                *((f"lr={lr:g}", base.replace(lr=lr)) for lr in p.compare["lr"]),
+                *((f"{n} hidden", base.replace(hidden=n)) for n in p.compare["hidden"])]
+    return [Job("rbm", config, label, p.eval) for label, config in variants]
 
 
 def comparison_figures(rs: list[Result], test: ImageSet, figures: Path, tag: str) -> list[Figure]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from genlab.lab.executor import Job
 from genlab.lab.presets import Preset
 
 # Each task's title, in the reports and in ``genlab lab --help``.
@@ -26,6 +27,7 @@ class Task:
     name: str
     run: RunTask
     presets: dict[str, Preset]
+    plan: Callable[[Preset], list[Job]]  # the runs ``run`` trains, for training them side by side
 
     @property
     def title(self) -> str:

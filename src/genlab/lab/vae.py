@@ -16,6 +16,7 @@ from genlab import data
 from genlab.figures import plots
 from genlab.figures.vae import figure_names, standard_figures
 from genlab.lab.core import Lab
+from genlab.lab.executor import Job
 from genlab.lab.findings.vae import COLUMNS, Measured, observations
 from genlab.lab.presets import Preset
 from genlab.lab.report import Figure, Section, Table
@@ -32,6 +33,11 @@ def run_figures(run: Run, device: torch.device, data_dir=None) -> dict[str, Path
         test = data.load_split(run.data_source(data_dir), "test", device)
         standard_figures(train_vae.load(run, device), test, run.figures, make_generator(run.config["seed"] + 1, device))
     return paths
+
+
+def plan(p: Preset) -> list[Job]:
+    """The runs :func:`run` trains with the preset ``p`` (for :mod:`genlab.lab.executor`)."""
+    return [Job("vae", config, f"({label})", p.eval) for label, config in p.runs.items()]
 
 
 def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None, progress: bool = True) -> Path:
