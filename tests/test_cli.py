@@ -221,7 +221,7 @@ def test_eval_prints_a_note_after_its_results_when_the_log_likelihood_has_no_low
     # as if Gibbs chains had found a state above both AIS estimates (tests/evaluation/test_notes.py builds one)
     monkeypatch.setattr(ais, "log_z_floor", lambda *args, **kwargs: 1000.0)
     code, out, err = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0",
-                             "--ais-runs", "5", "--ais-betas", "20")
+                             "--ais-runs", "5", "--ais-betas", "20", "--raise-betas", "0")
     results = json.loads(out)
     assert code == 0 and results["test_loglik_low"] is None and len(results["notes"]) == 1
     assert err.startswith("note: test_loglik_low is null: the test log-likelihood is at most ")
