@@ -61,3 +61,18 @@ def test_an_interrupted_run_with_a_checkpoint_is_resumed_to_the_same_weights(tin
     run = lab.train("rbm", cfg)
     assert len(resumed_epochs) == 3  # only epoch 3 was trained again
     assert (run.path / "model.safetensors").read_bytes() == (whole.path / "model.safetensors").read_bytes()
+
+
+def test_the_tiny_preset_trains_without_warnings_about_short_runs(tiny_dataset, tmp_path):
+    import warnings
+
+    from genlab.lab.core import Lab
+    from genlab.training.rbm import RBMConfig
+    from genlab.training.session import FewUpdatesWarning
+
+    config = RBMConfig(dataset=str(tiny_dataset), hidden=8, epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Lab(tmp_path / "tiny", "tiny", "cpu", progress=False).train("rbm", config)
+        Lab(tmp_path / "quick", "quick", "cpu", progress=False).train("rbm", config)
+    assert [type(w.message) for w in caught].count(FewUpdatesWarning) == 1  # the quick lab's only
