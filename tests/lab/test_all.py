@@ -1,4 +1,5 @@
-"""genlab lab all --preset tiny: every task, the cross-model table and the combined page, opened in Chromium."""
+"""genlab lab all --preset tiny: every task, the cross-model table and the combined page, opened in Chromium
+(on the first 2,000 training and 500 test images of MNIST, a data set of their own)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,17 @@ from genlab.lab.all import SUMMARY_COLUMNS
 MODELS = ["RBM (reference)", "DBN 784-100-100", "DBN + up-down fine-tuning", "VAE (20-D latent)", "VAE (2-D latent)", "DCGAN"]
 
 
-def lab_all_command(out: Path, data_dir: Path, cache: Path) -> int:
-    with pytest.MonkeyPatch.context() as mp:  # a private cache: the metrics classifier is trained there once
-        mp.setenv("HOME", str(cache))
+def lab_all_command(out: Path, dataset: Path, cache: Path) -> int:
+    with pytest.MonkeyPatch.context() as mp:  # the test session's cache: the metrics classifier is trained once
         mp.setenv("GENLAB_CACHE_DIR", str(cache))
-        return main(["lab", "all", "--preset", "tiny", "--out", str(out), "--data-dir", str(data_dir), "--device", "cpu", "--quiet"])
+        return main(["lab", "all", "--preset", "tiny", "--out", str(out), "--dataset", str(dataset), "--device", "cpu", "--quiet"])
 
 
 @pytest.fixture(scope="module")
-def lab_all(mnist_dir, tmp_path_factory) -> Path:
+def lab_all(mnist_subset_dir, tmp_path_factory, shared_cache_dir) -> Path:
     """One run of ``genlab lab all --preset tiny`` on MNIST, shared by the tests below."""
     out = tmp_path_factory.mktemp("lab-all")
-    assert lab_all_command(out, mnist_dir, out.parent / "lab-all-cache") == 0
+    assert lab_all_command(out, mnist_subset_dir, shared_cache_dir) == 0
     return out
 
 
@@ -55,10 +55,10 @@ def test_lab_all_writes_every_task_and_one_row_per_model(lab_all):
     assert (lab_all / "figures" / "samples_side_by_side.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_lab_all_is_resumable_without_training_or_evaluating_again(lab_all, mnist_dir):
+def test_lab_all_is_resumable_without_training_or_evaluating_again(lab_all, mnist_subset_dir, shared_cache_dir):
     runs = sorted((lab_all / "runs").iterdir())
     stamps = [(r / name).stat().st_mtime_ns for r in runs for name in ("model.safetensors", "eval.json") if (r / name).exists()]
-    assert lab_all_command(lab_all, mnist_dir, lab_all.parent / "lab-all-cache") == 0
+    assert lab_all_command(lab_all, mnist_subset_dir, shared_cache_dir) == 0
     assert sorted((lab_all / "runs").iterdir()) == runs
     assert [(r / name).stat().st_mtime_ns for r in runs for name in ("model.safetensors", "eval.json") if (r / name).exists()] == stamps
 
@@ -71,16 +71,16 @@ def test_lab_all_report_renders_in_chromium(lab_all):
     assert seen["tables"] >= 1 + len(TASKS)  # the cross-model table and at least one per task
 
 
-def test_sample_quality_is_compared_at_one_sample_count(lab_all, mnist_dir, monkeypatch):
+def test_sample_quality_is_compared_at_one_sample_count(lab_all, monkeypatch, shared_cache_dir):
     from genlab.lab.all import at_equal_sample_count, headline_runs
     from genlab.lab.core import Lab
 
-    monkeypatch.setenv("GENLAB_CACHE_DIR", str(lab_all.parent / "lab-all-cache"))  # the classifier trained above
+    monkeypatch.setenv("GENLAB_CACHE_DIR", str(shared_cache_dir))  # the classifier trained above
     models = headline_runs([lab_all / task for task in TASKS])
     name, run = models[-1]
     measured = run.read_eval()
     run.read_eval = lambda: {**measured, "metric_samples": 2 * measured["metric_samples"], "frechet_classifier_distance": -1.0}  # as if measured at 1,000
-    evals, n, test = at_equal_sample_count(models, Lab(lab_all, "tiny", "cpu", mnist_dir, progress=False))
+    evals, n, test = at_equal_sample_count(models, Lab(lab_all, "tiny", "cpu", None, progress=False))
     assert (n, test) == (measured["metric_samples"], measured["metric_test_images"]) == (500, 500)
     assert evals[name]["metric_samples"] == 500 and evals[name]["frechet_classifier_distance"] == pytest.approx(measured["frechet_classifier_distance"], rel=1e-6)
     floors = {(tuple(ev["metric_sample_size"]), ev["frechet_classifier_distance_floor"]) for ev in evals.values()}

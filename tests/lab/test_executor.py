@@ -4,15 +4,18 @@ back where a worker does not share the lab directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from helpers import write_dataset
 
 from genlab import cli
@@ -65,12 +68,31 @@ def run_stamps(out: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory) -> tuple[Preset, Path]:
-    """The tiny RBM lab run one run after another, as without an executor (once for this module)."""
+    """The tiny RBM lab run one run after another, as without an executor (once for this module), with one
+    thread as each of the executors' workers: CPU kernels sum in an order that depends on the thread count, so
+    runs trained with other counts differ in rounding (about 1e-8 here)."""
     root = tmp_path_factory.mktemp("sequential")
     preset = tiny_rbm_preset(write_dataset(root / "tiny"))
-    with pytest.MonkeyPatch.context() as m:
+    with pytest.MonkeyPatch.context() as m, one_thread():
         m.setattr(lab_rbm, "GENERATION", Generation(n=3))
         return preset, lab_rbm.run(preset, root / "lab", device="cpu", progress=False)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def driver_on_one_thread():
+    """The driver's own work (the task's figures and tables after the runs) on one thread too."""
+    with one_thread():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,11 @@ from genlab.lab.presets import PRESETS, vae_preset
 from genlab.training.vae import VAEConfig
 
 
-def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys):
+def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys,
+                                                                          shared_cache):
     longer = VAEConfig(latent=3, targets="binarized", batch_size=100, epochs=1, limit=300)
-    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 300, EvalConfig(iwae_k=5), "a test", longer=longer))
+    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 300, EvalConfig(iwae_k=5, samples=200), "a test",
+                                                           longer=longer))
     argv = ["lab", "vae", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--device", "cpu", "--quiet"]
     assert main(argv) == 0
     task = tmp_path / "vae"

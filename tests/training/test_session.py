@@ -154,7 +154,8 @@ def test_the_lab_presets_quick_and_full_never_warn():
     for task, presets in PRESETS.items():
         for name in ("quick", "full"):
             for config in presets[name].runs.values():
-                variants = [config.replace(**change) for *_, change in DCGAN_VARIANTS] if task == "dcgan" else [config]
+                dcgan = task == "dcgan" and hasattr(config, "d_steps")  # (the DCGAN lab also trains a VAE)
+                variants = [config.replace(**change) for *_, change in DCGAN_VARIANTS] if dcgan else [config]
                 assert [w for variant in variants for w in few_updates_warnings(variant)] == [], (task, name)
 
 

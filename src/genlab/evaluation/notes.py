@@ -93,7 +93,8 @@ def quick_note(config: EvalConfig) -> list[str]:
         return []
     test = f"the first {config.test_limit:,}" if config.test_limit else f"every {QUICK_TEST_STRIDE}th"
     return [
-        f"A quick evaluation (--quick): AIS of {config.ais_runs} x {config.ais_betas:,}, IWAE k = {config.iwae_k:,}, "
+        f"A quick evaluation (--quick): AIS of {config.ais_runs} x {config.ais_betas:,}, RAISE of {config.raise_betas:,}, "
+        f"IWAE k = {config.iwae_k:,}, "
         f"{config.samples:,} samples and {test} test image; its numbers are less precise than a default "
         "evaluation's and compare only with other quick evaluations."
     ]

@@ -322,11 +322,13 @@ def train_all(jobs: Iterable[Job], lab: Lab, executor: Executor, device: str) ->
     place = Place(str(lab.out.resolve()), lab.preset, device, None if lab.data_dir is None else str(lab.data_dir),
                   lab_id(lab.out), executor.threads())
     schedule = Schedule(lab, executor, place, unique(jobs))
+    threads = torch.get_num_threads()
     try:
         return schedule.run()
     finally:
         schedule.bar.close()
         executor.close()
+        torch.set_num_threads(threads)  # as before, whatever a step run here or the executor's start-up set
 
 
 class Schedule:
