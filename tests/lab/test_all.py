@@ -47,7 +47,7 @@ def test_lab_all_writes_every_task_and_one_row_per_model(lab_all):
     assert rows["DCGAN"]["test log-likelihood (nats)"] is None
     for model, row in rows.items():  # every model's samples measured; the log-likelihoods are finite and negative
         assert row["FCD"] > 0 and 1 <= row["classifier score"] <= 10, model
-        assert row["parameters"] > 0 and float(row["training time (s)"]) > 0, model
+        assert row["parameters"] > 0 and float(row["training time (s)"]) >= 0, model  # tiny runs may show 0.0 s
         if row["test log-likelihood (nats)"] is not None:
             assert -800 < row["test log-likelihood (nats)"] < 0, model
     md = (lab_all / "report.md").read_text()
