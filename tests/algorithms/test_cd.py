@@ -10,20 +10,25 @@ from genlab.algorithms.cd import CD, CDState, cd_update, rbm_step, start_centred
 from genlab.models.rbm import RBM
 
 
+def replayed_cd1(before: dict, v0: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The chain of a CD-1 update from the RBM ``before`` with the generator of ``seed``, its random draws
+    replayed (u < p for h0, then for v1): (p(h | v0), v1, p(h | v1))."""
+    g = torch.Generator().manual_seed(seed)
+    old = RBM.from_tensors(before)
+    ph0 = old.p_h(v0)
+    h0 = (torch.rand(ph0.shape, generator=g, dtype=torch.float64) < ph0).double()
+    pv1 = old.p_v(h0)
+    v1 = (torch.rand(pv1.shape, generator=g, dtype=torch.float64) < pv1).double()
+    return ph0, v1, old.p_h(v1)
+
+
 def test_cd1_update_matches_the_spec_formula():
     """dW = lr (v0^T p(h|v0) - v1^T p(h|v1)) / N etc., with the chain's own samples replayed."""
     rbm = RBM(6, 4, init_std=0.5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     before = {k: v.clone() for k, v in rbm.tensors().items()}
     v0 = torch.bernoulli(torch.full((8, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(1))
     cd_update(rbm, v0, CD(k=1, lr=0.1), torch.Generator().manual_seed(2))
-    # replay the same random draws: u < p for h0, then for v1
-    g = torch.Generator().manual_seed(2)
-    old = RBM.from_tensors(before)
-    ph0 = old.p_h(v0)
-    h0 = (torch.rand(ph0.shape, generator=g, dtype=torch.float64) < ph0).double()
-    pv1 = old.p_v(h0)
-    v1 = (torch.rand(pv1.shape, generator=g, dtype=torch.float64) < pv1).double()
-    ph1 = old.p_h(v1)
+    ph0, v1, ph1 = replayed_cd1(before, v0, seed=2)
     assert torch.allclose(rbm.W - before["W"], 0.1 * (v0.T @ ph0 - v1.T @ ph1) / 8)
     assert torch.allclose(rbm.v_bias - before["v_bias"], 0.1 * (v0 - v1).mean(0))
     assert torch.allclose(rbm.h_bias - before["h_bias"], 0.1 * (ph0 - ph1).mean(0))
@@ -128,13 +133,7 @@ def test_the_centred_update_is_the_published_update_in_the_centred_parameters():
     state = CDState(offsets={"v_offset": mu.clone(), "h_offset": lam.clone()})
     cd_update(rbm, v0, CD(k=1, lr=0.1, centering=True, offset_rate=0.05), torch.Generator().manual_seed(2), state)
 
-    g = torch.Generator().manual_seed(2)
-    old = RBM.from_tensors(before)
-    ph0 = old.p_h(v0)
-    h0 = (torch.rand(ph0.shape, generator=g, dtype=torch.float64) < ph0).double()
-    pv1 = old.p_v(h0)
-    v1 = (torch.rand(pv1.shape, generator=g, dtype=torch.float64) < pv1).double()
-    ph1 = old.p_h(v1)
+    ph0, v1, ph1 = replayed_cd1(before, v0, seed=2)
     mu = 0.95 * mu + 0.05 * v0.mean(0)
     lam = 0.95 * lam + 0.05 * ph0.mean(0)
     W, b_c, c_c = before["W"], before["v_bias"] + before["W"] @ lam, before["h_bias"] + before["W"].T @ mu

@@ -24,6 +24,7 @@ from genlab.files import save_tensors
 from genlab.models.rbm import RBM
 from genlab.training import dbn as train_dbn
 from genlab.training import dcgan as train_dcgan
+from genlab.algorithms.cd import rbm_step
 from genlab.training import rbm as train_rbm
 from genlab.training import updown as train_updown
 from genlab.training import vae as train_vae
@@ -64,17 +65,22 @@ def test_a_failed_command_keeps_a_directory_it_did_not_make(parent_with_nan_weig
     assert code == 1 and out.is_dir()
 
 
-def test_an_interrupted_run_keeps_its_finished_epochs(tiny_dataset, tmp_path, monkeypatch):
+def interrupt_rbm_in_epoch_2(monkeypatch) -> None:
+    """Make RBM training raise KeyboardInterrupt at the first minibatch of epoch 2 (3 minibatches an epoch)."""
     calls = []
+    step = train_rbm.rbm_step
 
     def interrupt_in_epoch_2(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 4:  # 3 minibatches an epoch
+        if len(calls) == 4:
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    step = train_rbm.rbm_step
     monkeypatch.setattr(train_rbm, "rbm_step", interrupt_in_epoch_2)
+
+
+def test_an_interrupted_run_keeps_its_finished_epochs(tiny_dataset, tmp_path, monkeypatch):
+    interrupt_rbm_in_epoch_2(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train_rbm.train(RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset)), tmp_path / "run", device="cpu",
                         progress=False)
@@ -255,20 +261,11 @@ def scalars_of(run_dir: Path) -> dict[tuple[str, int], float]:
 
 
 def test_a_run_resumed_with_tensorboard_holds_the_scalars_of_every_epoch(tiny_dataset, tmp_path, monkeypatch):
-    calls = []
-
-    def interrupt_in_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 4:  # 3 minibatches an epoch
-            raise KeyboardInterrupt
-        return step(*args, **kwargs)
-
-    step = train_rbm.rbm_step
     config = RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset))
-    monkeypatch.setattr(train_rbm, "rbm_step", interrupt_in_epoch_2)
+    interrupt_rbm_in_epoch_2(monkeypatch)
     with pytest.raises(KeyboardInterrupt), pytest.warns(FewUpdatesWarning):
         train_rbm.train(config, tmp_path / "run", device="cpu", progress=False)
-    monkeypatch.setattr(train_rbm, "rbm_step", step)
+    monkeypatch.setattr(train_rbm, "rbm_step", rbm_step)  # the plain step again
     with pytest.warns(FewUpdatesWarning):
         run = train_rbm.train(config.replace(tensorboard=True), tmp_path / "run", device="cpu", progress=False,
                               resume=True)
