@@ -95,6 +95,9 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
+    # the lab's question this experiment answers, and the answer in prose from this run's measurements
+    question: str = ""
+    answer: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +131,8 @@ class TaskReport:
                     "figures": [{"path": _rel(f.path, base), "caption": f.caption} for f in s.figures],
                     "tables": [t.to_dict() for t in s.tables],
                     "observations": s.observations,
+                    "question": s.question,
+                    "answer": s.answer,
                 }
                 for s in self.sections
             ],
@@ -168,13 +173,14 @@ nav.toc > ol > li { margin: .3em 0; }
 details { margin: .4em 0; font-size: 0.88em; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; }
 .observations li { margin: .2em 0; }
+.answer { border-left: 3px solid #88a; padding: .1em 1em; background: #f8f8fc; }
 .meta { color: #555; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
   nav.toc { break-after: page; background: none; }
   .task { break-before: page; }
   h1, h2, h3, caption { break-after: avoid; page-break-after: avoid; }
-  figure, table, tr, pre, .observations li { break-inside: avoid; page-break-inside: avoid; }
+  figure, table, tr, pre, .observations li, .answer p { break-inside: avoid; page-break-inside: avoid; }
   figure img { max-height: 22cm; width: auto; border: none; }
   a { color: inherit; text-decoration: none; }
 }
@@ -255,6 +261,10 @@ def task_html(results: dict[str, Any], task_dir: Path, prefix: str = "", level: 
         if s.get("observations"):
             items = "".join(f"<li>{html.escape(o)}</li>" for o in s["observations"])
             parts.append(f'<ul class="observations">{items}</ul>')
+        if s.get("answer"):
+            paragraphs = [f"<strong>Question.</strong> {html.escape(s['question'])}"] + [
+                ("<strong>Answer.</strong> " if i == 0 else "") + html.escape(a) for i, a in enumerate(s["answer"])]
+            parts.append('<div class="answer">' + "".join(f"<p>{p}</p>" for p in paragraphs) + "</div>")
     return "\n".join(parts)
 
 
@@ -272,6 +282,10 @@ def task_markdown(results: dict[str, Any], prefix: str = "", level: int = 2) -> 
         for t in s.get("tables", []):
             out += [Table(**t).markdown(), ""]
         out += [f"- {o}" for o in s.get("observations", [])]
+        if s.get("answer"):
+            out += ([""] if out[-1] else []) + [f"**Question.** {s['question']}", ""]
+            for i, a in enumerate(s["answer"]):
+                out += [("**Answer.** " if i == 0 else "") + a, ""]
         out.append("")
     return "\n".join(out)
 
