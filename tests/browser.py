@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -49,3 +50,18 @@ def check_in_browser(page: Path, screenshot: Path) -> dict:
         return {"widths": widths, "tables": tables, "errors": errors}
     finally:
         driver.quit()
+
+
+def pdf_pages(path: Path) -> int:
+    """The number of pages of a PDF file, after checking that it is one (header and end-of-file marker)."""
+    raw = path.read_bytes()
+    assert raw.startswith(b"%PDF-") and raw.rstrip().endswith(b"%%EOF"), path
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", raw))
+
+
+def need_browser() -> None:
+    """Skip (or fail, with GENLAB_REQUIRE_BROWSER set) where no Chromium can print."""
+    if shutil.which("chromium") is None and not os.environ.get("GENLAB_CHROME"):
+        if os.environ.get("GENLAB_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (GENLAB_REQUIRE_BROWSER is set)")
+        pytest.skip("chromium not installed (Debian package chromium)")

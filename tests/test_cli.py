@@ -228,7 +228,7 @@ def test_eval_prints_a_note_after_its_results_when_the_log_likelihood_has_no_low
     assert " ".join(err.split()) == " ".join(("note: " + results["notes"][0]).split())  # the note, wrapped
 
 
-def test_eval_quick_records_its_sizes_and_says_so_and_a_quiet_eval_prints_nothing_else(capsys, tiny_dataset, tmp_path):
+def test_eval_quick_records_its_sizes_and_protocol_and_says_so_and_a_quiet_eval_prints_nothing_else(capsys, tiny_dataset, tmp_path):
     run = tmp_path / "run"
     assert run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset), "--hidden", "8",
                    "--epochs", "1", "--quiet", "--device", "cpu")[0] == 0
@@ -242,6 +242,8 @@ def test_eval_quick_records_its_sizes_and_says_so_and_a_quiet_eval_prints_nothin
     config = results["eval_config"]
     assert config["quick"] is True and (config["ais_runs"], config["ais_betas"], config["iwae_k"]) == (100, 4000, 500)
     assert config["samples"] == 0  # given, so kept
+    assert results["protocol"]["test_split"] == "test set of 100 images, every 5th (20) measured"
+    assert results["protocol"]["estimator"] == "exact (every hidden state summed)"  # 8 hidden units
     assert err.startswith("note: A quick evaluation (--quick)") and results["notes"][0].startswith("A quick evaluation")
 
 

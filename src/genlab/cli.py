@@ -134,6 +134,8 @@ def lab_options(p_lab: argparse.ArgumentParser) -> None:
     p_lab.add_argument("--device", default="auto", help=DEVICE_HELP)
     p_lab.add_argument("--data-dir", help=DATA_DIR_HELP)
     p_lab.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_lab.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (a hand-in: table of "
+                       "contents, each task on new pages) with headless Chromium or Chrome, found on PATH or at $GENLAB_CHROME")
     p_lab.add_argument("--jobs", type=int, metavar="N",
                        help="train up to N runs at once, each in its own process on this machine (default: one after another)")
     p_lab.add_argument("--executor", choices=["local", "ray"],
@@ -250,8 +252,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
     executor = make_executor(args.jobs, args.executor, args.address, args.device)
     out = run_lab(args.task, args.preset, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
-                  dataset=args.dataset, overrides=args.overrides, executor=executor)
-    print(f"lab {args.task} ({args.preset}): results in {out}")
+                  dataset=args.dataset, overrides=args.overrides, executor=executor, pdf=args.pdf)
+    print(f"lab {args.task} ({args.preset}): results in {out}" + (", report.pdf written" if args.pdf else ""))
     return 0
 
 

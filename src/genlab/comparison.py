@@ -4,7 +4,7 @@
 directory), ``family``, each training option whose value is not the same in every run, each evaluation
 option that differs between the runs that have an eval.json (``eval.NAME``; ``eval.quick`` whenever an
 evaluation was quick), and the numbers of eval.json that any of the runs has, in the order of
-:data:`NUMBERS`. What a run lacks (no eval.json yet, an option of another family) is None.
+:data:`NUMBERS`, then the ``protocol`` of their log-likelihoods in one line. What a run lacks (no eval.json yet, an option of another family) is None.
 :func:`table_text` and :func:`write_csv` show the rows.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genlab.evaluation.protocol import protocol_line
 from genlab.files import write_bytes
 from genlab.runs import Run
 
@@ -41,6 +42,8 @@ def compare(runs: Sequence[Run]) -> list[dict[str, Any]]:
         row.update({name: config.get(name) for name in differing(configs)})
         row.update({f"eval.{name}": eval_config.get(name) for name in eval_options(eval_configs)})
         row.update({name: results.get(name) for name in NUMBERS if any(name in e for e in evals)})
+        if any("protocol" in e for e in evals):  # how the log-likelihoods were measured, in one line
+            row["protocol"] = protocol_line(results["protocol"]) if "protocol" in results else None
         rows.append(row)
     return rows
 

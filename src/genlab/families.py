@@ -26,6 +26,7 @@ from genlab.evaluation import rbm as evaluate_rbm
 from genlab.evaluation import vae as evaluate_vae
 from genlab.evaluation.config import EvalConfig, measured_images, quick_sizes
 from genlab.evaluation.notes import interval_notes, quick_note
+from genlab.evaluation.protocol import protocol
 from genlab.figures.plots import as_images
 from genlab.metrics.quality import draw_samples, sample_quality
 from genlab.rng import make_generator
@@ -112,7 +113,8 @@ def evaluate(
     started = time.perf_counter()
     source = run.data_source(data_dir)
     train = data.load_split(source, "train", dev, limit=run.config.get("limit"))
-    test = measured_images(data.load_split(source, "test", dev), config)
+    all_test = data.load_split(source, "test", dev)
+    test = measured_images(all_test, config)
     model = family.load(run, dev)
     results: dict[str, Any] = {"family": run.family} if unfinished is None else {"family": run.family,
                                                                                   "unfinished": unfinished}
@@ -120,6 +122,8 @@ def evaluate(
     if config.samples > 0:
         results.update(evaluate_samples(run, config, dev, data_dir, progress))
     results["test_images"] = len(test)
+    if "test_loglik" in results:
+        results["protocol"] = protocol(run.family, run.config, results, config, len(test), len(all_test))
     results["notes"] = interval_notes(results) + quick_note(config)
     results["eval_config"] = config.to_dict()
     results["eval_time_s"] = round(time.perf_counter() - started, 2)

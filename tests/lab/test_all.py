@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import ARTIFACTS, check_in_browser
+from browser import ARTIFACTS, check_in_browser, need_browser, pdf_pages
 from helpers import unformatted_placeholders
 
 from genlab.cli import main
 from genlab.lab import TASKS
 from genlab.lab.all import SUMMARY_COLUMNS
+from genlab.lab.pdf import print_pdf
 
 MODELS = ["RBM (reference)", "DBN 784-100-100", "DBN + up-down fine-tuning", "VAE (20-D latent)", "VAE (2-D latent)", "DCGAN"]
 
@@ -94,3 +95,10 @@ def test_no_report_holds_an_unformatted_placeholder_and_pages_link_their_figures
         assert unformatted_placeholders(page.read_text()) == [], page
     combined = (lab_all / "report.html").read_text()
     assert "base64" not in combined and len(combined) < 500_000 and combined.count('<nav class="toc">') == 1
+
+
+@pytest.mark.browser
+def test_lab_all_report_prints_to_a_pdf_with_each_task_on_new_pages(lab_all):
+    need_browser()
+    pdf = print_pdf(lab_all / "report.html", lab_all / "report.pdf")
+    assert pdf_pages(pdf) >= 1 + len(TASKS)

@@ -19,6 +19,7 @@ from genlab.lab import overrides as overrides_module
 from genlab.lab.all import run_all
 from genlab.lab.core import Lab
 from genlab.lab.executor import Executor, train_all
+from genlab.lab.pdf import find_browser, print_pdf
 from genlab.lab.presets import NAMES, PRESETS
 from genlab.lab.task import Task
 
@@ -35,12 +36,13 @@ ALL = "all"  # every task, then one report
 
 def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device = "auto",
             data_dir: str | Path | None = None, progress: bool = True, dataset: str | None = None,
-            overrides: Sequence[str] = (), executor: Executor | None = None) -> Path:
+            overrides: Sequence[str] = (), executor: Executor | None = None, pdf: bool = False) -> Path:
     """``genlab lab TASK --preset NAME [--dataset NAME|DIR] [--set KEY=VALUE ...]``: the task's experiments (or
     every task's, for ``all``) with every run on ``dataset`` and the ``--set`` overrides
     (:mod:`genlab.lab.overrides`); returns the output directory of the task (``OUT`` for ``all``). With an
     ``executor``, the task's runs are first trained side by side (:mod:`genlab.lab.executor`), then the task
-    re-uses them."""
+    re-uses them. With ``pdf``, the report is also printed to ``report.pdf`` beside ``report.html``
+    (:mod:`genlab.lab.pdf`; the browser is looked for before anything is trained)."""
     if preset not in NAMES:
         raise ConfigError(f"--preset: expected one of {', '.join(NAMES)}, got {preset!r}")
     if task != ALL and task not in TASKS:
@@ -49,8 +51,13 @@ def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device 
     changes = overrides_module.parse(overrides, [t.presets[preset] for t in tasks])
     dataset = overrides_module.dataset_option(dataset)
     presets = {t.name: overrides_module.customized(t.presets[preset], dataset, changes) for t in tasks}
+    browser = find_browser() if pdf else None
     if task == ALL:
-        return run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress, executor=executor)
-    if executor is not None:
-        train_all(TASKS[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
-    return TASKS[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
+        result = run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress, executor=executor)
+    else:
+        if executor is not None:
+            train_all(TASKS[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
+        result = TASKS[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
+    if browser is not None:
+        print_pdf(result / "report.html", result / "report.pdf", browser)
+    return result

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.protocol import protocol_line
 from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.lab.core import Lab
@@ -21,6 +22,7 @@ SUMMARY_COLUMNS = [
     "model",
     "test log-likelihood (nats)",
     "obtained by",
+    "conservative estimate (nats)",
     "FCD",
     "FCD floor (real data)",
     "classifier score",
@@ -30,6 +32,7 @@ SUMMARY_COLUMNS = [
     "parameters",
     "training time (s)",
     "device",
+    "log-likelihood protocol",
 ]
 
 
@@ -39,6 +42,7 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
         name,
         ev.get("test_loglik"),
         ev.get("test_loglik_method", "n/a"),
+        ev.get("test_loglik_conservative"),
         ev.get("frechet_classifier_distance"),
         ev.get("frechet_classifier_distance_floor"),
         ev.get("classifier_score"),
@@ -48,6 +52,7 @@ def summary_row(name: str, run: Run, ev: dict[str, Any]) -> list[Any]:
         ev.get("n_params"),
         None if run.meta.get("train_time_s") is None else f"{run.meta['train_time_s']:.1f}",
         run.meta.get("device"),
+        protocol_line(ev["protocol"]) if "protocol" in ev else "n/a",
     ]
 
 
@@ -109,7 +114,9 @@ def run_all(tasks: list[Task], presets: dict[str, Preset], out: Path, device: st
         SUMMARY_COLUMNS,
         [summary_row(name, run, evals[name]) for name, run in models],
         note="test log-likelihood on the test set binarised once with a fixed seed: exact or AIS for the RBM, "
-        "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs; "
+        "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs, each "
+        "with its protocol (last column); the conservative estimate is a stochastic lower bound (RAISE, or the "
+        "bound with an exact log Z) beside the AIS-based numbers, which can be optimistic; "
         f"FCD (the Frechet distance on the features of genlab's own classifier of the data set, not the Inception FID of "
         f"papers), its floor, the classifier score and the label coverage use that classifier{samples_note}; "
         "n/a where a measure does not apply.",

@@ -1,0 +1,83 @@
+"""The protocol of a log-likelihood: what was measured, on which data, by which estimator.
+
+Published MNIST log-likelihoods differ by about 2 nats between static binarisation (one fixed sample of
+the data) and dynamic binarisation (a fresh sample every minibatch), and more between estimators, so a
+number is comparable only to numbers of the same protocol. :func:`protocol` writes it down beside every
+log-likelihood of ``eval.json``; :func:`protocol_line` is its one-line form for tables and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genlab.data import BINARIZE_SEED
+from genlab.evaluation.config import QUICK_TEST_STRIDE, EvalConfig
+
+
+def training_binarisation(family: str, train_config: dict[str, Any]) -> str:
+    """How the training images were made binary: ``dynamic`` (a fresh Bernoulli sample of the pixels every
+    minibatch) or ``none`` (the grey values themselves)."""
+    if family == "rbm":
+        return "dynamic" if train_config.get("binarize", True) else "none"
+    if family == "vae":
+        return "dynamic" if train_config.get("targets") == "binarized" else "none"
+    return "dynamic"  # a DBN's layers and up-down fine-tuning sample v from the pixels every minibatch
+
+
+def estimator(results: dict[str, Any]) -> str:
+    """The estimator of ``test_loglik`` with its sample counts, e.g. 'AIS, 100 runs x 14,500 distributions'."""
+    method = results.get("test_loglik_method")
+    if method == "exact":
+        return "exact (every hidden state summed)"
+    if method == "ais":
+        return f"AIS, {results['ais_runs']:,} runs x {results['ais_betas']:,} distributions"
+    if method == "bound":
+        return (f"variational lower bound, {results['bound_samples']:,} samples of q(h1|v) per image, log Z of the top "
+                f"RBM by {_log_z(results)}")
+    if method == "iwae":
+        return f"IWAE, k = {results['iwae_k']:,} importance samples per image"
+    return str(method)
+
+
+def _log_z(results: dict[str, Any]) -> str:
+    if results.get("log_z_method") == "ais":
+        return f"AIS ({results['ais_runs']:,} runs x {results['ais_betas']:,} distributions)"
+    return str(results.get("log_z_method", "exact enumeration"))
+
+
+def conservative_estimator(results: dict[str, Any]) -> str | None:
+    method = results.get("conservative_method")
+    if method == "raise":
+        runs = results.get("raise_runs", 1)
+        return f"RAISE, {results['raise_betas']:,} distributions, {runs:,} walk{'' if runs == 1 else 's'} per image"
+    return method
+
+
+def protocol(family: str, train_config: dict[str, Any], results: dict[str, Any], config: EvalConfig,
+             test_images: int, test_total: int) -> dict[str, Any]:
+    """The protocol of the log-likelihoods in ``results`` (the numbers of one evaluation)."""
+    if config.test_limit is not None:
+        selection = f"the first {test_images:,}"
+    elif config.quick:
+        selection = f"every {QUICK_TEST_STRIDE}th ({test_images:,})"
+    else:
+        selection = f"all {test_images:,}"
+    out: dict[str, Any] = {
+        "test_split": f"test set of {test_total:,} images, {selection} measured",
+        "test_binarisation": f"static (one Bernoulli sample of the pixels, seed {BINARIZE_SEED})",
+        "training_binarisation": training_binarisation(family, train_config),
+        "estimator": estimator(results),
+    }
+    conservative = conservative_estimator(results)
+    if conservative is not None:
+        out["conservative_estimator"] = conservative
+    return out
+
+
+def protocol_line(p: dict[str, Any]) -> str:
+    """The protocol in one line, e.g. 'static test binarisation, trained dynamic; all 10,000 test images; AIS, ...'."""
+    split = p["test_split"].split(", ", 1)[-1].removesuffix(" measured")
+    line = f"static test binarisation, trained {p['training_binarisation']}; {split} test images; {p['estimator']}"
+    if "conservative_estimator" in p:
+        line += f"; conservative: {p['conservative_estimator']}"
+    return line

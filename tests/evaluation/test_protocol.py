@@ -1,0 +1,48 @@
+"""genlab.evaluation.protocol: the protocol written beside every log-likelihood."""
+
+from __future__ import annotations
+
+from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.protocol import protocol, protocol_line, training_binarisation
+
+AIS = {"test_loglik": -100.0, "test_loglik_method": "ais", "ais_runs": 100, "ais_betas": 14500,
+       "test_loglik_conservative": -103.0, "conservative_method": "raise", "raise_betas": 1000, "raise_runs": 1}
+
+
+def test_training_binarisation_follows_each_familys_option() -> None:
+    assert training_binarisation("rbm", {"binarize": True}) == "dynamic"
+    assert training_binarisation("rbm", {"binarize": False}) == "none"
+    assert training_binarisation("vae", {"targets": "binarized"}) == "dynamic"
+    assert training_binarisation("vae", {"targets": "soft"}) == "none"
+    assert training_binarisation("dbn", {}) == training_binarisation("dbn-finetune", {}) == "dynamic"
+
+
+def test_an_rbm_evaluation_names_its_split_binarisations_and_both_estimators_with_their_counts() -> None:
+    p = protocol("rbm", {"binarize": True}, AIS, EvalConfig(), 10000, 10000)
+    assert p == {
+        "test_split": "test set of 10,000 images, all 10,000 measured",
+        "test_binarisation": "static (one Bernoulli sample of the pixels, seed 12345)",
+        "training_binarisation": "dynamic",
+        "estimator": "AIS, 100 runs x 14,500 distributions",
+        "conservative_estimator": "RAISE, 1,000 distributions, 1 walk per image",
+    }
+    assert protocol_line(p) == ("static test binarisation, trained dynamic; all 10,000 test images; AIS, 100 runs x "
+                                "14,500 distributions; conservative: RAISE, 1,000 distributions, 1 walk per image")
+
+
+def test_the_split_says_which_test_images_a_limited_or_quick_evaluation_measured() -> None:
+    iwae = {"test_loglik": -90.0, "test_loglik_method": "iwae", "iwae_k": 500}
+    quick = protocol("vae", {"targets": "soft"}, iwae, EvalConfig(quick=True), 2000, 10000)
+    assert quick["test_split"] == "test set of 10,000 images, every 5th (2,000) measured"
+    assert quick["estimator"] == "IWAE, k = 500 importance samples per image" and "conservative_estimator" not in quick
+    limited = protocol("vae", {"targets": "soft"}, iwae, EvalConfig(test_limit=300), 300, 10000)
+    assert limited["test_split"] == "test set of 10,000 images, the first 300 measured"
+
+
+def test_a_dbn_bound_names_its_samples_and_how_log_z_was_estimated() -> None:
+    bound = {"test_loglik": -95.0, "test_loglik_method": "bound", "bound_samples": 10, "log_z_method": "ais",
+             "ais_runs": 100, "ais_betas": 4000, "test_loglik_conservative": -96.0, "conservative_method": "exact"}
+    p = protocol("dbn", {}, bound, EvalConfig(), 10000, 10000)
+    assert p["estimator"] == ("variational lower bound, 10 samples of q(h1|v) per image, log Z of the top RBM by AIS "
+                              "(100 runs x 4,000 distributions)")
+    assert p["conservative_estimator"] == "exact"
