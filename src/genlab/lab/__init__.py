@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from genlab.errors import ConfigError
-from genlab.lab import dbn, dcgan, rbm, vae
+from genlab.lab import dbn, dcgan, literature, rbm, vae
 from genlab.lab import overrides as overrides_module
 from genlab.lab.all import run_all
 from genlab.lab.core import Lab
@@ -32,6 +32,9 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("dcgan", dcgan.run, PRESETS["dcgan"], dcgan.plan),
 )}
 ALL = "all"  # every task, then one report
+# Beyond the lab's tasks (not part of 'all'): the strong configurations against the literature.
+EXTRA: dict[str, Task] = {"literature": Task("literature", literature.run, literature.PRESETS, literature.plan)}
+PRESET_NAMES = tuple(dict.fromkeys([*NAMES, *(name for task in EXTRA.values() for name in task.presets)]))
 
 
 def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device = "auto",
@@ -43,11 +46,12 @@ def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device 
     ``executor``, the task's runs are first trained side by side (:mod:`genlab.lab.executor`), then the task
     re-uses them. With ``pdf``, the report is also printed to ``report.pdf`` beside ``report.html``
     (:mod:`genlab.lab.pdf`; the browser is looked for before anything is trained)."""
-    if preset not in NAMES:
-        raise ConfigError(f"--preset: expected one of {', '.join(NAMES)}, got {preset!r}")
-    if task != ALL and task not in TASKS:
-        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted([*TASKS, ALL]))}")
-    tasks = list(TASKS.values()) if task == ALL else [TASKS[task]]
+    known = {**TASKS, **EXTRA}
+    if task != ALL and task not in known:
+        raise ConfigError(f"TASK: unknown lab task {task!r}, expected one of {', '.join(sorted([*known, ALL]))}")
+    tasks = list(TASKS.values()) if task == ALL else [known[task]]
+    if preset not in tasks[0].presets:
+        raise ConfigError(f"--preset: lab {task} has the presets {', '.join(tasks[0].presets)}, got {preset!r}")
     changes = overrides_module.parse(overrides, [t.presets[preset] for t in tasks])
     dataset = overrides_module.dataset_option(dataset)
     presets = {t.name: overrides_module.customized(t.presets[preset], dataset, changes) for t in tasks}
@@ -56,8 +60,8 @@ def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device 
         result = run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress, executor=executor)
     else:
         if executor is not None:
-            train_all(TASKS[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
-        result = TASKS[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
+            train_all(known[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
+        result = known[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
     if browser is not None:
         print_pdf(result / "report.html", result / "report.pdf", browser)
     return result

@@ -16,6 +16,7 @@ TITLES = {
     "dbn-finetune": "Task 3: the DBN fine-tuned with the up-down algorithm",
     "vae": "Task 4: a variational autoencoder",
     "dcgan": "Task 5: a DCGAN",
+    "literature": "Beyond the lab: genlab's strongest models against the published log-likelihoods",
 }
 
 # run(preset, out, device=, data_dir=, progress=) -> the task's output directory
