@@ -7,6 +7,7 @@ what the textbook expects (a larger k not better, an interval that does not reso
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ def _shape_of(f: Filters) -> str:
             "(blurred digit templates or large blobs) rather than local strokes")
 
 
-def filter_numbers(f: Filters) -> str:
+def _filter_numbers(f: Filters) -> str:
     """The numbers of ``f`` in one sentence."""
     return (f"The median filter holds {f.localisation:.0%} of its weight energy inside its strongest "
             f"{f.window}x{f.window} square, against {f.noise_localisation:.0%} for a filter of pixel noise, and "
@@ -237,14 +238,15 @@ def _waste(f: Filters) -> str:
               f"above {DUPLICATE_COSINE})")
     if f.dead + f.duplicated == 0:
         return counts + ": every unit contributes a pattern of its own."
-    share = (f.dead + f.duplicated) / f.units
-    return counts + (f": {share:.0%} of the layer adds little of its own, capacity this training leaves unused "
-                     "(two units with equal weights get equal gradients, so nothing in CD pulls them apart).")
+    share = min(f.dead + f.duplicated, f.units) / f.units
+    twins = (" (two units with equal weights get equal gradients, so nothing in CD pulls them apart)"
+             if f.duplicated else "")
+    return counts + f": up to {share:.0%} of the layer adds little of its own, capacity this training leaves unused{twins}."
 
 
 def weights_answer(f: Filters, epochs: int) -> list[str]:
     """SPEC 1.1: what the reference run's weights show, from their numbers (``epochs``: of its training)."""
-    return [f"{filter_numbers(f)}; {_shape_of(f)} (after {plural(epochs, 'epoch')}).", _waste(f)]
+    return [f"{_filter_numbers(f)}; {_shape_of(f)} (after {plural(epochs, 'epoch')}).", _waste(f)]
 
 
 # ----------------------------------------------------------------------------- 1.2: how a reconstruction comes about
@@ -390,7 +392,7 @@ def _by(rs: Sequence[Result], setting: str) -> list[Result]:
 
 
 def _increasing(rs: Sequence[Result]) -> bool:
-    return all(_ll(b) > _ll(a) for a, b in zip(rs, rs[1:]))
+    return all(_ll(b) > _ll(a) for a, b in itertools.pairwise(rs))
 
 
 def _recon_remark(rs: Sequence[Result]) -> str:
