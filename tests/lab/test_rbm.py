@@ -142,7 +142,7 @@ def test_k_answer_confirms_cd_bias_shrinking_with_k_only_when_the_run_shows_it()
     falling = k_answer([fake("k=1", -120, cd_k=1), fake("k=3", -125, cd_k=3)])
     assert "contradicts the expectation: k=1 gave the highest likelihood; the test log-likelihood of k=1 is 5.00" in falling[1]
     peaked = k_answer([fake("k=1", -190, cd_k=1), fake("k=10", -124, cd_k=10), fake("k=25", -124.3, cd_k=25)])
-    assert "not monotonically: the best was k=10" in peaked[1] and "the intervals overlap" in peaked[1]
+    assert "helped up to k=10. A larger k than that did not improve on it" in peaked[1] and "the intervals overlap" in peaked[1]
 
 
 def test_binarize_answer_says_which_way_and_whether_the_intervals_resolve_it():
@@ -171,9 +171,14 @@ def test_hidden_answer_follows_the_likelihoods_and_reads_the_weights():
     by_label = {"25 hidden": broad, "500 hidden": local}
     more = hidden_answer([fake("500 hidden", -121, hidden=500), fake("25 hidden", -198, hidden=25)], by_label)
     assert "Every larger layer gave a higher likelihood" in more[1] and "smaller, more local pieces" in more[2]
+    assert "by size: 25 hidden 20% (0.80), 500 hidden 40% (0.80)" in more[2]
     assert "0 dead and 0 duplicated of 25, 30 dead and 4 duplicated of 500" in more[2]
     fewer = hidden_answer([fake("500 hidden", -200, hidden=500), fake("25 hidden", -190, hidden=25)], by_label)
     assert "contradicts the expectation that more units fit better: the test log-likelihood of 25 hidden" in fewer[1]
+    noisy = Filters(units=500, window=7, localisation=0.1, noise_localisation=0.09, smoothness=0.3, dead=0, duplicated=0)
+    clean = {"25 hidden": Filters(25, 7, 0.2, 0.09, 0.8, dead=0, duplicated=0), "500 hidden": noisy}
+    worse = hidden_answer([fake("25 hidden", -198, hidden=25), fake("500 hidden", -121, hidden=500)], clean)
+    assert "less local and noisier" in worse[2] and "No layer size has dead or duplicated units" in worse[2]
 
 
 def test_weights_answer_tells_trained_filters_from_noise():

@@ -424,9 +424,10 @@ def k_answer(rs: Sequence[Result]) -> list[str]:
                    "slower start, or the estimator's uncertainty, can outweigh it.")
     else:
         after = rs[rs.index(best) + 1:]
-        tail = f" Beyond it, {_versus(best, max(after, key=_ll))}" if after else ""
-        out.append(f"A larger k helped, but not monotonically: the best was {best.label}.{tail} {why} Once the "
-                   "chain mixes well enough, more steps buy little within this training.")
+        tail = (f" A larger k than that did not improve on it: {_versus(best, max(after, key=_ll))}" if after
+                else f" The ranking of the k below it is not monotone: {_ranking(rs)}.")
+        out.append(f"A larger k helped up to {best.label}.{tail} {why} Once the chain mixes well enough, more steps "
+                   "buy little within this training.")
     out.append(f"{_recon_remark(rs)} A larger k costs k Gibbs steps per update: {last.label} does "
                f"{last.run.config['cd_k'] // first.run.config['cd_k']}x the sampling of {first.label}.")
     return out
@@ -473,20 +474,27 @@ def hidden_answer(rs: Sequence[Result], filters_by_label: dict[str, Filters]) ->
         out.append(f"The likelihood does not simply rise with the layer's size: the best was {best.label}."
                    + (f" {_capital(_versus(best, large))}" if best is not large else ""))
     f_small, f_large = filters_by_label[small.label], filters_by_label[large.label]
-    weights = [f"In the weights: with {small.label} the median filter holds {f_small.localisation:.0%} of its energy "
-               f"in its strongest square (neighbour correlation {f_small.smoothness:.2f}), with {large.label} "
-               f"{f_large.localisation:.0%} ({f_large.smoothness:.2f})"]
+    sizes = ", ".join(f"{r.label} {filters_by_label[r.label].localisation:.0%} "
+                      f"({filters_by_label[r.label].smoothness:.2f})" for r in rs)
+    weights = [f"In the weights, the median filter's share of energy in its strongest square (and its neighbour "
+               f"correlation) by size: {sizes}"]
     if f_large.localisation > f_small.localisation * 1.1:
         weights.append("; a larger layer splits the digits into smaller, more local pieces, while a small one must "
                        "cover every digit with a few broad patterns.")
+    elif f_large.localisation < f_small.localisation / 1.1 and f_large.smoothness < f_small.smoothness - 0.1:
+        weights.append("; the larger layer's filters are less local and noisier, not more local: closer to pixel "
+                       "noise, as if, in the same number of updates, its many units had moved less far from their "
+                       "random start.")
     elif f_large.localisation < f_small.localisation / 1.1:
-        weights.append("; here the larger layer's filters are less local, not more: many of them have not moved "
-                       "far from their random start.")
+        weights.append("; the larger layer's filters are broader, not more local.")
     else:
         weights.append("; the sizes differ little in how local their filters are.")
-    waste = ", ".join(f"{filters_by_label[r.label].dead} dead and {filters_by_label[r.label].duplicated} duplicated "
-                      f"of {r.run.config['hidden']}" for r in rs)
-    weights.append(f" Units that add nothing of their own: {waste}.")
+    if any(f.dead or f.duplicated for f in filters_by_label.values()):
+        waste = ", ".join(f"{filters_by_label[r.label].dead} dead and {filters_by_label[r.label].duplicated} "
+                          f"duplicated of {r.run.config['hidden']}" for r in rs)
+        weights.append(f" Units that add nothing of their own: {waste}.")
+    else:
+        weights.append(" No layer size has dead or duplicated units.")
     out.append("".join(weights))
     return out
 
