@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genlab.figures.plots import hidden_grid_shape
-from genlab.figures.rbm import Generation, buildup
+from genlab.figures.rbm import Chains, Generation, buildup
 from genlab.models.rbm import RBM
 
 
@@ -30,3 +31,12 @@ def test_generation_set_states_follow_the_spec():
 
 def test_hidden_grid_is_as_square_as_possible():
     assert [hidden_grid_shape(n) for n in (100, 25, 50, 250, 500, 7)] == [(10, 10), (5, 5), (5, 10), (10, 25), (20, 25), (1, 7)]
+
+
+def test_chains_report_the_share_of_units_on_and_how_far_their_images_differ():
+    h = torch.tensor([[1.0, 0, 0, 0], [1, 1, 0, 0]])
+    same = torch.full((2, 5), 0.3)
+    assert Chains.of(h, same) == Chains(on=0.375, spread=0.0)
+    apart = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    assert Chains.of(h[:, :2], apart).spread == pytest.approx(2**-0.5)  # the standard deviation of {0, 1}
+    assert Chains.of(h[:1], apart[:1]).spread == 0.0  # one chain: nothing to differ from

@@ -44,7 +44,7 @@ from genlab.training.updown import FinetuneConfig
 
 
 def tiny_rbm_preset(dataset: Path) -> Preset:
-    """The RBM lab's experiments on a tiny data set: 5 runs of 1 epoch, no sample metrics."""
+    """The RBM lab's experiments on a tiny data set: 6 runs of 1 epoch, no sample metrics."""
     return rbm_preset("tiny", RBMConfig(dataset=str(dataset), hidden=8, epochs=1, batch_size=100),
                       EvalConfig(ais_runs=4, ais_betas=40, samples=0), cd_k=(1, 2), lr=(0.1, 0.3), hidden=(4, 8))
 
@@ -109,7 +109,7 @@ def side_by_side(preset: Preset, out: Path, executor) -> tuple[int, Path]:
 def test_jobs_2_gives_the_sequential_results_and_a_second_call_trains_nothing(sequential, tmp_path):
     preset, expected = sequential
     ran, task = side_by_side(preset, tmp_path / "jobs", LocalExecutor(2))
-    assert ran == 5  # reference, real-valued v, k=2, lr=0.3, 4 hidden (k=1, lr=0.1 and 8 hidden are the reference)
+    assert ran == 6  # reference, real-valued v, k=2, lr=0.3, 4 hidden, PCD (k=1, lr=0.1 and 8 hidden are the reference)
     assert comparable(task) == comparable(expected)
     stamps = run_stamps(tmp_path / "jobs")
     ran, _ = side_by_side(preset, tmp_path / "jobs", LocalExecutor(2))
@@ -222,7 +222,7 @@ def test_executor_ray_gives_the_sequential_results_and_a_second_call_trains_noth
 
     preset, expected = sequential
     ran, task = side_by_side(preset, tmp_path / "ray", RayExecutor(None))
-    assert ran == 5 and comparable(task) == comparable(expected)
+    assert ran == 6 and comparable(task) == comparable(expected)
     stamps = run_stamps(tmp_path / "ray")
     ran, _ = side_by_side(preset, tmp_path / "ray", RayExecutor(None))
     assert ran == 0 and run_stamps(tmp_path / "ray") == stamps

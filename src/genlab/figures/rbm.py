@@ -126,13 +126,28 @@ class Generation:
         return random, single, units
 
 
+@dataclass(frozen=True)
+class Chains:
+    """Where a set of Gibbs chains ended: what SPEC 1.7's answer reads from them."""
+
+    on: float  # the mean fraction of hidden units on in the final states
+    spread: float  # the mean over pixels of the standard deviation of p(v=1|h) across the chains (0: one image for all)
+
+    @staticmethod
+    def of(h: torch.Tensor, p: torch.Tensor) -> Chains:
+        """The chains whose final hidden states are the rows of ``h`` and whose p(v = 1 | h) are the rows of ``p``."""
+        spread = p.std(0).mean().item() if p.shape[0] > 1 else 0.0
+        return Chains(on=h.mean().item(), spread=spread)
+
+
 @torch.no_grad()
 def generation_figure(
-    rbm: RBM, path: Path, image_shape: tuple[int, int], generator: torch.Generator, spec: Generation = Generation()
-) -> tuple[Path, dict[str, float]]:
+    rbm: RBM, path: Path, image_shape: tuple[int, int], generator: torch.Generator, spec: Generation = Generation(),
+    title: str = "Generation",
+) -> tuple[Path, dict[str, Chains]]:
     """SPEC 1.7: chains from random and single-unit hidden inits; the set state, final h and p(v = 1 | h).
 
-    Returns the figure and the mean fraction of hidden units on at the end of each kind of chain.
+    Returns the figure and where each kind of chain ended, by the name of its initialisation.
     """
     random, single, units = spec.set_states(rbm.n_hidden, generator, rbm.W.device)
     grid = hidden_grid_shape(rbm.n_hidden)
@@ -140,17 +155,24 @@ def generation_figure(
     for name, h0 in ((f"{spec.fraction:.0%} on x{spec.gain:g}", random), (f"1 unit x{spec.strength:g}", single)):
         h, p = rbm.generate(h0, spec.steps, generator)
         rows += [(f"set h: {name}", h0.reshape(-1, *grid)), ("final h", h.reshape(-1, *grid)), ("p(v=1|h)", p.reshape(-1, *image_shape))]
-        stats[name] = h.mean().item()
+        stats[name] = Chains.of(h, p)
     fig = plots.rows_figure(
-        rows, path, title=f"Generation: {spec.steps} Gibbs steps from set hidden states (single units: {', '.join(map(str, units))})"
+        rows, path, title=f"{title}: {spec.steps:,} Gibbs steps from set hidden states (single units: {', '.join(map(str, units))})"
     )
     return fig, stats
 
 
 @torch.no_grad()
-def samples_figure(rbm: RBM, path: Path, image_shape: tuple[int, int], generator: torch.Generator, n: int = 100, steps: int = 1000) -> Path:
-    images = rbm.sample(n, generator, steps).reshape(n, *image_shape)
-    return plots.grid_figure(images, path, nrow=10, title=f"{n} samples, p(v=1|h) after {steps} Gibbs steps")
+def samples_figure(rbm: RBM, path: Path, image_shape: tuple[int, int], generator: torch.Generator, n: int = 100,
+                   steps: int = 1000, title: str = "") -> tuple[Path, Chains]:
+    """``n`` samples p(v = 1 | h) after ``steps`` Gibbs steps from uniformly random visible states (the chains of
+    :meth:`RBM.sample`, the same draws); returns the figure and where the chains ended."""
+    v = bernoulli(torch.full((n, rbm.n_visible), 0.5, device=rbm.W.device), generator)
+    _, h = rbm.sample_h(v, generator)
+    h, p = rbm.generate(h, steps, generator)
+    heading = f"{n:,} samples, p(v=1|h) after {steps:,} Gibbs steps"
+    figure = plots.grid_figure(p.reshape(n, *image_shape), path, nrow=10, title=f"{title}: {heading}" if title else heading)
+    return figure, Chains.of(h, p)
 
 
 def standard_figures(rbm: RBM, test: ImageSet, out: Path, generator: torch.Generator) -> list[Path]:
@@ -159,7 +181,7 @@ def standard_figures(rbm: RBM, test: ImageSet, out: Path, generator: torch.Gener
     return [
         weights_figure(rbm, out / "weights.png", shape),
         reconstructions_figure(rbm, test, out / "reconstructions.png", generator),
-        samples_figure(rbm, out / "samples.png", shape, generator),
+        samples_figure(rbm, out / "samples.png", shape, generator)[0],
     ]
 
 

@@ -57,13 +57,14 @@ def rbm_settings(base: RBMConfig, e: EvalConfig) -> str:
 
 
 def rbm_preset(name: str, base: RBMConfig, e: EvalConfig, **compare: tuple[Any, ...]) -> Preset:
-    """The RBM lab's preset: the reference run ``base`` (each experiment changes one setting of it), and
-    the table note with this preset's settings and the full preset's."""
+    """The RBM lab's preset: the reference run ``base`` (each experiment changes one setting of it), the same
+    run trained with persistent chains (PCD, whose chains 1.7 sets beside the reference's), and the table note
+    with this preset's settings and the full preset's."""
     full = rbm_settings(RBM_FULL, EvalConfig())
     here = rbm_settings(base, e)
     note = f"Preset {name}: {here}" + ("." if here == full else f". Full preset: {full}.")
     compare = {"cd_k": (1, 3, 10, 25), "lr": (0.01, 0.03, 0.1, 0.3, 1.0), "hidden": (25, 50, 100, 250, 500), **compare}
-    return Preset(name, {"reference": base}, e, note, compare)
+    return Preset(name, {"reference": base, "pcd": base.replace(persistent=True)}, e, note, compare)
 
 
 RBM_FULL = RBMConfig(eval_every=10)
