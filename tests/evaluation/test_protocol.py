@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import protocol, protocol_line, training_binarisation
+from genlab.evaluation.protocol import protocol, protocol_line, protocol_note, training_binarisation
 
 AIS = {"test_loglik": -100.0, "test_loglik_method": "ais", "ais_runs": 100, "ais_betas": 14500,
        "test_loglik_conservative": -103.0, "conservative_method": "raise", "raise_betas": 1000, "raise_runs": 1}
@@ -46,3 +46,13 @@ def test_a_dbn_bound_names_its_samples_and_how_log_z_was_estimated() -> None:
     assert p["estimator"] == ("variational lower bound, 10 samples of q(h1|v) per image, log Z of the top RBM by AIS "
                               "(100 runs x 4,000 distributions)")
     assert p["conservative_estimator"] == "exact"
+
+
+def test_a_table_note_gives_one_protocol_for_rows_that_share_it_and_names_the_rows_otherwise() -> None:
+    ais = {"protocol": protocol("rbm", {"binarize": True}, AIS, EvalConfig(), 10000, 10000)}
+    exact = {"protocol": protocol("rbm", {"binarize": True}, {"test_loglik_method": "exact"}, EvalConfig(), 10000, 10000)}
+    assert protocol_note({"k=1": ais, "k=3": ais}) == f"Protocol: {protocol_line(ais['protocol'])}."
+    mixed = protocol_note({"20 hidden": exact, "100 hidden": ais, "250 hidden": ais})
+    assert mixed.startswith("Protocol of 20 hidden: static test binarisation, trained dynamic; all 10,000 test images; exact")
+    assert "; Protocol of 100 hidden, 250 hidden: " in mixed and mixed.endswith("1 walk per image.")
+    assert protocol_note({"old run": {}}) == ""

@@ -58,6 +58,7 @@ def test_lab_on_a_tiny_preset_writes_every_figure_and_a_table_per_comparison(tin
     assert [len(tables[k][0]["rows"]) for k in ("1.4", "1.5", "1.6", "1.8")] == [2, 2, 2, 2]
     rows = {row[0]: row for row in tables["1.8"][0]["rows"]}
     assert rows["4 hidden"][3] == "exact" and rows["21 hidden"][3] == "AIS 4x40"
+    assert "Protocol of 4 hidden: static test binarisation, trained dynamic;" in tables["1.8"][0]["note"]  # exact vs AIS
     # the observations are computed from the table's numbers
     k_rows = tables["1.5"][0]["rows"]
     best = max(k_rows, key=lambda r: r[1])

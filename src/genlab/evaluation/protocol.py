@@ -81,3 +81,15 @@ def protocol_line(p: dict[str, Any]) -> str:
     if "conservative_estimator" in p:
         line += f"; conservative: {p['conservative_estimator']}"
     return line
+
+
+def protocol_note(labelled: dict[str, dict[str, Any]]) -> str:
+    """A table note giving the protocol of each row's log-likelihoods (label -> eval.json), one sentence per
+    distinct protocol: 'Protocol: ...' when the rows share one, else 'Protocol of a, b: ...; of c: ...'."""
+    by_line: dict[str, list[str]] = {}
+    for label, results in labelled.items():
+        if "protocol" in results:
+            by_line.setdefault(protocol_line(results["protocol"]), []).append(label)
+    if len(by_line) == 1:
+        return f"Protocol: {next(iter(by_line))}."
+    return "; ".join(f"Protocol of {', '.join(labels)}: {line}" for line, labels in by_line.items()) + ("." if by_line else "")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from genlab import data
 from genlab.data import ImageSet
+from genlab.evaluation.protocol import protocol_note
 from genlab.figures.rbm import Chains
 from genlab.lab.report import Table, form, plural
 from genlab.models.rbm import RBM
@@ -45,14 +46,16 @@ OPTIONAL_COLUMNS = {"frechet_classifier_distance": "FCD", "classifier_score": "c
 def table(title: str, rs: list[Result], note: str) -> Table:
     """One row per variant: test log-likelihood with its method and interval, recon error, probe, time."""
     extra = [key for key in OPTIONAL_COLUMNS if any(key in r.eval for r in rs)]
-    columns = ["variant", "test log-lik (nats)", "interval", "method", "train log-lik", "recon error", "probe accuracy", "train time (s)"]
+    columns = ["variant", "test log-lik (nats)", "interval", "method", "conservative (nats)", "train log-lik", "recon error",
+               "probe accuracy", "train time (s)"]
     rows = []
     for r in rs:
         e = r.eval
         rows.append([
-            r.label, e["test_loglik"], _interval(e), _method(e), e["train_loglik"], e["recon_error"], e["probe_accuracy"],
-            f"{r.train_time:.1f}", *(e.get(key) for key in extra),
+            r.label, e["test_loglik"], _interval(e), _method(e), e.get("test_loglik_conservative"), e["train_loglik"],
+            e["recon_error"], e["probe_accuracy"], f"{r.train_time:.1f}", *(e.get(key) for key in extra),
         ])
+    note = " ".join(part for part in (note, protocol_note({r.label: r.eval for r in rs})) if part)
     return Table(title, columns + [OPTIONAL_COLUMNS[k] for k in extra], rows, note=note)
 
 
