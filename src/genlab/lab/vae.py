@@ -16,7 +16,13 @@ from genlab import data
 from genlab.data import binarized
 from genlab.evaluation.vae import posterior
 from genlab.figures import plots
-from genlab.figures.vae import figure_names, model_inputs, standard_figures, top_kl_dims, walk_latents
+from genlab.figures.vae import (
+    figure_names,
+    model_inputs,
+    standard_figures,
+    top_kl_dims,
+    walk_latents,
+)
 from genlab.lab.core import Lab
 from genlab.lab.executor import Job
 from genlab.lab.findings.vae import (

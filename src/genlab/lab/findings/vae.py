@@ -292,9 +292,13 @@ def latent_use_answer(m: Measured, looked: Looked) -> list[str]:
                f"{len(active)} of the {plural(d, 'dimension')} {form(len(active), 'is', 'are')} active "
                f"(the variance of mu over the inputs above {ACTIVE_THRESHOLD}) and {len(inactive)} "
                f"{form(len(inactive), 'is', 'are')} not")
-    if inactive:
-        counted += (f"; {len(prior)} of {form(len(inactive), 'it', 'these')} {form(len(prior), 'has', 'have')} collapsed "
-                    f"to the prior, with sigma^2 between {low} and {high} as well.")
+    band = f"sigma^2 between {low} and {high}"
+    if len(inactive) == 1:
+        counted += (f"; it has collapsed to the prior, with {band} as well." if prior else
+                    f"; it has not reached the prior ({band}).")
+    elif inactive:
+        counted += (f"; none of these has reached the prior ({band})." if not prior else
+                    f"; {len(prior)} of these {form(len(prior), 'has', 'have')} collapsed to the prior, with {band} as well.")
     else:
         counted += "."
     parts = [counted]
