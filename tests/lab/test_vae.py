@@ -29,6 +29,7 @@ from genlab.lab.findings.vae import (
     walk_summary,
 )
 from genlab.lab.presets import PRESETS, vae_preset
+from genlab.lab.questions import QUESTIONS
 from genlab.training.vae import VAEConfig
 
 
@@ -53,6 +54,10 @@ def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist
     assert "| run | latent | targets |" in report and "Burda et al. (2016)" in report
     assert re.search(r"dimensions? (is|are) (not )?active", report)
     assert "nats from the 20-D reference run" in report
+    numbered = [s for s in results["sections"] if s["title"][:3] in QUESTIONS]
+    assert [s["title"][:3] for s in numbered] == ["4.1", "4.2", "4.3", "4.4"]
+    assert all(s["question"] == QUESTIONS[s["title"][:3]] and len(s["answer"]) >= 2 for s in numbered)
+    assert report.count("**Answer.**") == 4
     stamps = sorted(p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/model.safetensors"))
     assert len(stamps) == 3
     capsys.readouterr()
@@ -118,7 +123,7 @@ def use_of(mu_variance, sigma2, kl, weight_norm) -> LatentUse:
 
 
 def looked(use: LatentUse, accuracy: float = 0.6, elbo: torch.Tensor | None = None, digits=(0, 1, 7)) -> Looked:
-    sep = Separation(10, accuracy, 0.11, {0: 0.9, 4: 0.3, 9: accuracy}, (4, 9, 0.4))
+    sep = Separation(10, accuracy, 0.11, {0: 0.9, 4: 0.3, 9: accuracy}, (4, 9, 0.4), 2000)
     return Looked(use, [0, 1], sep, Walk(list(digits), 10, 0.8), 0.9, 1.5, Recognised(0.99, 0.9, 1000, 18, 20),
                   "grey values", torch.zeros(1000) if elbo is None else elbo)
 

@@ -168,6 +168,7 @@ class Separation:
     chance: float  # share of the most frequent label: what a vote ignoring the points would get
     per_class: dict[int, float]  # label -> accuracy on its points
     confused: tuple[int, int, float]  # (label, the label its points are most often given, the share of its points)
+    points: int  # how many points voted
 
 
 def separation(labels: torch.Tensor, predicted: torch.Tensor, k: int = NEIGHBOURS) -> Separation:
@@ -183,7 +184,7 @@ def separation(labels: torch.Tensor, predicted: torch.Tensor, k: int = NEIGHBOUR
     flat = int(wrong.argmax())
     label, other = divmod(flat, classes)
     return Separation(k, (labels == predicted).double().mean().item(), (counts.max() / counts.sum()).item(), per_class,
-                      (label, other, max(wrong[label, other].item(), 0.0)))
+                      (label, other, max(wrong[label, other].item(), 0.0)), len(labels))
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def reconstructions_answer(m: Measured, looked: Looked) -> list[str]:
                "most keep the digit's identity, but some turn into another digit" if rec.reconstructions >= 0.5 else
                "most lose the digit's identity")
     first = (f"The metrics classifier reads the input's digit in {rec.shown} of the first {rec.shown_of} reconstructions "
-             f"p(x=1|z=mu) of the figure, and in {_pct(rec.reconstructions)} of the reconstructions of all {rec.images:,} "
+             f"p(x=1|z=mu) of the figure, and in {_pct(rec.reconstructions)} of the reconstructions of the first {rec.images:,} "
              f"test images, against {_pct(rec.inputs)} of the inputs themselves; so {verdict}. The mean squared error per "
              f"pixel between a grey test image and p(x=1|z) for a z ~ q(z|x) is {r['recon_error']:.4f}.")
     kl = sum(r["kl_per_dim"])
@@ -377,8 +378,8 @@ def latent_map_answer(m: Measured, looked: Looked) -> list[str]:
     shape = ("the digits hardly separate" if s.accuracy - s.chance < 0.2 else
              "the digits form clear clusters" if s.accuracy >= 0.8 else "the digits form clusters that overlap")
     first = (f"In the plane of {_z(dims)} (the two largest KLs, {_pct(share)} of the total), the vote of the "
-             f"{s.k} nearest posterior means names a test image's digit in {_pct(s.accuracy)} of the {use.inputs:,} "
-             f"images (leave-one-out; always naming the most frequent digit: {_pct(s.chance)}): {shape}. Best told apart: "
+             f"{s.k} nearest posterior means names a test image's digit in {_pct(s.accuracy)} of the first {s.points:,} "
+             f"test images (leave-one-out among them; always naming the most frequent digit: {_pct(s.chance)}): {shape}. Best told apart: "
              f"{best} ({_pct(s.per_class[best])}); worst: {worst} ({_pct(s.per_class[worst])}); the largest overlap: "
              f"{_pct(wrong)} of the {label}s are voted {other}s.")
     idle = [j for j in dims if j in use.inactive]
@@ -419,7 +420,7 @@ def two_d_answer(ref: Measured, two: Measured, looked20: Looked, looked2: Looked
         cost = (numbers + errors + " The interval does not resolve a difference: at this training budget the latent "
                 f"size does not limit either model (the 20-D one has {used20} active dimensions).")
     s2, s20 = looked2.separation, looked20.separation
-    n = looked2.use.inputs
+    n = min(s2.points, s20.points)
     plane = (f"In its plane the 2-D model's digits are named by the vote of their {s2.k} nearest neighbours in "
              f"{_pct(s2.accuracy)} of the test images, against {_pct(s20.accuracy)} in the 20-D model's two most used "
              f"dimensions (± {_pct(share_interval(s2.accuracy, s20.accuracy, n))} for the difference)")
