@@ -132,8 +132,9 @@ def _ratio(a: float, b: float) -> float:
     return a / max(b, 1e-12)
 
 
-SEEDS_NOTE = (f"FCDs within {100 * CLOSE:.0f}% of each other are not ranked here: at the quick preset's budget the "
-              "reference config scored 205 and 169 with two seeds (docs/dcgan.md), and the lab trains one seed.")
+SEEDS_NOTE = (f"FCDs within {100 * CLOSE:.0f}% of each other are not ranked here: trained on 3,000 images at the "
+              "quick preset's settings, the reference config scored 205 and 169 with two seeds (docs/dcgan.md), and "
+              "the lab trains one seed.")
 
 
 def close(a: float, b: float) -> bool:
@@ -204,8 +205,9 @@ def ratio_answer(results: dict[str, dict[str, Any]], runs: dict[str, Run]) -> li
                f"-log D(G(z)) averages {_last(rr, 'g_loss'):.2f}, {_last(rd, 'g_loss'):.2f} and {_last(rg, 'g_loss'):.2f}.")
     d_wins = _last(rd, "d_fake") < _last(rr, "d_fake") and _last(rd, "d_real") >= _last(rr, "d_real")
     if d_wins:
-        outputs += (" With two steps the discriminator wins: it is surer of both the real and the fake images, "
-                    "and the generator, with half the updates, falls further behind (its loss is higher).")
+        outputs += " With two steps the discriminator wins: it is surer of both the real and the fake images"
+        outputs += (", and the generator, with half the updates, falls further behind (its loss is higher)."
+                    if _last(rd, "g_loss") > _last(rr, "g_loss") else ", though the generator's loss is not higher.")
     elif _last(rd, "d_fake") < _last(rr, "d_fake"):
         outputs += " With two steps the discriminator rejects the fakes more surely, though it is less sure of the real images."
     else:

@@ -422,7 +422,7 @@ def two_d_answer(ref: Measured, two: Measured, looked20: Looked, looked2: Looked
     s2, s20 = looked2.separation, looked20.separation
     n = min(s2.points, s20.points)
     plane = (f"In its plane the 2-D model's digits are named by the vote of their {s2.k} nearest neighbours in "
-             f"{_pct(s2.accuracy)} of the test images, against {_pct(s20.accuracy)} in the 20-D model's two most used "
+             f"{_pct(s2.accuracy)} of the first {s2.points:,} test images, against {_pct(s20.accuracy)} in the 20-D model's two most used "
              f"dimensions (± {_pct(share_interval(s2.accuracy, s20.accuracy, n))} for the difference)")
     if abs(s2.accuracy - s20.accuracy) <= share_interval(s2.accuracy, s20.accuracy, n):
         plane += ": no resolved difference."
