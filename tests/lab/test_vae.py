@@ -11,7 +11,7 @@ import torch
 
 from genlab.cli import main
 from genlab.evaluation.config import EvalConfig
-from genlab.figures.vae import FIGURES
+from genlab.figures.vae import FIGURES, model_inputs
 from genlab.lab.findings.vae import (
     LatentUse,
     Looked,
@@ -169,3 +169,10 @@ def test_the_latent_map_answer_names_the_separation_and_an_unchanging_walk():
     assert "clear clusters" in clear[0] and "85.0%" in clear[0] and "40.0% of the 4s are voted 9s" in clear[0]
     flat = latent_map_answer(measured(2, probe_accuracy=0.3), looked(use, 0.2, digits=(8,)))
     assert "hardly separate" in flat[0] and "hardly changes over the plane" in flat[1]
+
+
+def test_the_latent_figures_encode_the_test_images_as_the_model_was_trained_on_them():
+    images = torch.tensor([[[0, 128], [255, 64]]], dtype=torch.uint8)
+    assert model_inputs(images, "soft")[0].tolist() == pytest.approx([0.0, 128 / 255, 1.0, 64 / 255])
+    binary = model_inputs(images, "binarized")
+    assert set(binary.flatten().tolist()) <= {0.0, 1.0} and binary[0, 0] == 0 and binary[0, 2] == 1
