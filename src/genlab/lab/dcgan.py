@@ -4,8 +4,11 @@
 setting each — the reference (one discriminator and one generator minibatch per
 iteration), 2 discriminator minibatches per generator minibatch, 2 generator
 minibatches per discriminator minibatch, and no batch normalisation — measures
-each with the sample-quality metrics and writes ``DIR/dcgan/report.md``. The figures
-are :mod:`genlab.figures.dcgan`, the table and observations :mod:`genlab.lab.findings.dcgan`,
+each with the sample-quality metrics and writes ``DIR/dcgan/report.md``: under 5.1 the
+VAE of task 4 beside the reference, its samples measured the way the DCGAN's are, and
+the reference's deliberate deviations from the lab's template; under 5.1-5.3 the lab's
+questions, answered from the measurements. The figures
+are :mod:`genlab.figures.dcgan`, the tables, observations and answers :mod:`genlab.lab.findings.dcgan`,
 the presets :data:`genlab.lab.presets.DCGAN`.
 """
 
@@ -45,12 +48,7 @@ from genlab.lab.presets import Preset
 from genlab.lab.questions import QUESTIONS
 from genlab.lab.report import Figure, Section, Table
 from genlab.lab.task import TITLES
-from genlab.metrics.quality import (
-    as_data_images,
-    draw_samples,
-    real_images,
-    sample_quality,
-)
+from genlab.metrics.quality import as_data_images, draw_samples, real_images, sample_quality
 from genlab.models.dcgan import IMAGE_SIZE
 from genlab.rng import make_generator
 from genlab.runs import Run

@@ -1,8 +1,10 @@
 """The experiments of SPEC task 4, ``genlab lab vae``: the reference VAE (20 latent dimensions)
 and the one with a 2-D latent space, measured (ELBO, IWAE, active units, probe accuracy) and
-drawn (SPEC 4.1-4.4), into ``OUT/vae/report.md``.
+drawn (SPEC 4.1-4.4), into ``OUT/vae/report.md``, with the lab's question and an answer from
+these measurements under each of 4.1-4.4 (:func:`look` measures what the answers need beyond
+``eval.json``).
 
-The figures are :mod:`genlab.figures.vae`, the table and observations
+The figures are :mod:`genlab.figures.vae`, the tables, observations and answers
 :mod:`genlab.lab.findings.vae`, the presets :data:`genlab.lab.presets.VAE`.
 """
 
