@@ -112,7 +112,8 @@ def deviations_table(config: dict[str, Any], d_first_batchnorm: bool, full_batch
          "as in the template (batch normalisation is switched off in this run)"],
     ]
     return Table("Deliberate deviations from the lab's template", ["setting", "template", "this run", "why"], rows,
-                 note="The template's other settings (Adam's betas, the networks, the loss) are the SPEC's and kept.")
+                 note="Besides these, genlab fixes the template's two bugs named in SPEC's pitfalls: its weight "
+                      "initialisation never ran, and its discriminator saw real images in [0, 1] (docs/dcgan.md).")
 
 
 # ----------------------------------------------------------------------------- the answers
@@ -132,8 +133,8 @@ def _ratio(a: float, b: float) -> float:
     return a / max(b, 1e-12)
 
 
-SEEDS_NOTE = (f"FCDs within {100 * CLOSE:.0f}% of each other are not ranked here: trained on 3,000 images at the "
-              "quick preset's settings, the reference config scored 205 and 169 with two seeds (docs/dcgan.md), and "
+SEEDS_NOTE = (f"FCDs within {100 * CLOSE:.0f}% of each other are not ranked here: trained on 3,000 images, the "
+              "reference config scored 205 and 169 with two seeds (docs/dcgan.md), and "
               "the lab trains one seed.")
 
 
