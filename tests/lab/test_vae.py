@@ -143,7 +143,11 @@ def test_the_latent_use_answer_counts_active_and_collapsed_dimensions_from_the_n
     assert "none of these has reached the prior" in " ".join(latent_use_answer(measured(3), looked(away)))
     none_idle = use_of([1.0, 0.5], [0.1, 0.2], [2.0, 1.5], [5.0, 4.0])
     text = " ".join(latent_use_answer(measured(2), looked(none_idle)))
-    assert "No dimension has collapsed in this run" in text and "0 is not" not in text
+    assert "No dimension has collapsed in this run" in text and "all 2 dimensions are active" in text
+    assert "2 are strongly used" in text and "weakly" not in text
+    weak = use_of([1.0, 0.5], [0.1, 0.8], [2.0, 0.1], [5.0, 1.0])
+    text = " ".join(latent_use_answer(measured(2), looked(weak)))
+    assert "1 is strongly used" in text and "1 is active but only weakly used" in text and "leans on them less" in text
     idle_but_used = use_of([1.0, 0.001], [0.1, 1.0], [2.0, 0.001], [1.0, 3.0])  # the inactive one's weights are larger
     assert "not yet pruned" in " ".join(latent_use_answer(measured(2), looked(idle_but_used)))
 

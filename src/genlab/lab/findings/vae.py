@@ -105,6 +105,7 @@ def _span(values: list[float]) -> str:
 
 NEIGHBOURS = 10  # k of the nearest-neighbour vote in a latent plane
 PRIOR_VARIANCE_BAND = (0.9, 1.1)  # a mean sigma^2 in this band is "at the prior's 1"
+WEAK_SIGMA2 = 0.5  # an active dimension whose mean sigma^2 is at least this is only weakly used: q(z|x) stays wide
 
 
 @dataclass(frozen=True)
@@ -289,10 +290,11 @@ def latent_use_answer(m: Measured, looked: Looked) -> list[str]:
     active, inactive, prior = use.active, use.inactive, use.at_prior
     total_kl = sum(use.kl)
     low, high = PRIOR_VARIANCE_BAND
-    counted = (f"Over the {use.inputs:,} test inputs ({looked.inputs}, as the model was trained on them), "
-               f"{len(active)} of the {plural(d, 'dimension')} {form(len(active), 'is', 'are')} active "
-               f"(the variance of mu over the inputs above {ACTIVE_THRESHOLD}) and {len(inactive)} "
-               f"{form(len(inactive), 'is', 'are')} not")
+    rule = f"the variance of mu over the inputs above {ACTIVE_THRESHOLD}"
+    where = f"Over the {use.inputs:,} test inputs ({looked.inputs}, as the model was trained on them)"
+    counted = (f"{where}, all {plural(d, 'dimension')} {form(d, 'is', 'are')} active ({rule})" if not inactive else
+               f"{where}, {len(active)} of the {plural(d, 'dimension')} {form(len(active), 'is', 'are')} active "
+               f"({rule}) and {len(inactive)} {form(len(inactive), 'is', 'are')} not")
     band = f"sigma^2 between {low} and {high}"
     if len(inactive) == 1:
         counted += (f"; it has collapsed to the prior, with {band} as well." if prior else
@@ -303,15 +305,22 @@ def latent_use_answer(m: Measured, looked: Looked) -> list[str]:
     else:
         counted += "."
     parts = [counted]
-    if active:
-        sig = [use.sigma2[j] for j in active]
+    strong = [j for j in active if use.sigma2[j] < WEAK_SIGMA2]
+    weak = [j for j in active if use.sigma2[j] >= WEAK_SIGMA2]
+    if strong:
         parts.append(
-            f"The active {form(len(active), 'one carries', 'ones carry')} a KL of {_span([use.kl[j] for j in active])} nats "
-            f"({_pct(sum(use.kl[j] for j in active) / total_kl)} of the total {total_kl:.2f}), "
-            f"{form(len(active), 'its', 'their')} sigma^2 averages {_span(sig)} "
-            + ("(well below the prior's 1: q(z|x) places each input precisely)" if max(sig) < 0.5 else
-               "(below the prior's 1)" if max(sig) < low else "(not below the prior's 1)")
-            + f", and the decoder's weights from {form(len(active), 'it', 'them')} have norms {_span([use.weight_norm[j] for j in active])}.")
+            f"{len(strong)} {form(len(strong), 'is', 'are')} strongly used: sigma^2 of {_span([use.sigma2[j] for j in strong])} "
+            f"(below {WEAK_SIGMA2}, so q(z|x) places each input precisely), a KL of {_span([use.kl[j] for j in strong])} nats "
+            f"({_pct(sum(use.kl[j] for j in strong) / total_kl)} of the total {total_kl:.2f}), and decoder weights with "
+            f"norms {_span([use.weight_norm[j] for j in strong])}.")
+    if weak:
+        norms_w = [use.weight_norm[j] for j in weak]
+        text = (f"{len(weak)} {form(len(weak), 'is', 'are')} active but only weakly used, close to the prior although "
+                f"{form(len(weak), 'its', 'their')} mu still varies: sigma^2 of {_span([use.sigma2[j] for j in weak])}, "
+                f"a KL of {_span([use.kl[j] for j in weak])} nats and decoder weights with norms {_span(norms_w)}")
+        if strong and max(norms_w) < min(use.weight_norm[j] for j in strong):
+            text += ", smaller than every strongly used dimension's: the decoder leans on them less"
+        parts.append(text + ".")
     if inactive:
         sig = [use.sigma2[j] for j in inactive]
         norms_i = [use.weight_norm[j] for j in inactive]
@@ -332,11 +341,12 @@ def latent_use_answer(m: Measured, looked: Looked) -> list[str]:
             text += f"; the decoder's weights from them have norms {_span(norms_i)}."
         parts.append(text)
     if not inactive:
-        why = (f"No dimension has collapsed in this run: each of the {d} carries at least {min(use.kl):.3f} nats, so the "
-               "model finds every one worth its KL cost. "
-               + ("This runs against the usual picture of a few collapsed dimensions out of 20, which the ELBO prunes "
-                  "when they gain less than they cost." if d >= 10 else
-                  "With so few dimensions, every one is needed to describe the digits."))
+        why = (f"No dimension has collapsed in this run: each of the {d} carries at least {min(use.kl):.3f} nats. "
+               + ("With so few dimensions, every one is needed to describe the digits." if d < 10 else
+                  f"This runs against the usual picture of a few collapsed dimensions out of 20, though the {len(weak)} "
+                  "weakly used ones sit close to the prior: the ELBO charges every dimension its KL, and prunes those "
+                  "whose information gains the decoder less than it costs, which may take more training than this run had."
+                  if weak else "This runs against the usual picture of a few collapsed dimensions out of 20."))
     elif not active:
         why = ("No dimension carries information about x: the encoder gives nearly the same q(z|x) for every input, "
                "and the decoder models the pixels almost without the latent code. "
