@@ -111,6 +111,17 @@ def latent_scatter_figure(model: VAE, test: ImageSet, x: torch.Tensor, path: Pat
     return plots.save_figure(fig, path)
 
 
+def walk_latents(model: VAE, dims: list[int], n: int = 15, extent: float = 1.5) -> torch.Tensor:
+    """The z of an n x n grid over [-extent, extent]^2 of two latent dimensions, the others 0: [n * n, latent],
+    row by row from the top left (dims[0] grows to the right, dims[1] upward)."""
+    ref = model.logits.weight
+    values = torch.linspace(-extent, extent, n, device=ref.device, dtype=ref.dtype)
+    z = torch.zeros(n * n, model.latent, device=ref.device, dtype=ref.dtype)
+    z[:, dims[0]] = values.repeat(n)  # columns: left to right
+    z[:, dims[1]] = values.flip(0).repeat_interleave(n)  # rows: top to bottom
+    return z
+
+
 @torch.no_grad()
 def latent_walk_figure(
     model: VAE, x: torch.Tensor, path: Path, image_shape: tuple[int, int], n: int = 15, extent: float = 1.5
@@ -118,11 +129,7 @@ def latent_walk_figure(
     """SPEC 4.4: p(x = 1 | z) decoded on an n x n grid over [-extent, extent]^2 of two latent dimensions
     (the other dimensions at 0, the prior mean)."""
     dims, kls = top_kl_dims(model, x)
-    ref = model.logits.weight
-    values = torch.linspace(-extent, extent, n, device=ref.device, dtype=ref.dtype)
-    z = torch.zeros(n * n, model.latent, device=ref.device, dtype=ref.dtype)
-    z[:, dims[0]] = values.repeat(n)  # columns: left to right
-    z[:, dims[1]] = values.flip(0).repeat_interleave(n)  # rows: top to bottom
+    z = walk_latents(model, dims, n, extent)
     array = plots.tile(model.decode(z).reshape(n * n, *image_shape), nrow=n, pad=0)
     step = 2 * extent / (n - 1)
     fig, ax = plt.subplots(figsize=(6.4, 6.4))
@@ -150,9 +157,16 @@ def figure_names(latent: int) -> tuple[str, ...]:
     return FIGURES if latent >= 2 else tuple(n for n in FIGURES if n not in ("latent_scatter", "latent_walk"))
 
 
-def standard_figures(model: VAE, test: ImageSet, out: Path, generator: torch.Generator) -> dict[str, Path]:
-    """The figures every VAE run writes (``figure_names``), by name."""
-    x = binarized(test.images)
+def model_inputs(images: torch.Tensor, targets: str) -> torch.Tensor:
+    """uint8 [N, H, W] images as a VAE trained with ``targets`` saw them: grey values in [0, 1] (``soft``) or the
+    fixed binarised sample (``binarized``), [N, H*W]."""
+    return binarized(images) if targets == "binarized" else data.as_float(images)
+
+
+def standard_figures(model: VAE, test: ImageSet, out: Path, generator: torch.Generator, targets: str = "soft") -> dict[str, Path]:
+    """The figures every VAE run writes (``figure_names``), by name; the latent figures encode the test images
+    as the model was trained on them (``targets``: :func:`model_inputs`)."""
+    x = model_inputs(test.images, targets)
     shape = test.image_shape
     paths = {name: out / f"{name}.png" for name in figure_names(model.latent)}
     reconstructions_figure(model, test, paths["reconstructions"], generator)

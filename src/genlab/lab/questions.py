@@ -21,7 +21,7 @@ QUESTIONS = {
     "3.3": "How do the fine-tuned DBN's samples compare with those of tasks 1 and 2?",
     "4.1": "How good are the VAE's reconstructions, and what does the latent state hold?",
     "4.2": "Which latent dimensions are used, and which collapse to the prior (what mu, sigma^2 and the decoder's weights show)?",
-    "4.3": "How are the digits arranged in the latent space?",
+    "4.3": "How are the digits arranged in the latent space, and how well do they separate?",
     "4.4": "What changes with a 2-dimensional latent space, and what does the walk over the latent grid show?",
     "5.1": "How do the DCGAN's samples compare with the VAE's?",
     "5.2": "What do two discriminator steps per generator step, and the reverse, change?",

@@ -226,7 +226,7 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, step, s.first_epoch("vae"))
     s.finish(train_time_s=s.elapsed())
-    standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device))
+    standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device), config.targets)
     return s.run
 
 
