@@ -16,6 +16,7 @@ import torch
 
 from genlab import data
 from genlab.data import binarized
+from genlab.evaluation.protocol import protocol_note
 from genlab.evaluation.vae import posterior
 from genlab.figures import plots
 from genlab.figures.vae import (
@@ -174,7 +175,8 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None
                  Figure(curves_path, "Test ELBO per epoch")],
         tables=[Table(
             "VAE measurements (nats; higher is better)", COLUMNS, [m.row() for m in measured],
-            note=f"Preset {p.name}: {p.note}. Training time as measured on {lab.device_name}.",
+            note=f"Preset {p.name}: {p.note}. Training time as measured on {lab.device_name}. "
+                 + protocol_note({m.label: m.results for m in measured}),
         )],
         observations=observations(measured),
     ))
