@@ -77,8 +77,8 @@ def ais_log_z(
     them (:mod:`~genlab.evaluation.shards`), and the estimate is formed from every run's log-weight.
     """
     device, dtype = rbm.W.device, rbm.W.dtype
-    mine = share(runs)
-    random = stream(generator, runs, mine, dtype)
+    own = share(runs)
+    random = stream(generator, runs, own, dtype)
     a_A = torch.zeros(rbm.n_visible, device=device, dtype=dtype) if base_v_bias is None else base_v_bias.to(device, dtype)
     if isinstance(betas, int):
         betas = default_betas(betas)
@@ -86,8 +86,8 @@ def ais_log_z(
     log_z_base = F.softplus(a_A.double()).sum().item() + rbm.n_hidden * math.log(2)
 
     W, a_B, b = rbm.W, rbm.v_bias, rbm.h_bias
-    v = bernoulli(torch.sigmoid(a_A).expand(mine.stop - mine.start, -1).contiguous(), random)
-    log_w = torch.zeros(mine.stop - mine.start, dtype=torch.float64, device=device)
+    v = bernoulli(torch.sigmoid(a_A).expand(own.stop - own.start, -1).contiguous(), random)
+    log_w = torch.zeros(own.stop - own.start, dtype=torch.float64, device=device)
     a_diff = (a_B - a_A).double()
     x = torch.addmm(b, v, W)  # v W + b, reused by the weight update and the transition
     steps = range(1, len(betas_list))
@@ -124,15 +124,15 @@ def log_z_floor(rbm: RBM, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
     """A certain lower bound on log Z: Z >= exp(-F(v)) and Z >= exp(-F_h(h)) for any single
     state, maximised over the states that Gibbs chains from uniformly random hidden states visit
     (each rank of a distributed evaluation runs its share of the chains)."""
-    mine = share(chains)
-    random = stream(generator, chains, mine, rbm.W.dtype)
-    h = bernoulli(torch.full((mine.stop - mine.start, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype),
+    own = share(chains)
+    random = stream(generator, chains, own, rbm.W.dtype)
+    h = bernoulli(torch.full((own.stop - own.start, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype),
                   random)
     best = -math.inf
     for _ in bar(range(steps), "log Z floor (Gibbs chains)", progress, unit="step"):
         _, v = rbm.sample_v(h, random)
         _, h = rbm.sample_h(v, random)
-        if mine.stop > mine.start:
+        if own.stop > own.start:
             best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
     return gather(torch.tensor([best], dtype=torch.float64, device=rbm.W.device)).max().item()
 

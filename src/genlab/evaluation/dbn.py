@@ -48,7 +48,7 @@ from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
 from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.evaluation.reverse_ais import raise_log_prob
-from genlab.evaluation.shards import gather, mine, split_rows, stream
+from genlab.evaluation.shards import gather, own_rows, split_rows, stream
 from genlab.models.dbn import BeliefNet
 from genlab.rng import bernoulli
 
@@ -94,7 +94,7 @@ def variational_bound(
     bounds, iws, variances = [], [], []
     for start in bar(range(0, v.shape[0], chunk), desc, progress, unit="chunk"):
         stop = min(start + chunk, v.shape[0])
-        rows = mine(start, stop, v.shape[0])
+        rows = own_rows(start, stop, v.shape[0])
         vb = v[start : stop][rows]
         logits = model.h1_logits(vb).repeat_interleave(samples, 0)
         keep = slice(rows.start * samples, rows.stop * samples)

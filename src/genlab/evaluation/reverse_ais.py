@@ -62,9 +62,9 @@ def raise_log_prob(
         betas = default_betas(betas)
     betas_list = betas.tolist()
     a_A = base_v_bias.to(rbm.W.device, rbm.W.dtype)
-    n, mine = v.shape[0], share(v.shape[0])
-    x_v = v[mine].to(rbm.W.dtype).repeat(runs, 1)  # run-major: walk r of image i is row r * n + i of all walks
-    walks = torch.arange(runs, device=v.device)[:, None] * n + torch.arange(mine.start, mine.stop, device=v.device)
+    n, own = v.shape[0], share(v.shape[0])
+    x_v = v[own].to(rbm.W.dtype).repeat(runs, 1)  # run-major: walk r of image i is row r * n + i of all walks
+    walks = torch.arange(runs, device=v.device)[:, None] * n + torch.arange(own.start, own.stop, device=v.device)
     random = stream(generator, runs * n, walks.flatten(), rbm.W.dtype)
     x = torch.addmm(rbm.h_bias, x_v, rbm.W)
     log_w = torch.zeros(x_v.shape[0], dtype=torch.float64, device=rbm.W.device)

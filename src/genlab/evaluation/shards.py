@@ -48,7 +48,7 @@ def stream(generator: torch.Generator | None, rows: int, keep: Keep, dtype: torc
     return RowStream(generator, rows, keep, dtype)
 
 
-def mine(start: int, stop: int, n: int) -> slice:
+def own_rows(start: int, stop: int, n: int) -> slice:
     """This rank's rows (of ``n``) among rows ``start`` to ``stop``, counted from ``start`` (may be empty)."""
     part = share(n)
     return slice(min(max(part.start, start), stop) - start, max(min(part.stop, stop), start) - start)
@@ -70,7 +70,8 @@ def same_on_every_rank(number: float) -> float:
     """Rank 0's ``number`` on every rank (``number`` itself in one process): a result only rank 0 computes."""
     if not current().distributed:
         return number
-    return broadcast_(torch.tensor([number], dtype=torch.float64, device=group_device()), "sharing rank 0's result").item()
+    shared = torch.tensor([number], dtype=torch.float64, device=group_device())
+    return broadcast_(shared, "sharing rank 0's result").item()
 
 
 def split_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

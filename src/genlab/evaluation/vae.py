@@ -28,7 +28,7 @@ from genlab.distributed import all_reduce_sum
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, mine
+from genlab.evaluation.shards import gather, own_rows
 from genlab.models.vae import VAE
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)
@@ -48,7 +48,7 @@ def mean_elbo(model: VAE, x: torch.Tensor, generator: torch.Generator | None = N
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], chunk):
         part = x[start : start + chunk]
-        rows = mine(start, start + part.shape[0], x.shape[0])
+        rows = own_rows(start, start + part.shape[0], x.shape[0])
         eps = noise((part.shape[0], model.latent), generator, part)  # q's mean is in x's dtype
         total += model.elbo(part[rows], eps=eps[rows]).double().sum()
     return all_reduce_sum(total, "adding the ELBO over ranks").item() / x.shape[0]
@@ -79,15 +79,12 @@ def iwae(
     out = []
     for start in bar(range(0, x.shape[0], images_per_chunk), f"IWAE k={k}", progress, total=total, unit="chunk"):
         group = x[start : start + images_per_chunk]
-        rows = mine(start, start + group.shape[0], x.shape[0])
-        log_w = torch.cat(
-            [
-                model.log_weights(group[rows], size, eps=noise((size, group.shape[0], model.latent), generator, weight)[:, rows])
-                .double()
-                for size in sizes
-            ]
-        )
-        out.append(torch.logsumexp(log_w, 0) - math.log(k))
+        rows = own_rows(start, start + group.shape[0], x.shape[0])
+        log_w = []
+        for size in sizes:
+            eps = noise((size, group.shape[0], model.latent), generator, weight)  # for every image of the group
+            log_w.append(model.log_weights(group[rows], size, eps=eps[:, rows]).double())
+        out.append(torch.logsumexp(torch.cat(log_w), 0) - math.log(k))
     return gather(torch.cat(out))
 
 
@@ -95,7 +92,8 @@ def iwae(
 def posterior(model: VAE, x: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu, log sigma^2) of q(z | x) for every row of x (under ``torchrun`` each rank encodes its share)."""
     n = x.shape[0]
-    parts = [model.encode(x[start : start + chunk][mine(start, min(start + chunk, n), n)]) for start in range(0, n, chunk)]
+    parts = [model.encode(x[start : start + chunk][own_rows(start, min(start + chunk, n), n)])
+             for start in range(0, n, chunk)]
     return gather(torch.cat([p[0] for p in parts])), gather(torch.cat([p[1] for p in parts]))
 
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from genlab import data
 from genlab.distributed import barrier, current
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, mine, stream
+from genlab.evaluation.shards import gather, own_rows, stream
 from genlab.metrics.classifier import Classifier, ClassifierConfig, load_classifier
 from genlab.metrics.scores import classifier_score, coverage, frechet_distance_of
 from genlab.models.dbn import BeliefNet
@@ -81,7 +81,7 @@ def draw_samples(model: Any, n: int, generator: torch.Generator, image_shape: tu
 def own_samples(model: Any, start: int, stop: int, n: int, generator: torch.Generator,
                 image_shape: tuple[int, int]) -> torch.Tensor:
     """This rank's samples among samples ``start`` to ``stop`` of n, drawn as one process draws them, on the CPU."""
-    rows = mine(start, stop, n)
+    rows = own_rows(start, stop, n)
     if isinstance(model, (RBM, BeliefNet)):  # their samplers draw only Bernoulli variables, row by row
         random = stream(generator, stop - start, rows, torch.get_default_dtype())
         images = model.sample(rows.stop - rows.start, random)
@@ -99,7 +99,7 @@ def classify(classifier: Classifier, images: torch.Tensor, chunk: int = CHUNK, p
     n = images.shape[0]
     features, probs = [], []
     for start in bar(range(0, n, chunk), desc, progress, unit="chunk"):
-        f = classifier.features(images[start : start + chunk][mine(start, min(start + chunk, n), n)].to(device))
+        f = classifier.features(images[start : start + chunk][own_rows(start, min(start + chunk, n), n)].to(device))
         features.append(f.cpu())
         probs.append(torch.softmax(classifier.out(f), 1).cpu())
     return gather(torch.cat(features)), gather(torch.cat(probs))
