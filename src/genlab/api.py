@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from genlab import distributed
 from genlab.config import Config, option, positive, seed_range
 from genlab.data import memory
 from genlab.devices import resolve_device
@@ -171,6 +172,9 @@ def evaluate(
         **options: The options of ``genlab eval``: ``seed``, ``test_limit``, ``ais_runs``,
             ``ais_betas``, ``iwae_k`` and ``samples`` (0 skips the sample-quality metrics).
 
+    Under ``torchrun`` (``torchrun --nproc_per_node=W -m genlab eval RUN``) it joins the launcher's process
+    group; the W processes share the AIS runs, test images and samples, and rank 0 writes ``eval.json``.
+
     Returns:
         The numbers of ``eval.json``: for an RBM ``log_z``, ``test_loglik``, ``recon_error``,
         ``probe_accuracy`` ...; each family's are listed in its page of docs/.
@@ -180,7 +184,9 @@ def evaluate(
         GenlabError: ``run`` is not a run directory, or its files or data are damaged.
     """
     config = config_of(EvalConfig, options, "genlab.evaluate", ("device", "data_dir", "progress"))
-    return evaluate_run(opened(run), config, device, data_dir, progress)
+    run = opened(run)
+    _, device = distributed.setup(resolve_device(device))  # under torchrun: its process group and this rank's device
+    return evaluate_run(run, config, device, data_dir, progress)
 
 
 @dataclass

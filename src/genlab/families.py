@@ -19,6 +19,7 @@ import torch
 
 from genlab import data
 from genlab.devices import check_fits, resolve_device
+from genlab.distributed import current
 from genlab.errors import ConfigError, GenlabError
 from genlab.evaluation import dbn as evaluate_dbn
 from genlab.evaluation import dcgan as evaluate_dcgan
@@ -104,7 +105,8 @@ def evaluate(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a run directory: every number its family supports, and the sample quality of its
-    model; writes ``eval.json`` and returns the results."""
+    model; writes ``eval.json`` and returns the results. Under ``torchrun`` (a process group already
+    set up) the ranks share the work and rank 0 alone writes ``eval.json``."""
     run = run if isinstance(run, Run) else Run.open(run)
     config = quick_sizes(config or EvalConfig())
     unfinished = require_finished(run, config.unfinished)
@@ -128,7 +130,8 @@ def evaluate(
     results["eval_config"] = config.to_dict()
     results["eval_time_s"] = round(time.perf_counter() - started, 2)
     results["device"] = str(dev)
-    run.write_eval(results)
+    if current().main:  # under torchrun every rank has the results, and rank 0 writes them
+        run.write_eval(results)
     return results
 
 

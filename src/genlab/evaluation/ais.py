@@ -25,8 +25,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from genlab.distributed import share
 from genlab.evaluation import loglik
 from genlab.evaluation.progress import bar
+from genlab.evaluation.shards import gather, stream
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 
@@ -68,8 +71,14 @@ def ais_log_z(
     progress: bool = False,
     desc: str = "AIS",
 ) -> AISResult:
-    """Estimate log Z of ``rbm`` with ``runs`` independent AIS runs (a progress bar named ``desc``)."""
+    """Estimate log Z of ``rbm`` with ``runs`` independent AIS runs (a progress bar named ``desc``).
+
+    Under ``torchrun`` each rank anneals its share of the runs, drawing what one process draws for
+    them (:mod:`~genlab.evaluation.shards`), and the estimate is formed from every run's log-weight.
+    """
     device, dtype = rbm.W.device, rbm.W.dtype
+    own = share(runs)
+    random = stream(generator, runs, own, dtype)
     a_A = torch.zeros(rbm.n_visible, device=device, dtype=dtype) if base_v_bias is None else base_v_bias.to(device, dtype)
     if isinstance(betas, int):
         betas = default_betas(betas)
@@ -77,8 +86,8 @@ def ais_log_z(
     log_z_base = F.softplus(a_A.double()).sum().item() + rbm.n_hidden * math.log(2)
 
     W, a_B, b = rbm.W, rbm.v_bias, rbm.h_bias
-    v = bernoulli(torch.sigmoid(a_A).expand(runs, -1).contiguous(), generator)
-    log_w = torch.zeros(runs, dtype=torch.float64, device=device)
+    v = bernoulli(torch.sigmoid(a_A).expand(own.stop - own.start, -1).contiguous(), random)
+    log_w = torch.zeros(own.stop - own.start, dtype=torch.float64, device=device)
     a_diff = (a_B - a_A).double()
     x = torch.addmm(b, v, W)  # v W + b, reused by the weight update and the transition
     steps = range(1, len(betas_list))
@@ -88,11 +97,12 @@ def ais_log_z(
         log_w += (beta - beta_prev) * (v.double() @ a_diff)
         log_w += (F.softplus(beta * xd) - F.softplus(beta_prev * xd)).sum(1)
         # transition leaving p_k invariant
-        h = bernoulli(torch.sigmoid(beta * x), generator)
+        h = bernoulli(torch.sigmoid(beta * x), random)
         v_logit = torch.addmm(a_B, h, W.t()).mul_(beta).add_(a_A, alpha=1 - beta)
-        v = bernoulli(torch.sigmoid(v_logit), generator)
+        v = bernoulli(torch.sigmoid(v_logit), random)
         x = torch.addmm(b, v, W)
 
+    log_w = gather(log_w)
     # log of the mean importance weight, and +/- 3 standard errors of the mean
     shift = log_w.max()
     w = (log_w - shift).exp()
@@ -112,14 +122,19 @@ FLOOR_CHAINS, FLOOR_STEPS = 1000, 300  # Gibbs chains for the certain lower boun
 def log_z_floor(rbm: RBM, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
                 generator: torch.Generator | None = None, progress: bool = False) -> float:
     """A certain lower bound on log Z: Z >= exp(-F(v)) and Z >= exp(-F_h(h)) for any single
-    state, maximised over the states that Gibbs chains from uniformly random hidden states visit."""
-    h = bernoulli(torch.full((chains, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype), generator)
+    state, maximised over the states that Gibbs chains from uniformly random hidden states visit
+    (each rank of a distributed evaluation runs its share of the chains)."""
+    own = share(chains)
+    random = stream(generator, chains, own, rbm.W.dtype)
+    h = bernoulli(torch.full((own.stop - own.start, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype),
+                  random)
     best = -math.inf
     for _ in bar(range(steps), "log Z floor (Gibbs chains)", progress, unit="step"):
-        _, v = rbm.sample_v(h, generator)
-        _, h = rbm.sample_h(v, generator)
-        best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
-    return best
+        _, v = rbm.sample_v(h, random)
+        _, h = rbm.sample_h(v, random)
+        if own.stop > own.start:
+            best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
+    return gather(torch.tensor([best], dtype=torch.float64, device=rbm.W.device)).max().item()
 
 
 @torch.no_grad()

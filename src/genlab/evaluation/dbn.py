@@ -48,6 +48,7 @@ from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
 from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.evaluation.reverse_ais import raise_log_prob
+from genlab.evaluation.shards import gather, own_rows, split_rows, stream
 from genlab.models.dbn import BeliefNet
 from genlab.rng import bernoulli
 
@@ -88,19 +89,24 @@ def variational_bound(
     desc: str = "variational bound",
 ) -> Bound:
     """B(v) and the importance-sampling estimate for each row of the binary v, from ``samples`` draws of q(h1 | v)
-    (a progress bar named ``desc``)."""
+    (a progress bar named ``desc``). Under ``torchrun`` each rank measures its share of the rows, drawing what
+    one process draws for them (:mod:`~genlab.evaluation.shards`)."""
     bounds, iws, variances = [], [], []
     for start in bar(range(0, v.shape[0], chunk), desc, progress, unit="chunk"):
-        vb = v[start : start + chunk]
+        stop = min(start + chunk, v.shape[0])
+        rows = own_rows(start, stop, v.shape[0])
+        vb = v[start : stop][rows]
         logits = model.h1_logits(vb).repeat_interleave(samples, 0)
-        h1 = bernoulli(torch.sigmoid(logits), generator)
+        keep = slice(rows.start * samples, rows.stop * samples)
+        h1 = bernoulli(torch.sigmoid(logits), stream(generator, (stop - start) * samples, keep, logits.dtype))
         log_w = log_weights(model, vb.repeat_interleave(samples, 0), h1, logits).double().reshape(-1, samples)
         bounds.append(log_w.mean(1) - log_z)
         iws.append(torch.logsumexp(log_w, 1) - math.log(samples) - log_z)
-        variances.append(log_w.var(1) if samples > 1 else torch.zeros(vb.shape[0], dtype=torch.float64, device=v.device))
-    var = torch.cat(variances)
+        spread = samples > 1 and vb.shape[0] > 0  # a rank may have no image in this chunk
+        variances.append(log_w.var(1) if spread else torch.zeros(vb.shape[0], dtype=torch.float64, device=v.device))
+    var = gather(torch.cat(variances))
     mc_se = (var.sum() / samples).sqrt().item() / v.shape[0]  # of the mean over the images
-    return Bound(torch.cat(bounds), torch.cat(iws), mc_se, samples)
+    return Bound(gather(torch.cat(bounds)), gather(torch.cat(iws)), mc_se, samples)
 
 
 @torch.no_grad()
@@ -170,7 +176,7 @@ def measure(
     results["train_loglik"] = train_bound.mean()
 
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(model.features(train_x), train.labels, model.features(test_x), test.labels,
-                                               progress=progress)
+    results["probe_accuracy"] = probe_accuracy(split_rows(model.features, train_x), train.labels,
+                                               split_rows(model.features, test_x), test.labels, progress=progress)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

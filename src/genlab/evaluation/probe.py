@@ -7,7 +7,9 @@ import warnings
 import numpy as np
 import torch
 
+from genlab.distributed import current
 from genlab.evaluation.progress import step
+from genlab.evaluation.shards import same_on_every_rank
 
 
 def probe_accuracy(
@@ -19,7 +21,8 @@ def probe_accuracy(
     seed: int = 0,
     progress: bool = False,
 ) -> float:
-    """Test accuracy of a multinomial logistic regression fitted on standardised train features."""
+    """Test accuracy of a multinomial logistic regression fitted on standardised train features (under
+    ``torchrun`` rank 0 fits it, given every rank's features, and tells the others the accuracy)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -28,8 +31,10 @@ def probe_accuracy(
     def np_(t: torch.Tensor) -> np.ndarray:
         return t.detach().float().cpu().numpy()
 
+    if not current().main:
+        return same_on_every_rank(0.0)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
     with warnings.catch_warnings(), step(f"linear probe on {len(train_labels):,} images", progress):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np_(train_features), np_(train_labels).astype(int))
-    return float(model.score(np_(test_features), np_(test_labels).astype(int)))
+    return same_on_every_rank(float(model.score(np_(test_features), np_(test_labels).astype(int))))

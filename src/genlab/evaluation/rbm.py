@@ -16,6 +16,7 @@ from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.reverse_ais import raise_log_prob
+from genlab.evaluation.shards import split_rows
 from genlab.models.rbm import RBM
 
 TRAIN_LOGLIK_IMAGES = 10_000  # training images for train_loglik (the overfitting gap)
@@ -104,7 +105,7 @@ def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalC
     results.update(logliks(model, d, results))
     results.update(conservative_loglik(model, d, results, config, generator, progress))
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(model.p_h(train_x), train.labels, model.p_h(test_x), test.labels,
-                                               progress=progress)
+    results["probe_accuracy"] = probe_accuracy(split_rows(model.p_h, train_x), train.labels,
+                                               split_rows(model.p_h, test_x), test.labels, progress=progress)
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

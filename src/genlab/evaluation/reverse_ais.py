@@ -28,8 +28,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from genlab.distributed import share
 from genlab.evaluation.ais import default_betas
 from genlab.evaluation.progress import bar
+from genlab.evaluation.shards import gather, stream
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 
@@ -52,22 +54,28 @@ def raise_log_prob(
 ) -> torch.Tensor:
     """RAISE's estimate of log p(v) for each (binary) row of ``v``: the log of the mean weight of
     ``runs`` reverse walks over ``betas`` intermediate distributions (float64, [N]). On average it
-    lies below the annealing model's log-likelihood (see the module's docstring)."""
+    lies below the annealing model's log-likelihood (see the module's docstring).
+
+    Under ``torchrun`` each rank walks from its share of the rows, drawing what one process draws
+    for them (:mod:`~genlab.evaluation.shards`); every rank returns the estimates of all rows."""
     if isinstance(betas, int):
         betas = default_betas(betas)
     betas_list = betas.tolist()
     a_A = base_v_bias.to(rbm.W.device, rbm.W.dtype)
-    x_v = v.to(rbm.W.dtype).repeat(runs, 1)
+    n, own = v.shape[0], share(v.shape[0])
+    x_v = v[own].to(rbm.W.dtype).repeat(runs, 1)  # run-major: walk r of image i is row r * n + i of all walks
+    walks = torch.arange(runs, device=v.device)[:, None] * n + torch.arange(own.start, own.stop, device=v.device)
+    random = stream(generator, runs * n, walks.flatten(), rbm.W.dtype)
     x = torch.addmm(rbm.h_bias, x_v, rbm.W)
     log_w = torch.zeros(x_v.shape[0], dtype=torch.float64, device=rbm.W.device)
     steps = range(len(betas_list) - 1, 0, -1)
     for k in bar(steps, "RAISE", progress, unit="beta"):
         beta = betas_list[k]
         log_w += log_f(rbm, x_v, x, a_A, beta)
-        h = bernoulli(torch.sigmoid(beta * x), generator)  # x_{k-1} ~ T_k(. | x_k)
+        h = bernoulli(torch.sigmoid(beta * x), random)  # x_{k-1} ~ T_k(. | x_k)
         v_logit = torch.addmm(rbm.v_bias, h, rbm.W.t()).mul_(beta).add_(a_A, alpha=1 - beta)
-        x_v = bernoulli(torch.sigmoid(v_logit), generator)
+        x_v = bernoulli(torch.sigmoid(v_logit), random)
         x = torch.addmm(rbm.h_bias, x_v, rbm.W)
         log_w -= log_f(rbm, x_v, x, a_A, beta)
     log_w += x_v.double() @ a_A.double() - F.softplus(a_A.double()).sum()  # log p_0(x_0)
-    return torch.logsumexp(log_w.reshape(runs, -1), 0) - math.log(runs)
+    return gather(torch.logsumexp(log_w.reshape(runs, -1), 0) - math.log(runs))

@@ -24,22 +24,34 @@ import torch
 
 from genlab import data
 from genlab.data import binarized, chunks
+from genlab.distributed import all_reduce_sum
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
+from genlab.evaluation.shards import gather, own_rows
 from genlab.models.vae import VAE
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)
 TRAIN_ELBO_IMAGES = 10_000  # training images for train_elbo (the overfitting gap)
 
 
+def noise(shape: tuple[int, ...], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    """The Gaussian noise of z ~ q(z | x), of ``shape`` (..., rows, latent) on the device and in the dtype of
+    ``like``: the draw the model makes when it is given no noise."""
+    return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
 @torch.no_grad()
 def mean_elbo(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 10_000) -> float:
-    """The ELBO averaged over the rows of x (one z per row), in nats."""
+    """The ELBO averaged over the rows of x (one z per row), in nats. Under ``torchrun`` each rank
+    measures its share of the rows with the noise one process draws for them, and the sums are added."""
     total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for part in chunks(x, chunk):
-        total += model.elbo(part, generator).double().sum()
-    return total.item() / x.shape[0]
+    for start in range(0, x.shape[0], chunk):
+        part = x[start : start + chunk]
+        rows = own_rows(start, start + part.shape[0], x.shape[0])
+        eps = noise((part.shape[0], model.latent), generator, part)  # q's mean is in x's dtype
+        total += model.elbo(part[rows], eps=eps[rows]).double().sum()
+    return all_reduce_sum(total, "adding the ELBO over ranks").item() / x.shape[0]
 
 
 @torch.no_grad()
@@ -55,29 +67,34 @@ def iwae(
 
     At most ``max_rows`` samples of z are decoded at once: several images per chunk
     when k is small, chunks of one image's samples when k is large. The log-mean-exp
-    over the k log-weights is taken in float64.
+    over the k log-weights is taken in float64. Under ``torchrun`` each rank measures
+    its share of the rows, with the noise one process draws for them, and every rank
+    returns all N.
     """
     images_per_chunk = max(1, max_rows // k)
     samples_per_chunk = min(k, max_rows)
-    groups = chunks(x, images_per_chunk)
+    sizes = [min(samples_per_chunk, k - start) for start in range(0, k, samples_per_chunk)]
+    weight = model.logits.weight  # q's mean is in the model's dtype
     total = math.ceil(x.shape[0] / images_per_chunk)
     out = []
-    for group in bar(groups, f"IWAE k={k}", progress, total=total, unit="chunk"):
-        log_w = torch.cat(
-            [
-                model.log_weights(group, min(samples_per_chunk, k - start), generator).double()
-                for start in range(0, k, samples_per_chunk)
-            ]
-        )
-        out.append(torch.logsumexp(log_w, 0) - math.log(k))
-    return torch.cat(out)
+    for start in bar(range(0, x.shape[0], images_per_chunk), f"IWAE k={k}", progress, total=total, unit="chunk"):
+        group = x[start : start + images_per_chunk]
+        rows = own_rows(start, start + group.shape[0], x.shape[0])
+        log_w = []
+        for size in sizes:
+            eps = noise((size, group.shape[0], model.latent), generator, weight)  # for every image of the group
+            log_w.append(model.log_weights(group[rows], size, eps=eps[:, rows]).double())
+        out.append(torch.logsumexp(torch.cat(log_w), 0) - math.log(k))
+    return gather(torch.cat(out))
 
 
 @torch.no_grad()
 def posterior(model: VAE, x: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, log sigma^2) of q(z | x) for every row of x."""
-    parts = [model.encode(part) for part in chunks(x, chunk)]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    """(mu, log sigma^2) of q(z | x) for every row of x (under ``torchrun`` each rank encodes its share)."""
+    n = x.shape[0]
+    parts = [model.encode(x[start : start + chunk][own_rows(start, min(start + chunk, n), n)])
+             for start in range(0, n, chunk)]
+    return gather(torch.cat([p[0] for p in parts])), gather(torch.cat([p[1] for p in parts]))
 
 
 def latent_usage(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, Any]:

@@ -31,9 +31,13 @@ import torch
 import torch.nn.functional as F
 
 from genlab import data
+from genlab.distributed import barrier, current
 from genlab.evaluation.progress import bar
+from genlab.evaluation.shards import gather, own_rows, stream
 from genlab.metrics.classifier import Classifier, ClassifierConfig, load_classifier
 from genlab.metrics.scores import classifier_score, coverage, frechet_distance_of
+from genlab.models.dbn import BeliefNet
+from genlab.models.rbm import RBM
 
 CHUNK = 1000  # images per forward pass (model sampling and classifier features)
 
@@ -62,23 +66,43 @@ def real_images(split: data.ImageSet, size: tuple[int, int]) -> torch.Tensor:
 @torch.no_grad()
 def draw_samples(model: Any, n: int, generator: torch.Generator, image_shape: tuple[int, int],
                  chunk: int = CHUNK, progress: bool = False) -> torch.Tensor:
-    """n samples of ``model.sample(n, generator)`` (any family's model), drawn in chunks: [n, 1, H', W'] on the CPU."""
+    """n samples of ``model.sample(n, generator)`` (any family's model), drawn in chunks: [n, 1, H', W'] on the CPU.
+
+    Under ``torchrun`` every rank returns all n, the samples one process draws. An RBM's or a DBN's
+    chains (thousands of Gibbs steps each) are split across the ranks, each drawing what one process
+    draws for its own (:mod:`~genlab.evaluation.shards`); a VAE or a DCGAN, whose sampler is one pass
+    of a network, draws every chunk on every rank and keeps its share.
+    """
     starts = bar(range(0, n, chunk), f"drawing {n:,} samples", progress, unit="chunk")
-    return torch.cat([as_images(model.sample(min(chunk, n - start), generator), image_shape).float().cpu()
-                      for start in starts])
+    return gather(torch.cat([own_samples(model, start, min(start + chunk, n), n, generator, image_shape)
+                             for start in starts]))
+
+
+def own_samples(model: Any, start: int, stop: int, n: int, generator: torch.Generator,
+                image_shape: tuple[int, int]) -> torch.Tensor:
+    """This rank's samples among samples ``start`` to ``stop`` of n, drawn as one process draws them, on the CPU."""
+    rows = own_rows(start, stop, n)
+    if isinstance(model, (RBM, BeliefNet)):  # their samplers draw only Bernoulli variables, row by row
+        random = stream(generator, stop - start, rows, torch.get_default_dtype())
+        images = model.sample(rows.stop - rows.start, random)
+    else:
+        images = model.sample(stop - start, generator)[rows]
+    return as_images(images, image_shape).float().cpu()
 
 
 @torch.no_grad()
 def classify(classifier: Classifier, images: torch.Tensor, chunk: int = CHUNK, progress: bool = False,
              desc: str = "classifier features") -> tuple[torch.Tensor, torch.Tensor]:
-    """(penultimate features, class probabilities) for [n, 1, H, W] images in [0, 1] (a progress bar named ``desc``)."""
+    """(penultimate features, class probabilities) for [n, 1, H, W] images in [0, 1] (a progress bar named ``desc``),
+    on the CPU. Under ``torchrun`` each rank classifies its share of the images, and every rank returns all n."""
     device = next(classifier.parameters()).device
+    n = images.shape[0]
     features, probs = [], []
-    for start in bar(range(0, images.shape[0], chunk), desc, progress, unit="chunk"):
-        f = classifier.features(images[start : start + chunk].to(device))
+    for start in bar(range(0, n, chunk), desc, progress, unit="chunk"):
+        f = classifier.features(images[start : start + chunk][own_rows(start, min(start + chunk, n), n)].to(device))
         features.append(f.cpu())
         probs.append(torch.softmax(classifier.out(f), 1).cpu())
-    return torch.cat(features), torch.cat(probs)
+    return gather(torch.cat(features)), gather(torch.cat(probs))
 
 
 def sample_quality(
@@ -93,7 +117,7 @@ def sample_quality(
 
     ``samples``: N images in [0, 1], [N, D] with D = H*W of the data set, or [N, 1, H', W'].
     """
-    classifier, record = load_classifier(source, classifier_config, progress)
+    classifier, record = shared_classifier(source, classifier_config, progress)
     classifier = classifier.to(device)
     test = data.read_split(source, "test").head(test_limit)
     train = data.read_split(source, "train").head(samples.shape[0])
@@ -120,3 +144,15 @@ def sample_quality(
         "metric_sample_size": list(size),
         "classifier_test_accuracy": record["test_accuracy"],
     }
+
+
+def shared_classifier(source: data.DataSource, config: ClassifierConfig | None,
+                      progress: bool) -> tuple[Classifier, dict[str, Any]]:
+    """:func:`~genlab.metrics.classifier.load_classifier`; under ``torchrun`` rank 0 trains and caches it
+    when it is not cached yet, while the other ranks wait, then read it from the cache."""
+    if current().main:
+        found = load_classifier(source, config, progress)
+        barrier("waiting for rank 0's metrics classifier")
+        return found
+    barrier("waiting for rank 0's metrics classifier")
+    return load_classifier(source, config)
