@@ -9,6 +9,7 @@
 
 Errors print one line and exit non-zero (2 for invalid options, 1 for bad files
 or data). The command is a thin layer over the Python API of the same names.
+Under torchrun every process runs the command and rank 0 alone prints its output.
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ def run_command(argv: list[str]) -> int:
     name = command_named(argv)
     try:
         args = build_parser([name] if name else []).parse_args(argv)
-        with warnings_in_one_line():
+        with warnings_in_one_line(), rank_0_speaks():
             return COMMANDS[args.command].run(args)
     except GenlabError as e:
         return fail(str(e), e.exit_code)
@@ -347,6 +348,19 @@ def warnings_in_one_line() -> Iterator[None]:
         yield
     finally:
         warnings.formatwarning = python_format
+
+
+@contextlib.contextmanager
+def rank_0_speaks() -> Iterator[None]:
+    """Inside the block, a process that a launcher (torchrun) started as a rank other than 0 prints nothing on
+    stdout and shows no warnings: rank 0 speaks for the job. Errors still come from every rank (each names
+    what failed there)."""
+    if int(os.environ.get("RANK", "0")) == 0 or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def fail(message: str, code: int) -> int:
