@@ -86,8 +86,9 @@ def train(
 
     Under a launcher (``torchrun ... -m genlab train``, or a script that torchrun starts), every process
     calls ``train`` with the same arguments: they join the launcher's process group (NCCL on CUDA, each
-    on ``cuda:LOCAL_RANK``; gloo on the CPU) for the call and train data-parallel, ``--batch-size`` being
-    the global minibatch; rank 0 alone writes ``out`` and shows progress (docs/distributed.md).
+    on ``cuda:LOCAL_RANK``; gloo on the CPU), unless the script has joined it, and train data-parallel,
+    ``batch_size`` being the global minibatch; rank 0 alone writes ``out`` and shows progress. The group
+    stays for further calls; ``genlab.distributed.teardown()`` leaves it (docs/distributed.md).
 
     Returns:
         The finished run: ``run.path``, ``run.config``, ``run.log`` (one dict per epoch);
@@ -107,10 +108,10 @@ def train(
                           "give the training images as data")
     config = config_of(spec.config, options, f"genlab.train({family!r})", keywords)
     if out is not None:
-        with distributed.joined(resolve_device(device)) as (_, joined_device):
-            run = spec.train(config, out, device=joined_device, data_dir=data_dir, progress=progress,
-                             overwrite=overwrite, resume=resume)
-            distributed.barrier("finishing the run")  # every rank returns the run rank 0 has written
+        _, device = distributed.setup(resolve_device(device))  # joins the launcher's process group, if any
+        run = spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
+                         resume=resume)
+        distributed.barrier("finishing the run")  # every rank returns the run that rank 0 has written
         return run
     if distributed.launched():
         raise ConfigError("genlab.train under torchrun: give the run directory, out= (every rank must name the same one)")

@@ -169,13 +169,16 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from genlab import api
+    from genlab import api, distributed
     from genlab import config as cfg
     from genlab.families import FAMILIES
 
     options = cfg.options_given(FAMILIES[args.family].config, args)
-    run = api.train(args.family, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
-                    overwrite=args.overwrite, resume=args.resume, **options)
+    try:
+        run = api.train(args.family, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
+                        overwrite=args.overwrite, resume=args.resume, **options)
+    finally:
+        distributed.teardown()  # leave the launcher's process group (under torchrun)
     print(train_summary(args.family, run.path, run.log, run.meta.get("train_time_s", 0.0)))
     return 0
 

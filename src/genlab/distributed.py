@@ -95,18 +95,6 @@ def teardown() -> None:
 
 
 @contextmanager
-def joined(device: torch.device) -> Iterator[tuple[World, torch.device]]:
-    """:func:`setup` for the block (a world of one outside a launcher), and :func:`teardown` after it when
-    the block's :func:`setup` made the group (a program that made its own keeps it)."""
-    made = launched() and not dist.is_initialized()
-    try:
-        yield setup(device)
-    finally:
-        if made:
-            teardown()
-
-
-@contextmanager
 def collective(what: str) -> Iterator[None]:
     """Turn the failure of a collective (another rank died or hung) into one line naming this rank."""
     try:

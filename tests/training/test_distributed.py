@@ -15,7 +15,10 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from genlab import api
+from genlab import api, distributed
+from genlab.errors import ConfigError
+from genlab.training import rbm, vae
+from helpers import write_dataset
 
 # (name, family, options): tiny runs of one epoch; 201 images in minibatches of 100 end in a minibatch of one
 # image, which rank 1 has no row of
@@ -33,12 +36,25 @@ def free_port() -> int:
 
 
 def join_as(rank: int, port: int, cwd: Path) -> None:
-    """Become rank ``rank`` of 2 as torchrun would make it, working in ``cwd``."""
+    """Become rank ``rank`` of 2 as torchrun would make it, working in ``cwd``, and join the process group once
+    for every run, as a script that torchrun starts may do (genlab keeps a group it did not make)."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     cwd.mkdir(parents=True, exist_ok=True)
     os.chdir(cwd)
+    distributed.setup(torch.device("cpu"), timeout_s=60)
+
+
+@contextlib.contextmanager
+def figures_drawn(drawn: bool):
+    """Inside the block, the families draw their figures only when ``drawn``: they are most of a tiny run's time,
+    so one run of RUNS (the first) draws them."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not drawn:
+            for family in (rbm, vae):
+                patch.setattr(family, "standard_figures", lambda *args, **kwargs: [])
+        yield
 
 
 def trained_parameters(module, results, name: str):
@@ -53,10 +69,12 @@ def trained_parameters(module, results, name: str):
     return recording
 
 
-def train_on_rank(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
-    """Train every run of RUNS into the relative directory RUN, each rank in its own working directory:
-    what rank 1 writes would land in root/rank1."""
-    from genlab.training import rbm, vae
+def job(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
+    """Rank ``rank`` of a job of two, in its own working directory (what rank 1 writes would land in root/rank1):
+    train every run of RUNS into the relative directory NAME, then, with the command line, a 2-epoch RBM in
+    which rank 1 dies at its third minibatch. (One job for the whole module: starting processes is what
+    takes time.)"""
+    from genlab import cli
 
     join_as(rank, port, root / f"rank{rank}")
     results: dict = {}
@@ -64,27 +82,50 @@ def train_on_rank(rank: int, port: int, root: Path, data_dir: Path, shared) -> N
     vae.fit = trained_parameters(vae, results, "vae")
     parameters = {}
     for name, family, options in RUNS:
-        api.train(family, name, device="cpu", data_dir=data_dir, progress=False, **options)
+        with figures_drawn(name == RUNS[0][0]):
+            api.train(family, name, device="cpu", dataset=str(data_dir), progress=False, **options)
         parameters[name] = results[family]
     shared[rank] = parameters
 
+    step, calls = rbm.rbm_step, []
+
+    def dying_step(*args, **kwargs):
+        calls.append(1)
+        if rank == 1 and len(calls) == 3:
+            os._exit(0)
+        return step(*args, **kwargs)
+
+    rbm.rbm_step = dying_step
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = cli.main(["train", "rbm", "--out", "killed", "--limit", "200", "--epochs", "2", "--hidden", "20",
+                         "--device", "cpu", "--dataset", str(data_dir), "--quiet"])
+    shared["killed"] = (code, stderr.getvalue())
+
 
 @pytest.fixture(scope="module")
-def two_ranks(mnist_dir, tmp_path_factory) -> tuple[Path, dict]:
-    """Each run of RUNS trained by two gloo processes; the root of their working directories and each
-    rank's trained parameters by run."""
+def images(tmp_path_factory) -> Path:
+    """300 training and 100 test images."""
+    return write_dataset(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def two_ranks(images, tmp_path_factory) -> tuple[Path, dict]:
+    """The :func:`job` of two gloo processes: the root of their working directories, and each rank's trained
+    parameters by run (and, as ``killed``, rank 0's exit code and stderr when rank 1 died)."""
     root = tmp_path_factory.mktemp("ranks")
     with mp.Manager() as manager:
         shared = manager.dict()
-        mp.spawn(train_on_rank, args=(free_port(), root, mnist_dir, shared), nprocs=2, join=True)
+        mp.spawn(job, args=(free_port(), root, images, shared), nprocs=2, join=True)
         return root, dict(shared)
 
 
 @pytest.fixture(scope="module")
-def one_process(mnist_dir, tmp_path_factory) -> Path:
+def one_process(images, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("one")
     for name, family, options in RUNS:
-        api.train(family, root / name, device="cpu", data_dir=mnist_dir, progress=False, **options)
+        with figures_drawn(name == RUNS[0][0]):
+            api.train(family, root / name, device="cpu", dataset=str(images), progress=False, **options)
     return root
 
 
@@ -122,47 +163,28 @@ def test_rank_0_alone_writes_the_run_directory_that_one_process_writes(two_ranks
             assert entry_two[key] == pytest.approx(entry_one[key], rel=1e-4), key
 
 
-def die_after_three_minibatches(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
-    """Train a 2-epoch RBM (2 minibatches an epoch) with the command line; rank 1 dies in epoch 2."""
-    from genlab import cli
-    from genlab.training import rbm
-
-    join_as(rank, port, root)
-    step, calls = rbm.rbm_step, []
-
-    def dying_step(*args, **kwargs):
-        calls.append(1)
-        if rank == 1 and len(calls) == 3:
-            os._exit(0)
-        return step(*args, **kwargs)
-
-    rbm.rbm_step = dying_step
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        code = cli.main(["train", "rbm", "--out", "run", "--limit", "200", "--epochs", "2", "--hidden", "20",
-                         "--device", "cpu", "--data-dir", str(data_dir), "--quiet"])
-    shared[rank] = (code, stderr.getvalue())
-
-
-def test_a_rank_that_dies_ends_the_job_with_one_line_and_the_run_keeps_its_last_epoch(mnist_dir, tmp_path) -> None:
-    context = mp.get_context("spawn")
-    with mp.Manager() as manager:
-        shared = manager.dict()
-        port = free_port()
-        ranks = [context.Process(target=die_after_three_minibatches, args=(rank, port, tmp_path, mnist_dir, shared))
-                 for rank in (0, 1)]
-        for process in ranks:
-            process.start()
-        for process in ranks:
-            process.join(timeout=120)
-        assert [process.exitcode for process in ranks] == [0, 0]
-        code, stderr = shared[0]
+def test_a_rank_that_dies_ends_the_job_with_one_line_and_the_run_keeps_its_last_epoch(two_ranks) -> None:
+    root, shared = two_ranks
+    code, stderr = shared["killed"]
     errors = [line for line in stderr.splitlines() if not line.startswith("genlab: warning:")]
     assert code == 1
     assert len(errors) == 1 and errors[0].startswith("genlab: error: rank 0 of 2: ") and "another rank stopped" in errors[0]
-    run = tmp_path / "run"
+    run = root / "rank0" / "killed"
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.safetensors", "config.json", "figures", "log.jsonl",
                                                      "model.safetensors"]
     assert [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()] == [1]
     assert "train_time_s" not in json.loads((run / "config.json").read_text())
     load_file(run / "model.safetensors")  # complete
+
+
+@pytest.mark.parametrize(("family", "options", "refused"), [
+    ("rbm", dict(compile=True), "--compile: not under torchrun"),
+    ("vae", dict(compile=True), "--compile: not under torchrun"),
+    ("dcgan", {}, "genlab train dcgan: not under torchrun yet"),
+])
+def test_what_does_not_train_data_parallel_is_refused_in_one_line_before_anything_is_written(
+        monkeypatch, tmp_path, tiny_dataset, family, options, refused) -> None:
+    monkeypatch.setattr(distributed, "setup", lambda device, timeout_s=600.0: (distributed.World(0, 2), device))
+    with pytest.raises(ConfigError, match=f"^{refused}"):
+        api.train(family, tmp_path / "run", device="cpu", dataset=str(tiny_dataset), progress=False, **options)
+    assert not (tmp_path / "run").exists()
