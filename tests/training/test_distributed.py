@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -27,6 +28,10 @@ RUNS = [
     ("pcd", "rbm", dict(limit=201, epochs=1, hidden=20, persistent=True, momentum=0.5, cd_k=2)),
     ("vae", "vae", dict(limit=201, epochs=1, batch_size=100, hidden="50", latent=5, targets="binarized")),
 ]
+
+
+# the run in which rank 1 dies at its third minibatch (the first of epoch 2)
+KILLED = ["--limit", "200", "--epochs", "2", "--hidden", "20", "--persistent", "--momentum", "0.5"]
 
 
 def free_port() -> int:
@@ -71,7 +76,7 @@ def trained_parameters(module, results, name: str):
 
 def job(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
     """Rank ``rank`` of a job of two, in its own working directory (what rank 1 writes would land in root/rank1):
-    train every run of RUNS into the relative directory NAME, then, with the command line, a 2-epoch RBM in
+    train every run of RUNS into the relative directory NAME, then, with the command line, the run KILLED in
     which rank 1 dies at its third minibatch. (One job for the whole module: starting processes is what
     takes time.)"""
     from genlab import cli
@@ -98,8 +103,8 @@ def job(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
     rbm.rbm_step = dying_step
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        code = cli.main(["train", "rbm", "--out", "killed", "--limit", "200", "--epochs", "2", "--hidden", "20",
-                         "--device", "cpu", "--dataset", str(data_dir), "--quiet"])
+        code = cli.main(["train", "rbm", "--out", "killed", *KILLED, "--device", "cpu", "--dataset", str(data_dir),
+                         "--quiet"])
     shared["killed"] = (code, stderr.getvalue())
 
 
@@ -188,3 +193,16 @@ def test_what_does_not_train_data_parallel_is_refused_in_one_line_before_anythin
     with pytest.raises(ConfigError, match=f"^{refused}"):
         api.train(family, tmp_path / "run", device="cpu", dataset=str(tiny_dataset), progress=False, **options)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_run_a_dying_rank_left_continues_in_one_process_as_one_process_trains_it(two_ranks, images, tmp_path) -> None:
+    root, _ = two_ranks
+    shutil.copytree(root / "rank0" / "killed", tmp_path / "killed")
+    options = dict(device="cpu", dataset=str(images), progress=False, limit=200, epochs=2, hidden=20, persistent=True,
+                   momentum=0.5)
+    with figures_drawn(False):
+        api.train("rbm", tmp_path / "killed", resume=True, **options)
+        api.train("rbm", tmp_path / "whole", **options)
+    resumed, whole = (load_file(tmp_path / name / "model.safetensors") for name in ("killed", "whole"))
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], rtol=1e-4, atol=1e-4 * whole[key].abs().max().item())
