@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from genlab.errors import ConfigError, GenlabError
 from genlab.rng import RandomStream
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,18 @@ def barrier(what: str = "waiting for every rank") -> None:
     if current().distributed:
         with collective(what):
             dist.barrier()
+
+
+def rank_0_first(make: Callable[[], T], what: str) -> T:
+    """``make()`` on rank 0, then on the other ranks: what it writes (a data set downloaded into a cache the
+    ranks share) is there when they look, so they only read. In a world of one, ``make()``."""
+    world = current()
+    if world.main:
+        made = make()
+    barrier(what)
+    if not world.main:
+        made = make()
+    return made
 
 
 def mean_over_ranks(means: dict[str, torch.Tensor], rows: int, what: str = "averaging over ranks"

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from genlab import api, distributed
 from genlab.errors import ConfigError
-from genlab.training import rbm, vae
+from genlab.training import dbn, rbm, vae
 from helpers import write_dataset
 
 # (name, family, options): tiny runs of one epoch; 201 images in minibatches of 100 end in a minibatch of one
@@ -27,6 +27,7 @@ RUNS = [
     ("rbm", "rbm", dict(limit=200, epochs=1, hidden=20)),
     ("pcd", "rbm", dict(limit=201, epochs=1, hidden=20, persistent=True, momentum=0.5, cd_k=2)),
     ("vae", "vae", dict(limit=201, epochs=1, batch_size=100, hidden="50", latent=5, targets="binarized")),
+    ("dbn", "dbn", dict(limit=201, epochs=1, rbm_hidden=20, top_hidden=10)),
 ]
 
 
@@ -59,12 +60,12 @@ def figures_drawn(drawn: bool):
         if not drawn:
             for family in (rbm, vae):
                 patch.setattr(family, "standard_figures", lambda *args, **kwargs: [])
+            patch.setattr(dbn, "dbn_figures", lambda *args, **kwargs: [])
         yield
 
 
-def trained_parameters(module, results, name: str):
-    """Wrap a training module's ``fit`` so that the model it trained (its first argument) lands in ``results``."""
-    fit = module.fit
+def trained_parameters(fit, results, name: str):
+    """Wrap a training loop ``fit`` so that the model it trained (its first argument) lands in ``results[name]``."""
 
     def recording(model, *args, **kwargs):
         out = fit(model, *args, **kwargs)
@@ -83,8 +84,9 @@ def job(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
 
     join_as(rank, port, root / f"rank{rank}")
     results: dict = {}
-    rbm.fit = trained_parameters(rbm, results, "rbm")
-    vae.fit = trained_parameters(vae, results, "vae")
+    rbm.fit = trained_parameters(rbm.fit, results, "rbm")
+    vae.fit = trained_parameters(vae.fit, results, "vae")
+    dbn.fit_top = trained_parameters(dbn.fit_top, results, "dbn")
     parameters = {}
     for name, family, options in RUNS:
         with figures_drawn(name == RUNS[0][0]):

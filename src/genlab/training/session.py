@@ -39,7 +39,7 @@ T = TypeVar("T")
 TENSORBOARD = "tensorboard"  # RUN/tensorboard/: the event files of --tensorboard
 
 # The families that train data-parallel under a launcher (docs/distributed.md); the others are refused there.
-DATA_PARALLEL = ("rbm", "vae")
+DATA_PARALLEL = ("rbm", "dbn", "vae")
 
 
 @dataclass
@@ -229,7 +229,7 @@ def start(
         accel.check_compile(dev)  # before anything is written
     if config.tensorboard:
         summary_writer()  # installed? (before anything is written)
-    source = data.resolve(config.dataset, data_dir)
+    source = distributed.rank_0_first(lambda: data.resolve(config.dataset, data_dir), "finding the data set")
     train = data.load_split(source, "train", dev, limit=config.limit)
     test = data.load_split(source, "test", dev)
     if shapes is not None:
