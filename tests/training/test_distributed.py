@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from genlab import api, distributed
 from genlab.errors import ConfigError
-from genlab.training import dbn, rbm, vae
+from genlab.training import dbn, rbm, updown, vae
 from helpers import write_dataset
 
 # (name, family, options): tiny runs of one epoch; 201 images in minibatches of 100 end in a minibatch of one
@@ -28,7 +28,13 @@ RUNS = [
     ("pcd", "rbm", dict(limit=201, epochs=1, hidden=20, persistent=True, momentum=0.5, cd_k=2)),
     ("vae", "vae", dict(limit=201, epochs=1, batch_size=100, hidden="50", latent=5, targets="binarized")),
     ("dbn", "dbn", dict(limit=201, epochs=1, rbm_hidden=20, top_hidden=10)),
+    ("updown", "dbn-finetune", dict(limit=201, epochs=1)),  # fine-tunes the run "dbn"
 ]
+
+
+def options_of(family: str, options: dict, runs: Path) -> dict:
+    """A run's options, with the DBN that fine-tuning starts from: the run "dbn" in ``runs``."""
+    return {**options, "dbn": str(runs / "dbn")} if family == "dbn-finetune" else options
 
 
 # the run in which rank 1 dies at its third minibatch (the first of epoch 2)
@@ -61,6 +67,7 @@ def figures_drawn(drawn: bool):
             for family in (rbm, vae):
                 patch.setattr(family, "standard_figures", lambda *args, **kwargs: [])
             patch.setattr(dbn, "dbn_figures", lambda *args, **kwargs: [])
+            patch.setattr(updown, "finetune_figures", lambda *args, **kwargs: [])
         yield
 
 
@@ -87,10 +94,12 @@ def job(rank: int, port: int, root: Path, data_dir: Path, shared) -> None:
     rbm.fit = trained_parameters(rbm.fit, results, "rbm")
     vae.fit = trained_parameters(vae.fit, results, "vae")
     dbn.fit_top = trained_parameters(dbn.fit_top, results, "dbn")
+    updown.fit = trained_parameters(updown.fit, results, "dbn-finetune")
     parameters = {}
     for name, family, options in RUNS:
         with figures_drawn(name == RUNS[0][0]):
-            api.train(family, name, device="cpu", dataset=str(data_dir), progress=False, **options)
+            api.train(family, name, device="cpu", dataset=str(data_dir), progress=False,
+                      **options_of(family, options, root / "rank0"))
         parameters[name] = results[family]
     shared[rank] = parameters
 
@@ -132,7 +141,8 @@ def one_process(images, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("one")
     for name, family, options in RUNS:
         with figures_drawn(name == RUNS[0][0]):
-            api.train(family, root / name, device="cpu", dataset=str(images), progress=False, **options)
+            api.train(family, root / name, device="cpu", dataset=str(images), progress=False,
+                      **options_of(family, options, root))
     return root
 
 
@@ -160,8 +170,11 @@ def test_rank_0_alone_writes_the_run_directory_that_one_process_writes(two_ranks
     two, one = root / "rank0" / name, one_process / name
     assert sorted(p.relative_to(two) for p in two.rglob("*")) == sorted(p.relative_to(one) for p in one.rglob("*"))
     config_two, config_one = (json.loads((d / "config.json").read_text()) for d in (two, one))
-    for key in ("family", "config", "device"):
+    for key in ("family", "device"):
         assert config_two[key] == config_one[key]
+    assert config_two["config"].keys() == config_one["config"].keys()
+    for key in config_one["config"].keys() - {"dbn", "dbn_sha256"}:  # (each fine-tunes its own DBN)
+        assert config_two["config"][key] == config_one["config"][key], key
     assert config_two["data"]["sha256"] == config_one["data"]["sha256"]
     log_two, log_one = ([json.loads(line) for line in (d / "log.jsonl").read_text().splitlines()] for d in (two, one))
     assert [entry.keys() for entry in log_two] == [entry.keys() for entry in log_one]

@@ -39,7 +39,7 @@ T = TypeVar("T")
 TENSORBOARD = "tensorboard"  # RUN/tensorboard/: the event files of --tensorboard
 
 # The families that train data-parallel under a launcher (docs/distributed.md); the others are refused there.
-DATA_PARALLEL = ("rbm", "dbn", "vae")
+DATA_PARALLEL = ("rbm", "dbn", "dbn-finetune", "vae")
 
 
 @dataclass
