@@ -200,6 +200,7 @@ def test_a_rank_that_dies_ends_the_job_with_one_line_and_the_run_keeps_its_last_
 @pytest.mark.parametrize(("family", "options", "refused"), [
     ("rbm", dict(compile=True), "--compile: not under torchrun"),
     ("vae", dict(compile=True), "--compile: not under torchrun"),
+    ("rbm", dict(temperatures=3), "--temperatures: not under torchrun yet"),
     ("dcgan", {}, "genlab train dcgan: not under torchrun yet"),
 ])
 def test_what_does_not_train_data_parallel_is_refused_in_one_line_before_anything_is_written(

@@ -188,9 +188,6 @@ def train(
     loglik = evaluate_rbm.LoglikData.of(s.train, s.test) if config.eval_every else None
     warn_if_few_updates("rbm", config.epochs, len(s.train), config.batch_size, ENOUGH_UPDATES)
     state, eval_time = CDState(), 0.0
-    if config.temperatures > 1 and s.world.distributed:
-        raise ConfigError("--temperatures: not under torchrun yet (the tempered chains' swaps are not shared "
-                          "out by rank); train in one process")
     if s.resumed is not None:
         rbm.load_state_dict(s.resumed.part("model"))
         state = rank_state(CDState.from_tensors(s.resumed.part("cd")))

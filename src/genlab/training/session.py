@@ -276,6 +276,9 @@ def check_data_parallel(family: str, config: TrainConfig) -> None:
     if getattr(config, "compile", False):
         raise ConfigError("--compile: not under torchrun (the fast paths run whole updates in one kernel, with no "
                           "step to sum over ranks); train without --compile")
+    if getattr(config, "temperatures", 1) > 1:
+        raise ConfigError("--temperatures: not under torchrun yet (the tempered chains are not shared out by rank); "
+                          "train in one process")
 
 
 def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str], device: torch.device
