@@ -191,6 +191,14 @@ def test_data_info_prints_json(capsys, tiny_dataset):
     assert code == 0 and info["train"]["images"] == 300 and info["known"] is False
 
 
+@pytest.mark.parametrize(("rank", "prints"), [("0", True), ("1", False)])
+def test_under_a_launcher_rank_0_alone_prints_output(capsys, monkeypatch, tiny_dataset, rank, prints):
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, out, _ = run_cli(capsys, "data", "info", "--dataset", str(tiny_dataset))
+    assert code == 0 and bool(out) == prints
+
+
 def test_train_eval_sample_round_trip(capsys, tiny_dataset, tmp_path):
     run = tmp_path / "run"
     code, out, err = run_cli(capsys, "train", "rbm", "--out", str(run), "--dataset", str(tiny_dataset),

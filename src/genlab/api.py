@@ -84,9 +84,15 @@ def train(
             cd_k=1`` for an RBM; the others keep their defaults, the SPEC reference run. The run a
             DBN stands on (``rbm=``) or that fine-tuning starts from (``dbn=``) may be a ``Run``.
 
+    Under a launcher (``torchrun ... -m genlab train``, or a script that torchrun starts), every process
+    calls ``train`` with the same arguments: they join the launcher's process group (NCCL on CUDA, each
+    on ``cuda:LOCAL_RANK``; gloo on the CPU), unless the script has joined it, and train data-parallel,
+    ``batch_size`` being the global minibatch; rank 0 alone writes ``out`` and shows progress. The group
+    stays for further calls; ``genlab.distributed.teardown()`` leaves it (docs/distributed.md).
+
     Returns:
         The finished run: ``run.path``, ``run.config``, ``run.log`` (one dict per epoch);
-        ``load(run)`` gives its model.
+        ``load(run)`` gives its model. (Under a launcher every rank returns when rank 0 has written it.)
 
     Raises:
         ConfigError: An unknown family or option, an invalid value, or images not in one of the forms
@@ -102,8 +108,13 @@ def train(
                           "give the training images as data")
     config = config_of(spec.config, options, f"genlab.train({family!r})", keywords)
     if out is not None:
-        return spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
-                          resume=resume)
+        _, device = distributed.setup(resolve_device(device))  # joins the launcher's process group, if any
+        run = spec.train(config, out, device=device, data_dir=data_dir, progress=progress, overwrite=overwrite,
+                         resume=resume)
+        distributed.barrier("finishing the run")  # every rank returns the run that rank 0 has written
+        return run
+    if distributed.launched():
+        raise ConfigError("genlab.train under torchrun: give the run directory, out= (every rank must name the same one)")
     if resume:
         raise ConfigError("genlab.train: resume needs the run directory to continue, out=")
     temporary = Path(tempfile.mkdtemp(prefix=f"genlab-{family}-"))

@@ -9,6 +9,7 @@
 
 Errors print one line and exit non-zero (2 for invalid options, 1 for bad files
 or data). The command is a thin layer over the Python API of the same names.
+Under torchrun every process runs the command and rank 0 alone prints its output.
 """
 
 from __future__ import annotations
@@ -171,13 +172,16 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from genlab import api
+    from genlab import api, distributed
     from genlab import config as cfg
     from genlab.families import FAMILIES
 
     options = cfg.options_given(FAMILIES[args.family].config, args)
-    run = api.train(args.family, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
-                    overwrite=args.overwrite, resume=args.resume, **options)
+    try:
+        run = api.train(args.family, args.out, device=args.device, data_dir=args.data_dir, progress=not args.quiet,
+                        overwrite=args.overwrite, resume=args.resume, **options)
+    finally:
+        distributed.teardown()  # leave the launcher's process group (under torchrun)
     print(train_summary(args.family, run.path, run.log, run.meta.get("train_time_s", 0.0)))
     return 0
 
@@ -206,15 +210,19 @@ def train_summary(family: str, path: Path, log: list[dict[str, Any]], train_time
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from genlab import api
+    from genlab import api, distributed
     from genlab import config as cfg
     from genlab.evaluation.config import EvalConfig
 
     options = cfg.options_given(EvalConfig, args)
-    results = api.evaluate(args.run, device=args.device, data_dir=args.data_dir, progress=not args.quiet, **options)
+    try:
+        results = api.evaluate(args.run, device=args.device, data_dir=args.data_dir, progress=not args.quiet, **options)
+        main_rank = distributed.current().main
+    finally:
+        distributed.teardown()  # leave the launcher's process group (under torchrun)
     print(json.dumps(results, indent=2))
     sys.stdout.flush()  # the notes come after the results they are about
-    for note in results["notes"]:
+    for note in results["notes"] if main_rank else []:  # rank 0 speaks for the job
         print(textwrap.fill(note, 100, initial_indent="note: ", subsequent_indent="      "), file=sys.stderr)
     return 0
 
@@ -318,7 +326,7 @@ def run_command(argv: list[str]) -> int:
     name = command_named(argv)
     try:
         args = build_parser([name] if name else []).parse_args(argv)
-        with warnings_in_one_line():
+        with warnings_in_one_line(), rank_0_speaks():
             return COMMANDS[args.command].run(args)
     except GenlabError as e:
         return fail(str(e), e.exit_code)
@@ -350,6 +358,19 @@ def warnings_in_one_line() -> Iterator[None]:
         yield
     finally:
         warnings.formatwarning = python_format
+
+
+@contextlib.contextmanager
+def rank_0_speaks() -> Iterator[None]:
+    """Inside the block, a process that a launcher (torchrun) started as a rank other than 0 prints nothing on
+    stdout and shows no warnings: rank 0 speaks for the job. Errors still come from every rank (each names
+    what failed there)."""
+    if int(os.environ.get("RANK", "0")) == 0 or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def fail(message: str, code: int) -> int:

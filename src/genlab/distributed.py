@@ -9,6 +9,7 @@ in both cases:
     world = current()
     rows = share(batch_size, world)            # this rank's part of a global minibatch
     all_reduce_sum(gradient_sum)               # the sum over every rank's part
+    grads = mean_over_ranks(grads, n)          # means over this rank's n rows -> over the global minibatch
     if world.main: write_run_directory(...)    # rank 0 alone writes files
 
 A collective that fails because another process died raises :class:`~genlab.errors.GenlabError`
@@ -19,14 +20,18 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from genlab.errors import ConfigError, GenlabError
+from genlab.rng import RandomStream
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,72 @@ def barrier(what: str = "waiting for every rank") -> None:
     if current().distributed:
         with collective(what):
             dist.barrier()
+
+
+def rank_0_first(make: Callable[[], T], what: str) -> T:
+    """``make()`` on rank 0, then on the other ranks: what it writes (a data set downloaded into a cache the
+    ranks share) is there when they look, so they only read. In a world of one, ``make()``."""
+    world = current()
+    if world.main:
+        made = make()
+    barrier(what)
+    if not world.main:
+        made = make()
+    return made
+
+
+def mean_over_ranks(means: dict[str, torch.Tensor], rows: int, what: str = "averaging over ranks"
+                    ) -> dict[str, torch.Tensor]:
+    """Means over this rank's ``rows`` rows of a global minibatch -> the means over all its rows, on every
+    rank: sum_r rows_r * mean_r / sum_r rows_r, in one collective (ranks may hold different numbers of
+    rows, or none: a rank without a row of a short last minibatch adds nothing). In a world of one, ``means``
+    themselves."""
+    if not current().distributed:
+        return means
+    first = next(iter(means.values()))
+    flat = torch.cat([*(m.reshape(-1) * rows if rows else torch.zeros_like(m).reshape(-1) for m in means.values()),
+                      torch.tensor([float(rows)], dtype=first.dtype, device=first.device)])
+    all_reduce_sum(flat, what)
+    total, sizes = flat[-1], [m.numel() for m in means.values()]
+    return {name: part.div_(total).view_as(m)
+            for (name, m), part in zip(means.items(), flat[:-1].split(sizes))}
+
+
+def mean_gradients_over_ranks(module: torch.nn.Module, rows: int) -> None:
+    """Replace the gradients of ``module``'s parameters, those of a loss averaged over this rank's ``rows``
+    rows, by the gradients of the loss averaged over the whole global minibatch (nothing to do in a world
+    of one). Unlike ``DistributedDataParallel``, this needs no wrapped ``forward`` and weighs ranks that
+    hold different numbers of rows (a short last minibatch) by their rows."""
+    if not current().distributed:
+        return
+    grads = {name: p.grad for name, p in module.named_parameters() if p.grad is not None}
+    for name, mean in mean_over_ranks(grads, rows, "averaging gradients over ranks").items():
+        grads[name].copy_(mean)
+
+
+class ShareOfDraws:
+    """A random stream (:class:`genlab.rng.UniformStream`) that draws from ``generator`` what one process
+    draws for a whole global minibatch of ``rows`` rows and keeps this rank's rows (:func:`share`).
+
+    Every rank holds the same generator and makes the same draws, so W processes sample exactly the
+    numbers one process samples, each image's from its own position in the global minibatch. The
+    draws' first dimension is the minibatch's rows."""
+
+    def __init__(self, generator: torch.Generator, rows: int, world: World | None = None) -> None:
+        self.generator, self.rows, self.mine = generator, rows, share(rows, world)
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        if shape[0] != self.mine.stop - self.mine.start:
+            raise ValueError(f"draws of {shape[0]} rows, but this rank holds {self.mine} of {self.rows}")
+        drawn = torch.rand((self.rows, *shape[1:]), generator=self.generator, device=self.generator.device)
+        return drawn[self.mine]
+
+
+def draws_of_rows(generator: torch.Generator, rows: int) -> RandomStream:
+    """The random stream of this rank's rows of a global minibatch of ``rows`` rows: ``generator`` itself in
+    a world of one, a :class:`ShareOfDraws` of it among several processes."""
+    world = current()
+    return ShareOfDraws(generator, rows, world) if world.distributed else generator
 
 
 def share(n: int, world: World | None = None) -> slice:

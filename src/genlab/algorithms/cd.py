@@ -31,6 +31,11 @@ centred gradient. With the offsets held at zero it is the plain update.
 
 Every random draw comes from ``random``: a ``torch.Generator`` on the plain path, or a
 counter-based stream on the fast paths, which draw in this same order.
+
+Data-parallel (several processes, :mod:`genlab.distributed`), ``v0`` holds this rank's rows of the
+global minibatch: the means <.>^0 and <.>^k become the means over every rank's rows
+(:func:`~genlab.distributed.mean_over_ranks`, nothing to do in one process) before the update, so
+every rank makes the same update; the persistent chains stay with their rows' rank.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from dataclasses import dataclass, field
 import torch
 
 from genlab.algorithms.tempering import inverse_temperatures, tempered_step
+from genlab.distributed import mean_over_ranks
 from genlab.models.rbm import RBM
 from genlab.rng import RandomStream, bernoulli
 
@@ -138,17 +144,18 @@ def cd_update(rbm: RBM, v0: torch.Tensor, cd: CD, random: RandomStream = None, s
             state.chain[:n] = v
     ph = rbm.p_h(v)
 
-    # update: the positive statistics minus the negative ones
-    grads = {
+    # update: the positive statistics minus the negative ones (their means over every rank's rows)
+    grads = mean_over_ranks({
         "W": (v0.t() @ ph0).sub_(v.t() @ ph).div_(n),
         "v_bias": (v0 - v).mean(0),
         "h_bias": (ph0 - ph).mean(0),
-    }
+    }, n, "summing the CD statistics")
     if cd.centering:
         offsets = state.offsets or initial_offsets(rbm, v0)
         nu = cd.offset_rate
-        state.offsets = {"v_offset": offsets["v_offset"].mul(1 - nu).add_(v0.mean(0), alpha=nu),
-                         "h_offset": offsets["h_offset"].mul(1 - nu).add_(ph0.mean(0), alpha=nu)}
+        means = mean_over_ranks({"v": v0.mean(0), "h": ph0.mean(0)}, n, "summing the offsets' means")
+        state.offsets = {"v_offset": offsets["v_offset"].mul(1 - nu).add_(means["v"], alpha=nu),
+                         "h_offset": offsets["h_offset"].mul(1 - nu).add_(means["h"], alpha=nu)}
         grads = centred(grads, state.offsets["v_offset"], state.offsets["h_offset"])
     if cd.weight_decay:
         grads["W"].sub_(rbm.W, alpha=cd.weight_decay)

@@ -7,7 +7,8 @@ v ~ Bernoulli(pixels) and h1 ~ p(h1 | v), then the CD update of
 
 Up-down fine-tuning (Hinton, Osindero & Teh 2006, appendix), per minibatch of N binary
 images v. Every quantity is computed from the parameters as they are at the start of the
-minibatch, then all updates are applied, each averaged over the minibatch (<.> below)::
+minibatch, then all updates are applied, each averaged over the minibatch (<.> below; data-parallel,
+over every rank's rows of it: :func:`genlab.distributed.mean_over_ranks`)::
 
     wake   s1 ~ sigma(v R1 + b_up)                         recognition (up) pass
            v_new ~ sigma(s1 W1'^T + a_down)                 what the generative weights predict
@@ -32,6 +33,7 @@ from __future__ import annotations
 import torch
 
 from genlab.algorithms.cd import CD, CDState, cd_update
+from genlab.distributed import mean_over_ranks
 from genlab.models.dbn import DBN, UpDownDBN
 from genlab.rng import RandomStream, bernoulli
 
@@ -80,7 +82,7 @@ def updown_step(
     v_down = predict(model.p_v(s1_down))
     s1_new = predict(model.p_h1(v_down))
 
-    updates = {
+    updates = mean_over_ranks({
         "W1_down": (v - v_new).t() @ s1 / n,
         "v_bias_down": (v - v_new).mean(0),
         "W2": (s1.t() @ ph2_0 - s1_down.t() @ ph2) / n,
@@ -88,7 +90,7 @@ def updown_step(
         "h2_bias": (ph2_0 - ph2).mean(0),
         "R1": v_down.t() @ (s1_down - s1_new) / n,
         "h1_bias_up": (s1_down - s1_new).mean(0),
-    }
+    }, n, "summing the up-down statistics")
     params = model.tensors()
     for name, update in updates.items():
         params[name].add_(update, alpha=lr)

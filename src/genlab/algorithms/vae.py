@@ -6,7 +6,8 @@ Per minibatch of N images x, with noise eps ~ N(0, I) drawn by the caller::
     z               = mu + sigma * eps                      (reparameterisation)
     loss            = -(1/N) sum_n [ log p(x_n | z_n) - KL(q(z | x_n) || N(0, I)) ]
 
-then one Adam step on the loss's gradient. Two options of the literature's strong VAEs: a KL
+then one Adam step on the loss's gradient (data-parallel, x holds this rank's rows of the global
+minibatch and the gradient is first averaged over every rank's rows). Two options of the literature's strong VAEs: a KL
 warm-up (the KL term weighted by beta rising from 0 to 1) and the IWAE objective with k samples
 per image (:func:`negative_iwae_bound`). The gradient of the reconstruction term in
 the decoder's logits l is the closed form x - sigma(l), formed in the same pass as its
@@ -19,6 +20,7 @@ import math
 
 import torch
 
+from genlab.distributed import mean_gradients_over_ranks
 from genlab.models.vae import VAE, bernoulli_log_px
 
 
@@ -74,5 +76,6 @@ def vae_step(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, eps:
         loss = negative_elbo(model, x, eps, bf16, kl_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    mean_gradients_over_ranks(model, x.shape[0])  # the gradient of the global minibatch's loss (one process: as is)
     optimizer.step()
     return loss.detach()

@@ -3,6 +3,9 @@
 RBM 1 is trained as in SPEC 1 (:mod:`genlab.training.rbm`), or taken from a finished RBM run
 with ``--rbm``, and frozen. The top RBM is trained with CD-k (k = 2) on hidden samples of
 RBM 1, one minibatch at a time by :func:`genlab.algorithms.dbn.greedy_step`.
+
+Under a launcher both layers train data-parallel as an RBM does (:mod:`genlab.training.rbm`): each rank
+takes its rows of every global minibatch, with the random numbers one process draws for them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genlab import accel, data
+from genlab import accel, data, distributed
 from genlab.algorithms.cd import CD, CDState, start_centred
 from genlab.algorithms.dbn import greedy_step
 from genlab.config import non_negative, one_of, option, positive
@@ -125,7 +128,10 @@ def fit_top(
         if fast is None:
             total = torch.zeros((), device=x.device)
             for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
-                total += greedy_step(dbn, data.rows(x, idx), cd, generator, state)
+                mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
+                random = distributed.draws_of_rows(generator, idx.shape[0])
+                total += greedy_step(dbn, data.rows(x, idx[mine]), cd, random, state)
+            distributed.all_reduce_sum(total, "summing the reconstruction error")
         else:
             total = fast(generator)
         error = total.item() / (x.shape[0] * dbn.n_h1)
@@ -213,7 +219,8 @@ def train(
     with stopped_when_not_finite(s.run):
         fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"), top_state)
     s.finish(train_time_s=s.elapsed())
-    dbn_figures(dbn, s.test, s.run.figures, eval_gen)
+    if s.world.main:
+        dbn_figures(dbn, s.test, s.run.figures, eval_gen)
     return s.run
 
 

@@ -5,6 +5,10 @@ The update itself, CD-k or persistent CD with momentum and weight decay, is
 minibatches. With ``compile`` the epochs run on a fast path (:func:`genlab.accel.rbm_epochs`:
 genlab's own CD-1 kernels, or compiled steps) whose random numbers come from a
 counter-based stream: the same update, a different (equally valid) random stream.
+
+Under a launcher (docs/distributed.md) each rank takes its rows of every global minibatch and draws
+what one process draws for them (:func:`genlab.distributed.draws_of_rows`); the update averages its
+statistics over every rank's rows, and each rank keeps the persistent chains of its rows.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import torch
 
-from genlab import accel, data
+from genlab import accel, data, distributed
 from genlab.algorithms.cd import CD, CDState, rbm_step, start_centred
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
@@ -144,13 +148,15 @@ def fit(
 def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState,
                 bar: EpochBar | None = None) -> torch.Tensor:
     """One pass of CD updates over the rows of ``x`` in shuffled minibatches (counted on ``bar``); returns the
-    summed squared error between the pixels and their reconstructions."""
+    summed squared error between the pixels and their reconstructions (of every rank's rows)."""
     cd = config.cd()
     total = torch.zeros((), device=x.device)
     batches = data.batch_indices(x.shape[0], config.batch_size, generator)
     for idx in batches if bar is None else bar.steps(batches):
-        total += rbm_step(rbm, data.rows(x, idx), cd, binarize=config.binarize, state=state, random=generator)
-    return total
+        mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
+        random = distributed.draws_of_rows(generator, idx.shape[0])
+        total += rbm_step(rbm, data.rows(x, idx[mine]), cd, binarize=config.binarize, state=state, random=random)
+    return distributed.all_reduce_sum(total, "summing the reconstruction error")
 
 
 @leaves_nothing_half_made
@@ -184,7 +190,7 @@ def train(
     state, eval_time = CDState(), 0.0
     if s.resumed is not None:
         rbm.load_state_dict(s.resumed.part("model"))
-        state = CDState.from_tensors(s.resumed.part("cd"))
+        state = rank_state(CDState.from_tensors(s.resumed.part("cd")))
         s.resumed.restore_generators(generators)
         eval_time = s.resumed.meta["eval_time_s"]
 
@@ -204,18 +210,35 @@ def train(
             shown["test_loglik"] = f"{entry['test_loglik']:.2f}"
         s.log(entry)
         s.run.save_model(rbm.tensors())
-        if state.offsets:  # centring: the offsets beside the plain RBM
+        if state.offsets and s.world.main:  # centring: the offsets beside the plain RBM
             save_tensors(s.run.path / OFFSETS, state.offsets)
-        s.checkpoint("rbm", epoch, {"model": rbm.state_dict(), "cd": state.tensors()}, generators,
+        s.checkpoint("rbm", epoch, {"model": rbm.state_dict(), "cd": job_state(state)}, generators,
                      eval_time_s=eval_time)
         return shown
 
     with stopped_when_not_finite(s.run):
         fit(rbm, x, config, s.generator, progress, log_epoch, state, s.first_epoch("rbm"))
     train_time = s.elapsed() - eval_time
-    standard_figures(rbm, s.test, s.run.figures, eval_gen)
+    if s.world.main:
+        standard_figures(rbm, s.test, s.run.figures, eval_gen)
     s.finish(train_time_s=train_time)  # last: marks the run as finished
     return s.run
+
+
+def job_state(state: CDState) -> dict[str, torch.Tensor]:
+    """The CD state as a checkpoint keeps it: every rank's persistent chains in rank order, which are the
+    chains one process keeps (a collective: every rank calls it)."""
+    tensors = state.tensors()
+    if "chain" in tensors:
+        tensors["chain"] = distributed.all_gather_cat(tensors["chain"], "gathering the persistent chains")
+    return tensors
+
+
+def rank_state(state: CDState) -> CDState:
+    """A checkpoint's CD state for this rank: the persistent chains of its rows (:func:`job_state` undone)."""
+    if state.chain is not None:
+        state.chain = state.chain[distributed.share(state.chain.shape[0])]
+    return state
 
 
 def load(run: Run, device: str | torch.device = "cpu") -> RBM:

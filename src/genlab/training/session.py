@@ -1,6 +1,10 @@
 """What every training run shares: the common options, the run directory, device, seed and data, the
 log (with ``--tensorboard`` also as TensorBoard scalars), the progress bar and the warning of a run too short
-to learn."""
+to learn.
+
+Under a launcher (``torchrun``, :mod:`genlab.distributed`) every rank runs the same training code; rank 0
+alone writes the run directory, shows the progress bar and warns. The other ranks keep the run's config
+and log in memory (:class:`UnwrittenRun`) and never write a file."""
 
 from __future__ import annotations
 
@@ -20,18 +24,22 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from genlab import accel, data
+from genlab import accel, data, distributed
 from genlab.config import Config, flag_of, option, positive, seed_range
 from genlab.devices import check_fits, resolve_device
 from genlab.errors import ConfigError, GenlabError, GenlabWarning
+from genlab.files import jsonable
 from genlab.rng import make_generator
-from genlab.runs import LOG, MODEL, Run
+from genlab.runs import CHECKPOINT, LOG, MODEL, FIGURES, Run
 
 # Called after each epoch of a training loop with (epoch, its result); what it returns joins the progress bar.
 OnEpoch = Callable[[int, Any], "dict[str, Any] | None"]
 T = TypeVar("T")
 
 TENSORBOARD = "tensorboard"  # RUN/tensorboard/: the event files of --tensorboard
+
+# The families that train data-parallel under a launcher (docs/distributed.md); the others are refused there.
+DATA_PARALLEL = ("rbm", "dbn", "dbn-finetune", "vae")
 
 
 @dataclass
@@ -72,6 +80,33 @@ class Checkpoint:
             generator.set_state(self.tensors[f"rng.{name}"])
 
 
+class UnwrittenRun(Run):
+    """The run directory as a rank other than 0 sees it: its config.json and log, kept in memory only. Rank 0
+    writes the files; here every method that would write one changes only what is in memory."""
+
+    @property
+    def figures(self) -> Path:
+        return self.path / FIGURES
+
+    def update_meta(self, **items: Any) -> None:
+        self.meta.update(items)
+
+    def append_log(self, entry: dict[str, Any]) -> None:
+        self.log.append(jsonable(entry))
+
+    def truncate_log(self, length: int) -> None:
+        del self.log[length:]
+
+    def save_model(self, tensors: dict[str, torch.Tensor]) -> Path:
+        return self.path / MODEL
+
+    def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+        return self.path / CHECKPOINT
+
+    def remove_checkpoint(self) -> None:
+        pass
+
+
 @dataclass
 class Session:
     """A training run in progress: its directory, device, random stream and data."""
@@ -87,6 +122,7 @@ class Session:
     resumed: Checkpoint | None = None  # where training continues from (--resume)
     last_checkpoint: float = 0.0
     scalars: TensorBoardScalars | None = None  # with --tensorboard
+    world: distributed.World = distributed.World()  # under a launcher: this rank among the job's processes
 
     def log(self, entry: dict[str, Any]) -> None:
         """Add one epoch's record to log.jsonl (with ``--tensorboard``, also its numbers as scalars)."""
@@ -186,12 +222,14 @@ def start(
     model too large for the device be refused before anything is made."""
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite: choose one (continue the run in --out, or start it again)")
-    dev = resolve_device(device)
+    world, dev = distributed.setup(resolve_device(device))  # joins the launcher's processes, if any
+    if world.distributed:
+        check_data_parallel(family, config)
     if getattr(config, "compile", False):
         accel.check_compile(dev)  # before anything is written
     if config.tensorboard:
         summary_writer()  # installed? (before anything is written)
-    source = data.resolve(config.dataset, data_dir)
+    source = distributed.rank_0_first(lambda: data.resolve(config.dataset, data_dir), "finding the data set")
     train = data.load_split(source, "train", dev, limit=config.limit)
     test = data.load_split(source, "test", dev)
     if shapes is not None:
@@ -200,31 +238,47 @@ def start(
                    "choose smaller layers or a smaller --batch-size")
     torch.manual_seed(config.seed)  # for nn.Module initialisers that take no generator
     if resume:
-        run, checkpoint = resumable(family, config, out, data.checksums(source), dev)
+        if world.main:  # rank 0 checks the run and cuts its log back to the checkpoint, ...
+            run, checkpoint = resumable(family, config, out, data.checksums(source), dev)
+            run.truncate_log(checkpoint[1]["log_length"])
+        distributed.barrier("opening the run to resume")
+        if not world.main:  # ... then the other ranks read what it left
+            opened = Run.open(out)
+            run, checkpoint = UnwrittenRun(opened.path, opened.meta, opened.log), opened.load_checkpoint()
         started = time.perf_counter() - checkpoint[1]["time_s"]
-        run.truncate_log(checkpoint[1]["log_length"])
         resumed = Checkpoint(checkpoint[1]["phase"], checkpoint[1]["epoch"], checkpoint[0], checkpoint[1], dev)
         return Session(run, dev, make_generator(config.seed, dev), source, train, test, started, config, resumed,
-                       scalars=tensorboard_scalars(run) if config.tensorboard else None)
-    run = Run.create(
-        out,
-        family,
-        config.to_dict(),
-        data={
-            "dataset": source.name,
-            "directory": str(source.directory.resolve()),
-            "sha256": data.checksums(source),
-            "train_images": len(train),
-            "test_images": len(test),
-            "image_shape": list(train.image_shape),
-            "classes": source.classes,
-        },
-        device=str(dev),
-        overwrite=overwrite,
-    )
-    shutil.rmtree(run.path / TENSORBOARD, ignore_errors=True)  # the scalars of a run overwritten here
+                       scalars=tensorboard_scalars(run) if config.tensorboard and world.main else None, world=world)
+    record = {
+        "dataset": source.name,
+        "directory": str(source.directory.resolve()),
+        "sha256": data.checksums(source),
+        "train_images": len(train),
+        "test_images": len(test),
+        "image_shape": list(train.image_shape),
+        "classes": source.classes,
+    }
+    if world.main:
+        run = Run.create(out, family, config.to_dict(), data=record, device=str(dev), overwrite=overwrite)
+        shutil.rmtree(run.path / TENSORBOARD, ignore_errors=True)  # the scalars of a run overwritten here
+    else:
+        run = UnwrittenRun(Path(out), {"family": family, "config": config.to_dict(), "data": record, "device": str(dev)})
+    distributed.barrier("creating the run directory")  # a directory rank 0 cannot create ends every rank
     return Session(run, dev, make_generator(config.seed, dev), source, train, test, time.perf_counter(), config,
-                   scalars=tensorboard_scalars(run) if config.tensorboard else None)
+                   scalars=tensorboard_scalars(run) if config.tensorboard and world.main else None, world=world)
+
+
+def check_data_parallel(family: str, config: TrainConfig) -> None:
+    """Under a launcher: refuse, in one line, what does not train data-parallel (yet)."""
+    if family not in DATA_PARALLEL:
+        raise ConfigError(f"genlab train {family}: not under torchrun yet (data-parallel: {', '.join(DATA_PARALLEL)}); "
+                          "train it in one process")
+    if getattr(config, "compile", False):
+        raise ConfigError("--compile: not under torchrun (the fast paths run whole updates in one kernel, with no "
+                          "step to sum over ranks); train without --compile")
+    if getattr(config, "temperatures", 1) > 1:
+        raise ConfigError("--temperatures: not under torchrun yet (the tempered chains are not shared out by rank); "
+                          "train in one process")
 
 
 def resumable(family: str, config: TrainConfig, out: str | Path, checksums: dict[str, str], device: torch.device
@@ -265,13 +319,14 @@ class EpochBar:
     """A progress bar over the steps (minibatches) of epochs ``first`` to ``epochs``, ``per_epoch`` each, with the
     epoch in its description, so that it moves within a long epoch. Iterate over it for the epochs and wrap each
     epoch's minibatches in :meth:`steps`; a fast path that runs a whole epoch at once moves it by the epoch. It
-    draws no random numbers, and with ``progress=False`` prints nothing."""
+    draws no random numbers, and with ``progress=False`` (or on a rank other than 0) prints nothing."""
 
     def __init__(self, epochs: int, per_epoch: int, desc: str, progress: bool = True, compiling: bool = False,
                  first: int = 1, unit: str = "minibatch") -> None:
         self.epochs, self.per_epoch, self.desc, self.first = epochs, per_epoch, desc, first
         self.bar = tqdm(total=epochs * per_epoch, initial=(first - 1) * per_epoch, desc=self.describe(first),
-                        unit=unit, disable=not progress, dynamic_ncols=True, leave=True)
+                        unit=unit, disable=not (progress and distributed.current().main), dynamic_ncols=True,
+                        leave=True)
         if compiling:
             self.bar.set_postfix_str("compiling the training step (torch.compile; later runs reuse it)")
 
@@ -326,10 +381,11 @@ def warn_if_few_updates(what: str, epochs: int, images: int, batch_size: int, en
                         ) -> None:
     """Warn (:class:`FewUpdatesWarning`, one line) when ``epochs`` over ``images`` in steps (``unit``, singular
     and plural) of ``per_step`` minibatches of ``batch_size`` make fewer than the ``enough`` updates that ``what``
-    needs, and say what to change (``outcome`` says what happens otherwise)."""
+    needs, and say what to change (``outcome`` says what happens otherwise). Among several processes, rank 0
+    alone warns."""
     per_epoch = steps_per_epoch(images, batch_size, per_step)
     updates = epochs * per_epoch
-    if updates >= enough:
+    if updates >= enough or not distributed.current().main:  # rank 0 speaks for every rank
         return
     advice = f"use --epochs {math.ceil(enough / per_epoch)}"
     smaller = images * epochs // (enough * per_step)  # a minibatch size that makes about enough updates
@@ -350,7 +406,7 @@ Train = TypeVar("Train", bound=Callable[..., Run])
 
 def leaves_nothing_half_made(train: Train) -> Train:
     """Wrap a family's ``train(config, out, ...)``: when it fails before its first epoch is logged, in a
-    directory ``out`` that this call made, that directory is removed again."""
+    directory ``out`` that this call made, that directory is removed again (by rank 0, which made it)."""
 
     @functools.wraps(train)
     def guarded(config: Any, out: str | Path, *args: Any, **kwargs: Any) -> Run:
@@ -359,7 +415,7 @@ def leaves_nothing_half_made(train: Train) -> Train:
         try:
             return train(config, out, *args, **kwargs)
         except BaseException:
-            if not existed and path.is_dir() and not (path / LOG).exists():
+            if distributed.current().main and not existed and path.is_dir() and not (path / LOG).exists():
                 shutil.rmtree(path, ignore_errors=True)
             raise
 

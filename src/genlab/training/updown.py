@@ -3,6 +3,9 @@
 The lower weights of a finished DBN run are untied into recognition and generative
 weights (:meth:`genlab.models.dbn.UpDownDBN.from_dbn`), and every minibatch is one
 up-down step (:func:`genlab.algorithms.dbn.updown_step`: wake, CD-k in the top RBM, sleep).
+
+Under a launcher each rank takes its rows of every global minibatch, with the random numbers one
+process draws for them, and the step averages its statistics over every rank's rows.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genlab import data
+from genlab import data, distributed
 from genlab.algorithms.dbn import updown_minibatch
 from genlab.config import option, positive
 from genlab.errors import ConfigError
@@ -67,8 +70,11 @@ def fit(
     for epoch in bar:
         total = torch.zeros((), device=x.device)
         for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
-            total += updown_minibatch(model, data.rows(x, idx), config.lr, config.cd_k, generator,
+            mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
+            random = distributed.draws_of_rows(generator, idx.shape[0])
+            total += updown_minibatch(model, data.rows(x, idx[mine]), config.lr, config.cd_k, random,
                                       config.sample_predictions)
+        distributed.all_reduce_sum(total, "summing the reconstruction error")
         error = total.item() / x.numel()
         check_finite(model, epoch, {"wake reconstruction error": error})
         errors.append(error)
@@ -115,7 +121,8 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, s.first_epoch("up-down"))
     s.finish(train_time_s=s.elapsed())
-    finetune_figures(model, s.test, s.run.figures, eval_gen)
+    if s.world.main:
+        finetune_figures(model, s.test, s.run.figures, eval_gen)
     return s.run
 
 

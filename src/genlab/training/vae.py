@@ -10,6 +10,10 @@ step runs on the fast path (:func:`genlab.accel.vae_step`), with the same noise.
 
 After every epoch the log records the mean training loss and the ELBO of the
 binarised test set (one z per image, the same noise every epoch).
+
+Under a launcher (docs/distributed.md) every rank draws the whole global minibatch's targets and
+noise, as one process does, and trains on its rows of them; the gradients are averaged over every
+rank's rows before each Adam step (:func:`genlab.algorithms.vae.vae_step`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import torch
 
-from genlab import accel, data
+from genlab import accel, data, distributed
 from genlab.algorithms.vae import negative_elbo, vae_step
 from genlab.config import non_negative, one_of, option, positive
 from genlab.data import binarized
@@ -141,7 +145,11 @@ def fit(
             eps = torch.randn(shape, generator=generator, device=x.device)
             if config.kl_warmup:
                 step.kl_weight = min(1.0, ((epoch - 1) * batches + i + 1) / (config.kl_warmup * batches))
-            total += step(target, eps) * idx.shape[0]
+            mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
+            rows = mine.stop - mine.start  # none on some ranks when the last minibatch is shorter than the ranks
+            loss = step(target[mine], eps[..., mine, :])
+            total += loss * rows if rows else 0.0
+        distributed.all_reduce_sum(total, "summing the training loss")
         train_loss = total.item() / x.shape[0]
         check_finite(model, epoch, {"training loss": train_loss})
         losses.append(train_loss)
@@ -226,7 +234,8 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, step, s.first_epoch("vae"))
     s.finish(train_time_s=s.elapsed())
-    standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device), config.targets)
+    if s.world.main:
+        standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device), config.targets)
     return s.run
 
 
