@@ -13,7 +13,7 @@ from genlab.lab import TASKS
 from genlab.lab import dbn as lab_dbn
 from genlab.lab.core import config_key
 from genlab.lab.dbn import run_dbn, run_finetune, stacked_config
-from genlab.lab.presets import Preset
+from genlab.lab.presets import Preset, dbn_preset
 from genlab.models.rbm import RBM
 from genlab.runs import Run
 from genlab.training.dbn import DBNConfig
@@ -23,8 +23,8 @@ from genlab.training.updown import FinetuneConfig
 
 def tiny_preset(dataset) -> Preset:
     common = {"dataset": str(dataset), "epochs": 1}
-    return Preset("tiny", {"rbm": RBMConfig(hidden=9, **common), "dbn": DBNConfig(top_hidden=4, **common),
-                           "finetune": FinetuneConfig(**common)}, EvalConfig(samples=0), "a tiny data set")
+    return dbn_preset("tiny", RBMConfig(hidden=9, **common), DBNConfig(top_hidden=4, **common), FinetuneConfig(**common),
+                      EvalConfig(samples=0), "a tiny data set")
 
 
 def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, monkeypatch):
