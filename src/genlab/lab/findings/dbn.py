@@ -167,6 +167,11 @@ def loglik_gap(a_name: str, a: dict[str, Any], b_name: str, b: dict[str, Any]) -
     return text + "; their intervals overlap, so the difference is not resolved"
 
 
+def measured(e: dict[str, dict[str, Any]]) -> bool:
+    """Whether every model's eval dict in ``e`` has the sample-quality numbers (not with --samples 0)."""
+    return all("frechet_classifier_distance" in results for results in e.values())
+
+
 def quality_text(name: str, e: dict[str, Any]) -> str:
     """'DBN: FCD 35.2, classifier score 8.10, coverage 3.25 of 3.32 bits'."""
     return (f"{name}: FCD {e['frechet_classifier_distance']:.1f}, classifier score {e['classifier_score']:.2f}, "
@@ -283,6 +288,10 @@ def dbn_reconstruction_answer(rbm: torch.Tensor, dbn: torch.Tensor, dbn_plain: t
 def samples_answer(e: dict[str, dict[str, Any]], model: str, against: list[str]) -> list[str]:
     """SPEC 2.3 / 3.3: the samples of ``model`` against those of each name in ``against``, from eval dicts by name."""
     first = e[model]
+    if not measured(e):
+        return ["This run measured no sample quality (its eval config draws no samples), so only the figures and the "
+                "log-likelihood compare the samples. By log-likelihood: "
+                + "; ".join(loglik_gap(model, first, other, e[other]) for other in against) + "."]
     out = [f"Sample quality from {quality_setting(first)}: "
            + "; ".join(quality_text(name, e[name]) for name in [*against, model]) + "."]
     out.append(". ".join(sentence(fcd_sentence(model, first, other, e[other])) for other in against) + ".")
@@ -300,6 +309,8 @@ def samples_answer(e: dict[str, dict[str, Any]], model: str, against: list[str])
 def dbn_samples_answer(e: dict[str, dict[str, Any]]) -> list[str]:
     """SPEC 2.3 from the eval dicts of the RBM ("RBM") and the DBN ("DBN")."""
     out = samples_answer(e, "DBN", ["RBM"])
+    if not measured(e):
+        return out
     out.insert(2, {
         1: "That is the expected gain of the second layer: the top RBM is trained on RBM 1's hidden states under the "
            "data, so its chains generate h1 states closer to those the data produce than RBM 1's own prior over h "
@@ -340,7 +351,7 @@ def wide_top_answer(e: dict[str, dict[str, Any]], moved: float, w1: float, chain
         "Against the 100-unit top: " + loglik_gap("784-unit DBN", wide, "100-unit DBN", e["DBN"])
         + f"; the wide DBN has {wide['n_params']:,} parameters against {e['DBN']['n_params']:,}.",
     ]
-    if "frechet_classifier_distance" in wide:
+    if measured({name: e[name] for name in ("RBM", "DBN", "784")}):
         out.append(f"Samples: {quality_text('784-unit DBN', wide)}; {quality_text('100-unit DBN', e['DBN'])}; "
                    f"{quality_text('RBM', e['RBM'])}. "
                    + sentence(fcd_sentence("784-unit DBN", wide, "100-unit DBN", e["DBN"])) + ".")
@@ -420,6 +431,8 @@ def finetune_samples_answer(e: dict[str, dict[str, Any]]) -> list[str]:
     """SPEC 3.3 from the eval dicts of "RBM", "DBN" and "fine-tuned DBN"."""
     out = samples_answer(e, "fine-tuned DBN", ["DBN", "RBM"])
     ft, dbn = e["fine-tuned DBN"], e["DBN"]
+    if not measured(e):
+        return out
     out.insert(2, {
         1: "Fine-tuning improved the samples: the sleep phase trains R1 on the model's own fantasies and the wake "
            "phase W1' on the data, so the down pass from the top RBM's states draws closer to the data.",
