@@ -116,22 +116,23 @@ class Stack:
     eval_test: ImageSet  # the test images every run is measured on
 
 
-def recon_steps(p: Preset) -> tuple[int, ...]:
-    """SPEC 2.2 / 3.2: the numbers of Gibbs steps in the top RBM between a reconstruction's up and down pass
-    that the preset measures; the first is the lab's (the figures draw it), 0 is the plain up-down pass."""
-    return tuple(p.compare["recon_steps"])
+def recon_steps(p: Preset) -> int:
+    """SPEC 2.2 / 3.2: k, the preset's number of Gibbs steps in the top RBM between a reconstruction's up
+    and down pass."""
+    (k,) = p.compare["recon_steps"]
+    return k
 
 
-def errors_by_steps(models: dict[str, RBM | DBN | UpDownDBN], s: Stack, p: Preset, device: torch.device) -> dict[str, torch.Tensor]:
-    """Each model's per-image reconstruction errors on the measured test images, for every number of steps
-    of :func:`recon_steps` (an RBM's once): keys 'NAME' for the lab's k, 'NAME plain' for 0 steps."""
+def reconstruction_errors(models: dict[str, RBM | DBN | UpDownDBN], s: Stack, k: int, p: Preset,
+                          device: torch.device) -> dict[str, torch.Tensor]:
+    """Each model's per-image reconstruction errors on the measured test images, drawn from the eval seed: under
+    its name with ``k`` Gibbs steps in the top RBM (an RBM's one up-down pass), for a DBN under 'NAME plain' with none."""
     x = data.as_float(s.eval_test.images)
     g = make_generator(p.eval.seed, device)
-    k, *others = recon_steps(p)
     errors = {}
     for name, model in models.items():
         errors[name] = recon_errors(model, x, k, g)
-        if not isinstance(model, RBM) and 0 in others:
+        if not isinstance(model, RBM):
             errors[f"{name} plain"] = recon_errors(model, x, 0, g)
     return errors
 
@@ -211,8 +212,8 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
                        figures=[Figure(top_weights_figure(s.dbn, fig / "top_weights.png"), "W2 of the DBN")],
                        question=QUESTIONS["2.1"],
                        answer=top_weights_answer(s.dbn.top.W, s.dbn_run.config_as(DBNConfig).init_std, usage)))
-    k = recon_steps(p)[0]
-    errors = errors_by_steps({"RBM": s.rbm, "DBN": s.dbn}, s, p, lab.device)
+    k = recon_steps(p)
+    errors = reconstruction_errors({"RBM": s.rbm, "DBN": s.dbn}, s, k, p, lab.device)
     report.add(Section(
         "2.2 Reconstructions",
         f"Up pass v -> h1 -> h2, {k} Gibbs {'step' if k == 1 else 'steps'} h2 -> h1 -> h2 in the top RBM, down pass "
@@ -313,8 +314,8 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
         answer=weights_apart_answer(ft.R1, ft.W1_down, s.dbn.rbm1.W, data.as_float(s.train.images).mean(0),
                                     ft_config.epochs, ft_config.lr),
     ))
-    k = recon_steps(p)[0]
-    errors = errors_by_steps({"RBM": s.rbm, "DBN": s.dbn, "fine-tuned": ft}, s, p, lab.device)
+    k = recon_steps(p)
+    errors = reconstruction_errors({"RBM": s.rbm, "DBN": s.dbn, "fine-tuned": ft}, s, k, p, lab.device)
     report.add(Section(
         "3.2 Reconstructions by the RBM, the DBN and the fine-tuned DBN",
         f"The DBNs: up pass, {k} Gibbs {'step' if k == 1 else 'steps'} in the top RBM, down pass (SPEC 2); the RBM: "

@@ -86,9 +86,9 @@ QUICK_IMAGES, QUICK_DBN_EPOCHS = 10_000, 20
 
 def dbn_preset(name: str, rbm: RBMConfig, dbn: DBNConfig, finetune: FinetuneConfig, e: EvalConfig, note: str) -> Preset:
     """The DBN labs' preset: RBM 1, the DBN on it and its fine-tuning. SPEC 2.2 and 3.2 reconstruct with k
-    Gibbs steps in the top RBM between the up and the down pass: ``recon_steps`` holds the lab's k, the top
-    RBM's CD-k (2 by SPEC 2), then 0, the plain up-down pass, measured beside it."""
-    return Preset(name, {"rbm": rbm, "dbn": dbn, "finetune": finetune}, e, note, {"recon_steps": (dbn.cd_k, 0)})
+    Gibbs steps in the top RBM between the up and the down pass, compared with the plain up-down pass (0
+    steps): ``recon_steps`` holds k, the top RBM's CD-k (2 by SPEC 2)."""
+    return Preset(name, {"rbm": rbm, "dbn": dbn, "finetune": finetune}, e, note, {"recon_steps": (dbn.cd_k,)})
 
 
 DBN = {
