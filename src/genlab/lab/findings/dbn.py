@@ -206,6 +206,7 @@ def fcd_sentence(a_name: str, a: dict[str, Any], b_name: str, b: dict[str, Any])
 
 
 def errors_sentence(name: str, errors: torch.Tensor) -> str:
+    """'DBN 0.0791 ± 0.0006': a model's mean reconstruction error with its standard error."""
     return f"{name} {Estimate.of(errors).text()}"
 
 
@@ -243,10 +244,10 @@ def top_weights_answer(W2: torch.Tensor, init_std: float, usage: torch.Tensor) -
         f"{s.min().item():.0%} to {s.max().item():.0%} over the units): {shape}.",
         f"Over the test images, {off} of {plural(n_h2, 'top unit')} {form(off, 'is', 'are')} almost always off and {on} "
         f"almost always on (mean p(h2 = 1) below 1% or above 99%)"
-        + (f": {idle} {form(idle, 'unit')} {form(idle, 'carries', 'carry')} no information about the input"
+        + (f": {idle} {form(idle, 'unit')} {form(idle, 'carries', 'carry')} almost no information about the input"
            if idle else ": every top unit responds to the input")
-        + f"; {dup} {form(dup, 'unit has', 'units have')} a weight vector within cosine {DUPLICATE} of another's "
-        "(duplicates).",
+        + f"; {dup} {form(dup, 'unit has', 'units have')} a weight vector at cosine similarity above {DUPLICATE} "
+        "with another's (duplicates).",
         "The 10x10 images are not pictures: the h1 units have no spatial order, so a bright pixel is an h1 unit (one "
         "of RBM 1's detectors of 1.1) that the top unit excites, a dark one a unit it inhibits, and neighbouring "
         "pixels are unrelated. What W2 encodes is which of RBM 1's features tend to be on together.",
@@ -268,8 +269,8 @@ def dbn_reconstruction_answer(rbm: torch.Tensor, dbn: torch.Tensor, dbn_plain: t
             "So here the DBN's longer path did not cost measurable accuracy, against the expectation that each "
             "stochastic layer and Gibbs step loses detail of the input." if not worse.resolved else
             "Here the DBN reconstructs better than the RBM, against the expectation that each stochastic layer "
-            "and Gibbs step loses detail of the input: the top RBM pulls the reconstruction toward digits the model "
-            "knows, which the RBM's single pass does not."),
+            "and Gibbs step loses detail of the input; the top RBM may pull the reconstruction toward digits the "
+            "model knows, which the RBM's single pass does not."),
     ]
     if steps > 0:
         cost = Estimate.of(dbn - dbn_plain)
@@ -316,7 +317,7 @@ def dbn_samples_answer(e: dict[str, dict[str, Any]]) -> list[str]:
            "data, so its chains generate h1 states closer to those the data produce than RBM 1's own prior over h "
            "does (Hinton, Osindero & Teh 2006).",
         0: "So the second layer gave no measurable gain in sample quality here.",
-        -1: "Here the second layer did not help: the top RBM, trained with CD-2, generates h1 states further from "
+        -1: "Here the second layer did not help: the top RBM generates h1 states further from "
             "those the data produce than RBM 1's own chains do.",
     }[fcd_versus(e["DBN"], e["RBM"])])
     out.append("The generation figure starts both from the set states of 1.7 and runs the Gibbs steps in the RBM over "
