@@ -123,6 +123,10 @@ def recon_steps(p: Preset) -> int:
     return k
 
 
+def recon_title(k: int) -> str:
+    return f"Reconstructions of the first test images (the DBNs: up pass, {k} Gibbs steps in the top RBM, down pass)"
+
+
 def reconstruction_errors(models: dict[str, RBM | DBN | UpDownDBN], s: Stack, k: int, p: Preset,
                           device: torch.device) -> dict[str, torch.Tensor]:
     """Each model's per-image reconstruction errors on the measured test images, drawn from the eval seed: under
@@ -221,7 +225,8 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
         "is the DBN's with no Gibbs step.",
         figures=[Figure(reconstructions_figure(
             [("rbm", lambda x: s.rbm.reconstruct(x, g)), (f"dbn k={k}", lambda x: s.dbn.reconstruct(x, k, g))],
-            s.test, fig / "reconstructions.png"), "first 20 test images: input, reconstruction, top state")],
+            s.test, fig / "reconstructions.png", title=recon_title(k)),
+            "first 20 test images: input, reconstruction, top state")],
         question=QUESTIONS["2.2"], answer=dbn_reconstruction_answer(errors["RBM"], errors["DBN"], errors["DBN plain"], k),
     ))
     gen_figures = [
@@ -322,7 +327,8 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
         "one up-down pass.",
         figures=[Figure(reconstructions_figure(
             [("rbm", lambda x: s.rbm.reconstruct(x, g)), (f"dbn k={k}", lambda x: s.dbn.reconstruct(x, k, g)),
-             (f"up-down k={k}", lambda x: ft.reconstruct(x, k, g))], s.test, fig / "reconstructions.png"),
+             (f"up-down k={k}", lambda x: ft.reconstruct(x, k, g))], s.test, fig / "reconstructions.png",
+            title=recon_title(k)),
             "first 20 test images: input, then each model's reconstruction and top state")],
         question=QUESTIONS["3.2"], answer=finetune_reconstruction_answer(errors, k),
     ))
