@@ -16,7 +16,6 @@ from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 
-
 # A run's own reconstruction figure: the plain up-down pass, without SPEC 2's Gibbs steps in the top RBM
 # (the lab's figures of 2.2 and 3.2 take them)
 PLAIN_TITLE = "Reconstructions of the first test images: up pass, no Gibbs step (k=0) in the top RBM, down pass"

@@ -13,7 +13,6 @@ from genlab.models.dbn import BeliefNet
 from genlab.models.rbm import RBM
 from genlab.runs import Run
 
-
 COLUMNS = [  # (eval.json key, column title)
     ("test_loglik", "test log p(v) [nats]"),
     ("test_loglik_method", "method"),
