@@ -207,3 +207,20 @@ def test_without_sample_quality_the_samples_answers_say_so_and_rank_by_log_likel
     for answer in (f.dbn_samples_answer(e), f.finetune_samples_answer(e)):
         assert "measured no sample quality" in text(answer) and "FCD" not in text(answer)
     assert "the fine-tuned DBN's bound lies 0.50 nats above the RBM's bound; their intervals overlap" in text(f.finetune_samples_answer(e))
+
+
+def test_an_interval_open_below_is_named_as_the_reason_two_intervals_overlap():
+    trained, init = evals(1, -204.89, None, -204.89), evals(1, -188.5, None, -188.5)
+    gap = f.loglik_gap("trained DBN", trained, "initial DBN", init)
+    assert "the initial DBN's bound lies 16.39 nats above the trained DBN's bound; their intervals overlap (" in gap
+    assert "the trained DBN's has no lower end" in gap and "at most -204.89" in gap and "not resolved" in gap
+    assert "the initial DBN's has no lower end" in gap
+    closed = evals(1, -188.5, -189.0, -186.7)
+    assert f.overlap_reason("a", closed, "b", closed) == ""
+    assert "do not overlap" in f.loglik_gap("trained DBN", trained, "initial DBN", closed)  # at most -204.89 < -189
+
+
+def test_the_dbn_samples_answer_uses_the_sample_quality_of_the_rbm_and_the_dbn_whatever_else_is_given():
+    e = {"RBM": evals(40.0, -100.0, -100.5, -99.5, method="ais"), "DBN": evals(20.0, -98.0, -98.3, -97.7),
+         "784 init": {"test_loglik": -100.0, "test_loglik_method": "bound"}}  # measured without samples
+    assert "closer to the test images" in text(f.dbn_samples_answer(e))

@@ -148,6 +148,25 @@ def apart(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a_high < b_low or b_high < a_low
 
 
+def open_ends(name: str, e: dict[str, Any]) -> str:
+    """Why ``name``'s interval is open, e.g. 'the DBN's has no lower end: it is at most -204.89 ...' ('' if closed)."""
+    low, high = interval(e)
+    if low == -math.inf and high == math.inf:
+        return f"the {name}'s has no interval"
+    if low == -math.inf:
+        return (f"the {name}'s has no lower end, as its log Z has no known upper end (AIS missed part of the "
+                f"model's mass): it is at most {high:.2f}")
+    if high == math.inf:
+        return f"the {name}'s has no upper end: it is at least {low:.2f}"
+    return ""
+
+
+def overlap_reason(a_name: str, a: dict[str, Any], b_name: str, b: dict[str, Any]) -> str:
+    """' (the DBN's has no lower end ...)' when an open interval is why two intervals overlap, else ''."""
+    reasons = [text for text in (open_ends(a_name, a), open_ends(b_name, b)) if text]
+    return f" ({'; '.join(reasons)})" if reasons else ""
+
+
 def sentence(text: str) -> str:
     """``text`` with its first letter in upper case."""
     return text[:1].upper() + text[1:]
@@ -163,7 +182,7 @@ def loglik_gap(a_name: str, a: dict[str, Any], b_name: str, b: dict[str, Any]) -
     text = f"{high} lies {abs(diff):.2f} nats above {low}"
     if apart(a, b):
         return text + "; their intervals do not overlap"
-    return text + "; their intervals overlap, so the difference is not resolved"
+    return text + f"; their intervals overlap{overlap_reason(a_name, a, b_name, b)}, so the difference is not resolved"
 
 
 def measured(e: dict[str, dict[str, Any]]) -> bool:
@@ -288,7 +307,7 @@ def dbn_reconstruction_answer(rbm: torch.Tensor, dbn: torch.Tensor, dbn_plain: t
 def samples_answer(e: dict[str, dict[str, Any]], model: str, against: list[str]) -> list[str]:
     """SPEC 2.3 / 3.3: the samples of ``model`` against those of each name in ``against``, from eval dicts by name."""
     first = e[model]
-    if not measured(e):
+    if not measured({name: e[name] for name in [model, *against]}):
         return ["This run measured no sample quality (its eval config draws no samples), so only the figures and the "
                 "log-likelihood compare the samples. By log-likelihood: "
                 + "; ".join(loglik_gap(model, first, other, e[other]) for other in against) + "."]
@@ -309,7 +328,7 @@ def samples_answer(e: dict[str, dict[str, Any]], model: str, against: list[str])
 def dbn_samples_answer(e: dict[str, dict[str, Any]]) -> list[str]:
     """SPEC 2.3 from the eval dicts of the RBM ("RBM") and the DBN ("DBN")."""
     out = samples_answer(e, "DBN", ["RBM"])
-    if not measured(e):
+    if not measured({name: e[name] for name in ("DBN", "RBM")}):
         return out
     out.insert(2, {
         1: "That is the expected gain of the second layer: the top RBM is trained on RBM 1's hidden states under the "
@@ -332,7 +351,7 @@ def wide_top_answer(e: dict[str, dict[str, Any]], moved: float, w1: float, chain
     init, wide = e["784 init"], e["784"]
     gap, change = init["test_loglik"] - e["RBM"]["test_loglik"], wide["test_loglik"] - init["test_loglik"]
     if not apart(init, wide):
-        verdict = "did not change it resolvably (the intervals overlap)"
+        verdict = f"did not change it resolvably (the intervals overlap{overlap_reason('trained DBN', wide, 'initial DBN', init)})"
     elif change > 0:
         verdict = ("raised it, as the greedy argument promises for a top RBM that starts as RBM 1 upside down "
                    "(Hinton, Osindero & Teh 2006); the bound rises while the top RBM models the samples of q(h1|v) "
