@@ -149,22 +149,21 @@ def apart(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def open_ends(name: str, e: dict[str, Any]) -> str:
-    """Why ``name``'s interval is open, e.g. 'the DBN's has no lower end: it is at most -204.89 ...' ('' if closed)."""
+    """What is known of ``name``'s number when its interval is open: 'the DBN's is at most -204.89' ('' if closed)."""
     low, high = interval(e)
     if low == -math.inf and high == math.inf:
         return f"the {name}'s has no interval"
     if low == -math.inf:
-        return (f"the {name}'s has no lower end, as its log Z has no known upper end (AIS missed part of the "
-                f"model's mass): it is at most {high:.2f}")
-    if high == math.inf:
-        return f"the {name}'s has no upper end: it is at least {low:.2f}"
-    return ""
+        return f"the {name}'s is only known to be at most {high:.2f}"
+    return f"the {name}'s is only known to be at least {low:.2f}" if high == math.inf else ""
 
 
 def overlap_reason(a_name: str, a: dict[str, Any], b_name: str, b: dict[str, Any]) -> str:
-    """' (the DBN's has no lower end ...)' when an open interval is why two intervals overlap, else ''."""
+    """' (the DBN's is only known to be at most ...: ...)' when an open interval is why two overlap, else ''."""
     reasons = [text for text in (open_ends(a_name, a), open_ends(b_name, b)) if text]
-    return f" ({'; '.join(reasons)})" if reasons else ""
+    if not reasons:
+        return ""
+    return f" ({', '.join(reasons)}: where AIS missed part of a model's mass, its interval stays open at one end)"
 
 
 def sentence(text: str) -> str:
@@ -351,7 +350,8 @@ def wide_top_answer(e: dict[str, dict[str, Any]], moved: float, w1: float, chain
     init, wide = e["784 init"], e["784"]
     gap, change = init["test_loglik"] - e["RBM"]["test_loglik"], wide["test_loglik"] - init["test_loglik"]
     if not apart(init, wide):
-        verdict = f"did not change it resolvably (the intervals overlap{overlap_reason('trained DBN', wide, 'initial DBN', init)})"
+        verdict = ("did not change it resolvably: the intervals overlap"
+                   + overlap_reason("trained DBN", wide, "initial DBN", init).replace(" (", ", ", 1).rstrip(")"))
     elif change > 0:
         verdict = ("raised it, as the greedy argument promises for a top RBM that starts as RBM 1 upside down "
                    "(Hinton, Osindero & Teh 2006); the bound rises while the top RBM models the samples of q(h1|v) "
@@ -429,14 +429,16 @@ def finetune_reconstruction_answer(errors: dict[str, torch.Tensor], steps: int) 
     "fine-tuned" (``steps`` Gibbs steps in the top RBM), "DBN plain" and "fine-tuned plain" (none)."""
     rbm, dbn, ft = errors["RBM"], errors["DBN"], errors["fine-tuned"]
     gain = Estimate.of(ft - dbn)
+    share = abs(gain.mean) / Estimate.of(dbn).mean
+    slightly = f", if only by {share:.1%} of the DBN's error" if share < 0.05 else ""
     return [
         f"Mean squared error per pixel over {plural(rbm.numel(), 'test image')} (± standard error): "
         f"{errors_sentence('RBM', rbm)}; {errors_sentence(f'DBN ({steps} Gibbs steps in the top RBM)', dbn)}; "
         f"{errors_sentence(f'fine-tuned DBN ({steps} steps)', ft)}. Without a Gibbs step: "
         f"{errors_sentence('DBN', errors['DBN plain'])}; {errors_sentence('fine-tuned DBN', errors['fine-tuned plain'])}.",
         sentence(difference_sentence("fine-tuned DBN", ft, "DBN", dbn)) + ". " + (
-            "Fine-tuning helped reconstruction: the wake phase trains W1' to regenerate the data from the recognition "
-            "model's h1, and the top RBM learns from those h1 states." if gain.resolved and gain.mean < 0 else
+            f"Fine-tuning helped reconstruction{slightly}: the wake phase trains W1' to regenerate the data from the "
+            "recognition model's h1, and the top RBM learns from those h1 states." if gain.resolved and gain.mean < 0 else
             "So fine-tuning did not measurably change reconstruction here: up-down optimises the generative model's "
             "fit to the data, not the up-then-down pass this measures." if not gain.resolved else
             "Fine-tuning made reconstruction worse: up-down optimises the generative model's fit to the data, and "
