@@ -135,6 +135,9 @@ def test_the_fine_tuning_reconstruction_answer_says_whether_fine_tuning_helped()
     errors = {"RBM": rbm, "DBN": rbm + 0.01, "DBN plain": rbm + 0.009, "fine-tuned plain": rbm + 0.004}
     helped = text(f.finetune_reconstruction_answer({**errors, "fine-tuned": rbm + 0.005}, 2))
     assert "The fine-tuned DBN's error is lower than the DBN's by 0.0050" in helped and "helped" in helped
+    assert "if only" not in helped
+    barely = text(f.finetune_reconstruction_answer({**errors, "fine-tuned": rbm + 0.0097}, 2))
+    assert "helped reconstruction, if only by 0.5% of the DBN's error" in barely
     hurt = text(f.finetune_reconstruction_answer({**errors, "fine-tuned": rbm + 0.02}, 2))
     assert "The DBN's error is lower than the fine-tuned DBN's by 0.0100" in hurt and "worse" in hurt
 
