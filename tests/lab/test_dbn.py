@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 import torch
+from helpers import unformatted_placeholders
 
 from genlab.evaluation.config import EvalConfig
 from genlab.figures import plots
@@ -34,7 +34,7 @@ def answered(results: dict, numbers: list[str]) -> None:
     sections = {s["title"].split(" ", 1)[0]: s for s in results["sections"]}
     for number in numbers:
         assert sections[number]["question"] == QUESTIONS[number] and sections[number]["answer"], number
-    assert not re.search(r"\{[^}]*\}", json.dumps([s["answer"] + s["observations"] + [s["text"]] for s in results["sections"]]))
+    assert unformatted_placeholders(json.dumps([s["answer"] + s["observations"] + [s["text"]] for s in results["sections"]])) == []
 
 
 def test_the_presets_reconstruct_with_the_top_rbms_cd_k_and_beside_it_with_none():
