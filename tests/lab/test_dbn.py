@@ -6,6 +6,7 @@ import json
 import shutil
 
 import torch
+from helpers import unformatted_placeholders
 
 from genlab.evaluation.config import EvalConfig
 from genlab.figures import plots
@@ -13,7 +14,8 @@ from genlab.lab import TASKS
 from genlab.lab import dbn as lab_dbn
 from genlab.lab.core import config_key
 from genlab.lab.dbn import run_dbn, run_finetune, stacked_config
-from genlab.lab.presets import Preset
+from genlab.lab.presets import DBN, Preset, dbn_preset
+from genlab.lab.questions import QUESTIONS
 from genlab.models.rbm import RBM
 from genlab.runs import Run
 from genlab.training.dbn import DBNConfig
@@ -23,8 +25,22 @@ from genlab.training.updown import FinetuneConfig
 
 def tiny_preset(dataset) -> Preset:
     common = {"dataset": str(dataset), "epochs": 1}
-    return Preset("tiny", {"rbm": RBMConfig(hidden=9, **common), "dbn": DBNConfig(top_hidden=4, **common),
-                           "finetune": FinetuneConfig(**common)}, EvalConfig(samples=0), "a tiny data set")
+    return dbn_preset("tiny", RBMConfig(hidden=9, **common), DBNConfig(top_hidden=4, **common), FinetuneConfig(**common),
+                      EvalConfig(samples=0), "a tiny data set")
+
+
+def answered(results: dict, numbers: list[str]) -> None:
+    """Each numbered section holds the lab's question and an answer, and no text keeps a format placeholder."""
+    sections = {s["title"].split(" ", 1)[0]: s for s in results["sections"]}
+    for number in numbers:
+        assert sections[number]["question"] == QUESTIONS[number] and sections[number]["answer"], number
+    assert unformatted_placeholders(json.dumps([s["answer"] + s["observations"] + [s["text"]] for s in results["sections"]])) == []
+
+
+def test_the_presets_reconstruct_with_the_top_rbms_cd_k_and_beside_it_with_none():
+    for p in DBN.values():
+        assert lab_dbn.recon_steps(p) == p.runs["dbn"].cd_k == 2
+    assert lab_dbn.recon_steps(dbn_preset("x", RBMConfig(), DBNConfig(cd_k=5), FinetuneConfig(), EvalConfig(), "")) == 5
 
 
 def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, monkeypatch):
@@ -45,6 +61,8 @@ def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, mo
     for section in results["sections"]:
         for figure in section["figures"]:
             assert (task / figure["path"]).read_bytes()[:4] == b"\x89PNG"
+    answered(results, ["2.1", "2.2", "2.3", "2.4"])
+    assert "2 Gibbs steps h2 -> h1 -> h2 in the top RBM" in results["sections"][2]["text"]
     runs = sorted(p.name for p in (tmp_path / "lab" / "runs").iterdir())
     assert [r.split("-")[0] for r in runs] == ["dbn", "dbn", "rbm"]
 
@@ -52,6 +70,7 @@ def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, mo
     task = run_finetune(p, tmp_path / "lab", device="cpu", progress=False)
     md = (task / "report.md").read_text()
     assert "DBN + up-down (task 3)" in md and "Bound before fine-tuning" in md
+    answered(json.loads((task / "results.json").read_text()), ["3.1", "3.2", "3.3"])
     after = {r: (tmp_path / "lab" / "runs" / r / "model.safetensors").stat().st_mtime_ns for r in runs}
     assert after == stamps  # the RBM and the DBNs were re-used
     assert len(list((tmp_path / "lab" / "runs").glob("dbn-finetune-*"))) == 1

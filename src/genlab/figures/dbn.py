@@ -16,6 +16,10 @@ from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 
+# A run's own reconstruction figure: the plain up-down pass, without SPEC 2's Gibbs steps in the top RBM
+# (the lab's figures of 2.2 and 3.2 take them)
+PLAIN_TITLE = "Reconstructions of the first test images: up pass, no Gibbs step (k=0) in the top RBM, down pass"
+
 
 def set_states(n_units: int, generator: torch.Generator) -> torch.Tensor:
     """SPEC 1.7's set hidden states for a layer of ``n_units``, one per row: the random rows, then
@@ -91,20 +95,22 @@ def samples_figure(model: BeliefNet, path: Path, image_shape: tuple[int, int], g
 
 @torch.no_grad()
 def layer_weights_figure(W: torch.Tensor, path: Path, image_shape: tuple[int, int], title: str,
-                         each: bool = True, n: int = 100) -> Path:
+                         each: bool = True, n: int = 100, colorbar: str = "") -> Path:
     """The first ``n`` columns of a (pixels x units) weight matrix as images: each on its own
-    scale (patterns), or all on one scale from 0 (absolute differences)."""
+    scale (patterns), or all on one scale from 0 (absolute differences), with a colour bar."""
     images = W.t()[:n].reshape(-1, *image_shape)
     if each:
         return plots.grid_figure(plots.normalize_each(images), path, nrow=10, title=title)
-    return plots.grid_figure(images, path, nrow=10, title=title, cmap="magma", vmax=float(images.max()))
+    return plots.grid_figure(images, path, nrow=10, title=title, cmap="magma", vmax=float(images.max()),
+                             colorbar=colorbar)
 
 
 def dbn_figures(dbn: DBN, test: ImageSet, out: Path, generator: torch.Generator) -> list[Path]:
     """The figures every DBN run writes: W2, reconstructions and samples."""
     return [
         top_weights_figure(dbn, out / "top_weights.png"),
-        reconstructions_figure([("dbn", lambda x: dbn.reconstruct(x, 0, generator))], test, out / "reconstructions.png"),
+        reconstructions_figure([("dbn k=0", lambda x: dbn.reconstruct(x, 0, generator))], test, out / "reconstructions.png",
+                               title=PLAIN_TITLE),
         samples_figure(dbn, out / "samples.png", test.image_shape, generator),
     ]
 
@@ -113,8 +119,8 @@ def finetune_figures(model: UpDownDBN, test: ImageSet, out: Path, generator: tor
     """The figures every fine-tuned run writes: R1, W1', |R1 - W1'|, reconstructions and samples."""
     return [
         *lower_weights_figures(model, out, test.image_shape),
-        reconstructions_figure([("up-down", lambda x: model.reconstruct(x, 0, generator))], test,
-                               out / "reconstructions.png"),
+        reconstructions_figure([("up-down k=0", lambda x: model.reconstruct(x, 0, generator))], test,
+                               out / "reconstructions.png", title=PLAIN_TITLE),
         samples_figure(model, out / "samples.png", test.image_shape, generator),
     ]
 
@@ -125,5 +131,5 @@ def lower_weights_figures(model: UpDownDBN, out: Path, image_shape: tuple[int, i
         layer_weights_figure(model.R1, out / "recognition_weights.png", image_shape, "R1: recognition (up) weights"),
         layer_weights_figure(model.W1_down, out / "generative_weights.png", image_shape, "W1': generative (down) weights"),
         layer_weights_figure((model.R1 - model.W1_down).abs(), out / "weights_difference.png", image_shape,
-                             "|R1 - W1'| (one scale, from 0)", each=False),
+                             "|R1 - W1'| (one scale, from 0)", each=False, colorbar="|R1 - W1'|"),
     ]

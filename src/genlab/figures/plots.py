@@ -83,13 +83,18 @@ def grid_figure(
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
     scale: float = 0.06,
+    colorbar: str | None = None,
 ) -> Path:
-    """One grid of images, e.g. the 10x10 weights of 100 hidden units or 100 samples."""
+    """One grid of images, e.g. the 10x10 weights of 100 hidden units or 100 samples; with ``colorbar``,
+    a colour bar of that label beside it (for images on one common scale)."""
     array = tile(images, nrow, pad_value=vmax if vmax is not None else float(images.max()))
     h, w = array.shape
-    fig, ax = plt.subplots(figsize=(max(2.5, w * scale), max(2.5, h * scale) + (0.4 if title else 0)))
-    ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    width = max(2.5, w * scale) + (1.2 if colorbar else 0)
+    fig, ax = plt.subplots(figsize=(width, max(2.5, h * scale) + (0.4 if title else 0)))
+    im = ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.axis("off")
+    if colorbar:
+        fig.colorbar(im, ax=ax, label=colorbar, fraction=0.046, pad=0.02)
     if title:
         ax.set_title(title, fontsize=10)
     return save_figure(fig, path)

@@ -32,11 +32,25 @@ from genlab.figures.dbn import (
 from genlab.files import write_json
 from genlab.lab.core import Lab
 from genlab.lab.executor import Job
-from genlab.lab.findings.dbn import comparison_table, layers, loglik_text
+from genlab.lab.findings.dbn import (
+    chain_ends,
+    comparison_table,
+    dbn_reconstruction_answer,
+    dbn_samples_answer,
+    finetune_reconstruction_answer,
+    finetune_samples_answer,
+    layers,
+    loglik_text,
+    recon_errors,
+    top_weights_answer,
+    weights_apart_answer,
+    wide_top_answer,
+)
 from genlab.lab.presets import Preset
+from genlab.lab.questions import QUESTIONS
 from genlab.lab.report import Figure, Section
 from genlab.lab.task import TITLES
-from genlab.models.dbn import DBN
+from genlab.models.dbn import DBN, UpDownDBN
 from genlab.models.rbm import RBM
 from genlab.rng import make_generator
 from genlab.runs import Run, model_sha256
@@ -49,6 +63,8 @@ from genlab.training.updown import FinetuneConfig
 
 FIGURE_SEED = 2024  # the random draws of every lab figure
 GIBBS_STEPS = 100  # SPEC 2.3: Gibbs steps in the top RBM when generating
+RECON_NOTE = ("Recon error: mean squared error per pixel of one up-down pass, with no Gibbs step in a DBN's top RBM "
+              "(2.2 and 3.2 measure it with the lab's steps).")
 
 
 def stacked_config(base: DBNConfig, rbm_run: Run) -> DBNConfig:
@@ -97,6 +113,32 @@ class Stack:
     dbn: DBN
     test: ImageSet
     train: ImageSet
+    eval_test: ImageSet  # the test images every run is measured on
+
+
+def recon_steps(p: Preset) -> int:
+    """SPEC 2.2 / 3.2: k, the preset's number of Gibbs steps in the top RBM between a reconstruction's up
+    and down pass."""
+    (k,) = p.compare["recon_steps"]
+    return k
+
+
+def recon_title(k: int) -> str:
+    return f"Reconstructions of the first test images (the DBNs: up pass, {k} Gibbs steps in the top RBM, down pass)"
+
+
+def reconstruction_errors(models: dict[str, RBM | DBN | UpDownDBN], s: Stack, k: int, p: Preset,
+                          device: torch.device) -> dict[str, torch.Tensor]:
+    """Each model's per-image reconstruction errors on the measured test images, drawn from the eval seed: under
+    its name with ``k`` Gibbs steps in the top RBM (an RBM's one up-down pass), for a DBN under 'NAME plain' with none."""
+    x = data.as_float(s.eval_test.images)
+    g = make_generator(p.eval.seed, device)
+    errors = {}
+    for name, model in models.items():
+        errors[name] = recon_errors(model, x, k, g)
+        if not isinstance(model, RBM):
+            errors[f"{name} plain"] = recon_errors(model, x, 0, g)
+    return errors
 
 
 def train_stack(lab: Lab, p: Preset) -> Stack:
@@ -105,7 +147,8 @@ def train_stack(lab: Lab, p: Preset) -> Stack:
     source = rbm_run.data_source(lab.data_dir)
     train = data.load_split(source, "train", lab.device, limit=p.runs["rbm"].limit)
     test = data.load_split(source, "test", lab.device)
-    return Stack(rbm_run, dbn_run, train_rbm.load(rbm_run, lab.device), train_dbn.load(dbn_run, lab.device), test, train)
+    return Stack(rbm_run, dbn_run, train_rbm.load(rbm_run, lab.device), train_dbn.load(dbn_run, lab.device), test, train,
+                 test.head(p.eval.test_limit))
 
 
 def measured_once(path: Path, key: dict[str, Any], measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -134,7 +177,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
 
     def measure_init() -> dict[str, Any]:
         lab.say(f"measuring the {pixels}-unit DBN at its initialisation (W2 = W1^T, before training)")
-        return measure(DBN.stack(s.rbm, pixels, transpose=True), s.train, s.test.head(p.eval.test_limit), p.eval,
+        return measure(DBN.stack(s.rbm, pixels, transpose=True), s.train, s.eval_test, p.eval,
                        make_generator(p.eval.seed, lab.device), progress)
 
     results["dbn_784_init"] = measured_once(task / "init_784_eval.json", key, measure_init)
@@ -154,7 +197,7 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
         "test log p(v): exact or AIS for the RBM, the variational lower bound (S&M 2008) for the DBNs; log Z the "
         "largest of AIS over each layer and the best Gibbs state; IS estimate: importance sampling with the same "
         f"{results['dbn'].get('bound_samples')} samples of "
-        f"q(h1|v). Train time of a DBN: its top RBM only. {p.note}.",
+        f"q(h1|v). {RECON_NOTE} Train time of a DBN: its top RBM only. {p.note}.",
     )
     report.add(Section(
         "Runs and numbers", f"Preset `{p.name}`: {p.note}.", configs=configs, tables=[table],
@@ -167,12 +210,25 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
             f"against RBM 1's own {results['rbm']['log_z']:.2f}.",
         ],
     ))
+    evals = {"RBM": results["rbm"], "DBN": results["dbn"], "784 init": results["dbn_784_init"], "784": results["dbn_784"]}
+    usage = s.dbn.features(data.as_float(s.eval_test.images)).mean(0)
     report.add(Section("2.1 Top-level weights W2", "Each top unit's 100 weights from h1, as a 10x10 image.",
-                       figures=[Figure(top_weights_figure(s.dbn, fig / "top_weights.png"), "W2 of the DBN")]))
-    report.add(Section("2.2 Reconstructions", "Up pass v -> h1 -> h2, down pass h2 -> h1 -> v (no extra Gibbs step).",
-                       figures=[Figure(reconstructions_figure(
-                           [("rbm", lambda x: s.rbm.reconstruct(x, g)), ("dbn", lambda x: s.dbn.reconstruct(x, 0, g))],
-                           s.test, fig / "reconstructions.png"), "first 20 test images: input, reconstruction, top state")]))
+                       figures=[Figure(top_weights_figure(s.dbn, fig / "top_weights.png"), "W2 of the DBN")],
+                       question=QUESTIONS["2.1"],
+                       answer=top_weights_answer(s.dbn.top.W, s.dbn_run.config_as(DBNConfig).init_std, usage)))
+    k = recon_steps(p)
+    errors = reconstruction_errors({"RBM": s.rbm, "DBN": s.dbn}, s, k, p, lab.device)
+    report.add(Section(
+        "2.2 Reconstructions",
+        f"Up pass v -> h1 -> h2, {k} Gibbs {'step' if k == 1 else 'steps'} h2 -> h1 -> h2 in the top RBM, down pass "
+        "h2 -> h1 -> v (SPEC 2). The RBM reconstructs by one up-down pass v -> h -> v. The runs table's recon error "
+        "is the DBN's with no Gibbs step.",
+        figures=[Figure(reconstructions_figure(
+            [("rbm", lambda x: s.rbm.reconstruct(x, g)), (f"dbn k={k}", lambda x: s.dbn.reconstruct(x, k, g))],
+            s.test, fig / "reconstructions.png", title=recon_title(k)),
+            "first 20 test images: input, reconstruction, top state")],
+        question=QUESTIONS["2.2"], answer=dbn_reconstruction_answer(errors["RBM"], errors["DBN"], errors["DBN plain"], k),
+    ))
     gen_figures = [
         Figure(generation_figure([("rbm", s.rbm), ("dbn", s.dbn)], GIBBS_STEPS, fig / "generation.png", shape,
                                  FIGURE_SEED, g),
@@ -183,10 +239,14 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
         Figure(plots.grid_figure(s.rbm.sample(100, g).reshape(100, *shape), fig / "samples_rbm.png", nrow=10,
                                  title="RBM: 100 samples after 1000 Gibbs steps"), "RBM samples from random states"),
     ]
-    report.add(Section("2.3 Generation from a random top state", figures=gen_figures, tables=[table]))
+    report.add(Section("2.3 Generation from a random top state", figures=gen_figures, tables=[table],
+                       question=QUESTIONS["2.3"], answer=dbn_samples_answer(evals)))
 
     rand_h2, rand_p = dbn_784.sample_chains(100, g)
     change = (dbn_784.top.W - s.rbm.W.t()).abs().mean().item()
+    # the same chains of the wide DBN at initialisation, for how image-like its top states were
+    init_h2, init_p = DBN.stack(s.rbm, pixels, transpose=True).sample_chains(100, make_generator(p.eval.seed, lab.device))
+    wide_run = run_784.config_as(DBNConfig)
     report.add(Section(
         "2.4 A top RBM with 784 hidden units, W2 starting as W1^T",
         "The top RBM starts as RBM 1 upside down (W2 = W1^T, h2 bias = RBM 1's visible bias), so the DBN starts "
@@ -205,11 +265,10 @@ def run_dbn(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=
             Figure(plots.grid_figure(rand_p.reshape(100, *shape), fig / "samples_784.png", nrow=10,
                                      title="their images p(v=1|h1)"), "the images of the same chains"),
         ],
-        observations=[
-            f"Mean |W2 - W1^T| after training: {change:.4f} (mean |W1| = {s.rbm.W.abs().mean().item():.4f}).",
-            f"Bound at initialisation {results['dbn_784_init']['test_loglik']:.2f}, after training "
-            f"{results['dbn_784']['test_loglik']:.2f} nats; the 100-unit top gives {results['dbn']['test_loglik']:.2f}.",
-        ],
+        question=QUESTIONS["2.4"],
+        answer=wide_top_answer(evals, change, s.rbm.W.abs().mean().item(),
+                               {"trained": chain_ends(rand_h2, rand_p), "init": chain_ends(init_h2, init_p)},
+                               wide_run.cd_k, wide_run.epochs),
     ))
     report.models[f"DBN {layers(s.dbn)}"] = s.dbn_run.path
     report.write(task)
@@ -236,7 +295,8 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
             ("DBN + up-down (task 3)", ft_run, results["finetuned"]),
         ],
         "test log p(v): exact or AIS for the RBM, the variational lower bound (S&M 2008) for the DBNs (log Z the "
-        "largest of AIS over each layer and the best Gibbs state), q(h1|v) given by the recognition weights (R1 after fine-tuning). Train time of the "
+        "largest of AIS over each layer and the best Gibbs state), q(h1|v) given by the recognition weights (R1 after fine-tuning). "
+        f"{RECON_NOTE} Train time of the "
         f"fine-tuned DBN: the up-down epochs only. {p.note}.",
     )
     before, after = results["dbn"], results["finetuned"]
@@ -250,25 +310,27 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
             f"probe accuracy {before['probe_accuracy']:.4f} -> {after['probe_accuracy']:.4f}.",
         ],
     ))
-    diff = (ft.R1 - ft.W1_down).abs()
-    moved_r = (ft.R1 - s.dbn.rbm1.W).abs().mean().item()
-    moved_g = (ft.W1_down - s.dbn.rbm1.W).abs().mean().item()
+    ft_config = ft_run.config_as(FinetuneConfig)
     report.add(Section(
         "3.1 Recognition and generative weights",
         "Both start as the DBN's W1; the wake phase trains W1', the sleep phase R1.",
         figures=[Figure(path, path.stem.replace("_", " ")) for path in lower_weights_figures(ft, fig, shape)],
-        observations=[
-            f"mean |R1 - W1'| = {diff.mean().item():.4f} (max {diff.max().item():.3f}); "
-            f"mean |W1| = {s.dbn.rbm1.W.abs().mean().item():.4f}.",
-            f"Moved from W1 during fine-tuning: R1 by {moved_r:.4f} on average, W1' by {moved_g:.4f}.",
-        ],
+        question=QUESTIONS["3.1"],
+        answer=weights_apart_answer(ft.R1, ft.W1_down, s.dbn.rbm1.W, data.as_float(s.train.images).mean(0),
+                                    ft_config.epochs, ft_config.lr),
     ))
+    k = recon_steps(p)
+    errors = reconstruction_errors({"RBM": s.rbm, "DBN": s.dbn, "fine-tuned": ft}, s, k, p, lab.device)
     report.add(Section(
         "3.2 Reconstructions by the RBM, the DBN and the fine-tuned DBN",
+        f"The DBNs: up pass, {k} Gibbs {'step' if k == 1 else 'steps'} in the top RBM, down pass (SPEC 2); the RBM: "
+        "one up-down pass.",
         figures=[Figure(reconstructions_figure(
-            [("rbm", lambda x: s.rbm.reconstruct(x, g)), ("dbn", lambda x: s.dbn.reconstruct(x, 0, g)),
-             ("up-down", lambda x: ft.reconstruct(x, 0, g))], s.test, fig / "reconstructions.png"),
+            [("rbm", lambda x: s.rbm.reconstruct(x, g)), (f"dbn k={k}", lambda x: s.dbn.reconstruct(x, k, g)),
+             (f"up-down k={k}", lambda x: ft.reconstruct(x, k, g))], s.test, fig / "reconstructions.png",
+            title=recon_title(k)),
             "first 20 test images: input, then each model's reconstruction and top state")],
+        question=QUESTIONS["3.2"], answer=finetune_reconstruction_answer(errors, k),
     ))
     report.add(Section(
         "3.3 Generation compared with tasks 1 and 2",
@@ -283,6 +345,9 @@ def run_finetune(p: Preset, out: Path, device: str | torch.device = "auto", data
                    "fine-tuned DBN samples"),
         ],
         tables=[table],
+        question=QUESTIONS["3.3"],
+        answer=finetune_samples_answer({"RBM": results["rbm"], "DBN": results["dbn"],
+                                        "fine-tuned DBN": results["finetuned"]}),
     ))
     report.models["DBN + up-down fine-tuning"] = ft_run.path
     report.write(task)

@@ -82,26 +82,35 @@ RBM = {
 # Both DBN labs train the same RBM 1 as the RBM lab's reference run of the same preset (so they share that
 # run) and the same greedy DBN on it; the fine-tuning lab re-uses the DBN lab's runs.
 QUICK_IMAGES, QUICK_DBN_EPOCHS = 10_000, 20
+
+
+def dbn_preset(name: str, rbm: RBMConfig, dbn: DBNConfig, finetune: FinetuneConfig, e: EvalConfig, note: str) -> Preset:
+    """The DBN labs' preset: RBM 1, the DBN on it and its fine-tuning. SPEC 2.2 and 3.2 reconstruct with k
+    Gibbs steps in the top RBM between the up and the down pass, compared with the plain up-down pass (0
+    steps): ``recon_steps`` holds k, the top RBM's CD-k (2 by SPEC 2)."""
+    return Preset(name, {"rbm": rbm, "dbn": dbn, "finetune": finetune}, e, note, {"recon_steps": (dbn.cd_k,)})
+
+
 DBN = {
-    "tiny": Preset(
+    "tiny": dbn_preset(
         "tiny",
-        {"rbm": RBMConfig(epochs=2, limit=TINY_IMAGES), "dbn": DBNConfig(epochs=2, limit=TINY_IMAGES),
-         "finetune": FinetuneConfig(epochs=2, limit=TINY_IMAGES)},
+        RBMConfig(epochs=2, limit=TINY_IMAGES), DBNConfig(epochs=2, limit=TINY_IMAGES),
+        FinetuneConfig(epochs=2, limit=TINY_IMAGES),
         EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, raise_betas=TINY_RAISE_BETAS, samples=TINY_TEST),
         f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs per layer and of "
         f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
     ),
-    "quick": Preset(
+    "quick": dbn_preset(
         "quick",
-        {"rbm": RBMConfig(epochs=10, limit=QUICK_IMAGES), "dbn": DBNConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
-         "finetune": FinetuneConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES)},
+        RBMConfig(epochs=10, limit=QUICK_IMAGES), DBNConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
+        FinetuneConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
         EvalConfig(ais_runs=100, ais_betas=4_000, raise_betas=QUICK_RAISE_BETAS, samples=1_000),
         f"reduced from the reference configs: the first {QUICK_IMAGES:,} training images (instead of 60,000), 10 epochs "
         f"for RBM 1 and {QUICK_DBN_EPOCHS} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs "
         "and 4,000 distributions (instead of 14,500)",
     ),
-    "full": Preset(
-        "full", {"rbm": RBMConfig(), "dbn": DBNConfig(), "finetune": FinetuneConfig()}, EvalConfig(),
+    "full": dbn_preset(
+        "full", RBMConfig(), DBNConfig(), FinetuneConfig(), EvalConfig(),
         "the reference configs: 60,000 training images, 100 epochs per layer and of fine-tuning, "
         "AIS with 100 runs and 14,500 distributions",
     ),
