@@ -39,6 +39,15 @@ def test_training_is_deterministic_for_a_seed(tiny_dataset):
     assert not torch.equal(a.out.weight, c.out.weight)
 
 
+def test_training_under_no_grad_trains_the_same_classifier(tiny_dataset):
+    """A caller measuring under torch.no_grad() may need the classifier trained first (a lab's VAE answers)."""
+    train = data.read_split(data.resolve(str(tiny_dataset)), "train")
+    config = ClassifierConfig(epochs=1)
+    with torch.no_grad():
+        quiet = train_classifier(train, config)
+    assert all(torch.equal(x, y) for x, y in zip(quiet.state_dict().values(), train_classifier(train, config).state_dict().values()))
+
+
 def test_the_cache_is_reused_and_retrained_when_missing_or_tampered(tiny_dataset, monkeypatch):
     source = data.resolve(str(tiny_dataset))
     config = ClassifierConfig(epochs=1)

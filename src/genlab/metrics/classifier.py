@@ -85,6 +85,7 @@ def images_of(split: data.ImageSet) -> torch.Tensor:
     return split.images[:, None].float().div_(255)
 
 
+@torch.enable_grad()  # trains, also when called under torch.no_grad()
 def train_classifier(train: data.ImageSet, config: ClassifierConfig, progress: bool = False) -> Classifier:
     """Train the classifier on a split (on its device) with Adam and a one-cycle schedule; deterministic for the seed."""
     with torch.random.fork_rng(devices=[]):  # the layers' default initialisation, without touching the global stream
