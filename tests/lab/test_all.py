@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from genlab.cli import main
 from genlab.lab import TASKS
 from genlab.lab.all import SUMMARY_COLUMNS
 from genlab.lab.pdf import print_pdf
+from genlab.lab.questions import QUESTIONS, number
 
 MODELS = ["RBM (reference)", "DBN 784-100-100", "DBN + up-down fine-tuning", "VAE (20-D latent)", "VAE (2-D latent)", "DCGAN"]
 
@@ -95,6 +97,19 @@ def test_no_report_holds_an_unformatted_placeholder_and_pages_link_their_figures
         assert unformatted_placeholders(page.read_text()) == [], page
     combined = (lab_all / "report.html").read_text()
     assert "base64" not in combined and len(combined) < 500_000 and combined.count('<nav class="toc">') == 1
+
+
+def test_every_question_of_the_lab_is_answered_with_this_runs_numbers(lab_all):
+    answered = {}
+    for task in TASKS:
+        for s in json.loads((lab_all / task / "results.json").read_text())["sections"]:
+            if number(s["title"]):
+                answered[number(s["title"])] = s
+    assert sorted(answered) == sorted(QUESTIONS)
+    for n, s in answered.items():
+        assert s["question"] == QUESTIONS[n], n
+        assert s["answer"] and re.search(r"\d", " ".join(s["answer"])), n  # prose that cites a number of this run
+    assert (lab_all / "report.md").read_text().count("**Answer.**") == len(QUESTIONS)
 
 
 @pytest.mark.browser

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from genlab.evaluation.protocol import protocol_note
 from genlab.lab.report import Table, form, plural
 from genlab.models.dbn import BeliefNet
 from genlab.models.rbm import RBM
@@ -17,6 +18,7 @@ COLUMNS = [  # (eval.json key, column title)
     ("test_loglik", "test log p(v) [nats]"),
     ("test_loglik_method", "method"),
     ("test_loglik_iw", "IS estimate [nats]"),
+    ("test_loglik_conservative", "conservative [nats]"),
     ("recon_error", "recon error"),
     ("probe_accuracy", "probe accuracy"),
     ("frechet_classifier_distance", "FCD"),
@@ -32,6 +34,7 @@ def comparison_table(title: str, rows: list[tuple[str, Run | None, dict[str, Any
     for name, run, results in rows:
         train_time = None if run is None or "train_time_s" not in run.meta else f"{run.meta['train_time_s']:.1f}"
         table_rows.append([name, *[results.get(k) for k, _ in keys], train_time])
+    note = " ".join(part for part in (note, protocol_note({name: results for name, _, results in rows})) if part)
     return Table(title, ["model", *[c for _, c in keys], "train time [s]"], table_rows, note)
 
 
