@@ -30,7 +30,7 @@ def test_outside_a_launcher_everything_is_a_world_of_one(monkeypatch) -> None:
     assert world == World() and world.main and not world.distributed and device == torch.device("cpu")
     t = torch.arange(3.0)
     assert distributed.all_reduce_sum(t.clone()).tolist() == [0.0, 1.0, 2.0]
-    assert distributed.all_gather_cat(t).tolist() == [0.0, 1.0, 2.0]
+    assert distributed.gather(t).tolist() == [0.0, 1.0, 2.0]
 
 
 def _free_port() -> int:
@@ -44,7 +44,7 @@ def _collectives(rank: int, port: int, results) -> None:
     torch.set_num_threads(1)
     world, _ = distributed.setup(torch.device("cpu"), timeout_s=60)
     summed = distributed.all_reduce_sum(torch.tensor([1.0, 2.0]) * (rank + 1))
-    gathered = distributed.all_gather_cat(torch.full((rank + 1, 2), float(rank)))  # 1 row from rank 0, 2 from rank 1
+    gathered = distributed.gather(torch.full((rank + 1, 2), float(rank)))  # 1 row from rank 0, 2 from rank 1
     shared = distributed.broadcast_(torch.tensor([float(rank + 10)]))
     results[rank] = (world, summed.tolist(), gathered.tolist(), shared.tolist())
     distributed.teardown()

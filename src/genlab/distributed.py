@@ -9,6 +9,7 @@ in both cases:
     world = current()
     rows = share(batch_size, world)            # this rank's part of a global minibatch
     all_reduce_sum(gradient_sum)               # the sum over every rank's part
+    results = gather(my_results)               # every rank's rows, in rank order
     grads = mean_over_ranks(grads, n)          # means over this rank's n rows -> over the global minibatch
     if world.main: write_run_directory(...)    # rank 0 alone writes files
 
@@ -116,28 +117,45 @@ def all_reduce_sum(tensor: torch.Tensor, what: str = "summing over ranks") -> to
     return tensor
 
 
-def all_gather_cat(tensor: torch.Tensor, what: str = "gathering from ranks") -> torch.Tensor:
-    """Every rank's ``tensor`` concatenated along dimension 0 in rank order (sizes may differ by rank)."""
+def group_device() -> torch.device:
+    """The device the process group's collectives run on: this rank's GPU with NCCL, the CPU with gloo."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def gather(tensor: torch.Tensor, what: str = "gathering from ranks") -> torch.Tensor:
+    """Every rank's ``tensor`` concatenated along dimension 0 in rank order (sizes may differ by rank), on
+    ``tensor``'s device (``tensor`` itself in a world of one)."""
     world = current()
     if not world.distributed:
         return tensor
     with collective(what):
-        sizes = [torch.zeros((), dtype=torch.long, device=tensor.device) for _ in range(world.size)]
-        dist.all_gather(sizes, torch.tensor(tensor.shape[0], device=tensor.device))
+        mine = tensor.to(group_device())
+        sizes = [torch.zeros((), dtype=torch.long, device=mine.device) for _ in range(world.size)]
+        dist.all_gather(sizes, torch.tensor(mine.shape[0], device=mine.device))
         longest = int(max(sizes))
-        padded = torch.zeros((longest, *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
-        padded[: tensor.shape[0]] = tensor
+        padded = torch.zeros((longest, *mine.shape[1:]), dtype=mine.dtype, device=mine.device)
+        padded[: mine.shape[0]] = mine
         parts = [torch.empty_like(padded) for _ in range(world.size)]
         dist.all_gather(parts, padded)
-    return torch.cat([part[: int(n)] for part, n in zip(parts, sizes)])
+    return torch.cat([part[: int(n)] for part, n in zip(parts, sizes)]).to(tensor.device)
 
 
 def broadcast_(tensor: torch.Tensor, what: str = "sharing rank 0's values") -> torch.Tensor:
     """Overwrite ``tensor`` on every rank with rank 0's, in place."""
     if current().distributed:
         with collective(what):
-            dist.broadcast(tensor, src=0)
+            shared = tensor.to(group_device())
+            dist.broadcast(shared, src=0)
+        tensor.copy_(shared)
     return tensor
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Overwrite ``module``'s buffers (batch norm's running statistics) on every rank with rank 0's, as
+    ``DistributedDataParallel`` does before each forward pass (nothing to do in a world of one)."""
+    if current().distributed:
+        for buffer in module.buffers():
+            broadcast_(buffer, "sharing rank 0's running statistics")
 
 
 def barrier(what: str = "waiting for every rank") -> None:
@@ -189,27 +207,30 @@ def mean_gradients_over_ranks(module: torch.nn.Module, rows: int) -> None:
 
 class ShareOfDraws:
     """A random stream (:class:`genlab.rng.UniformStream`) that draws from ``generator`` what one process
-    draws for a whole global minibatch of ``rows`` rows and keeps this rank's rows (:func:`share`).
+    draws for all ``rows`` rows (a global minibatch, every AIS chain) and keeps this rank's: the rows
+    ``keep`` (a slice or their indices; by default its :func:`share`).
 
     Every rank holds the same generator and makes the same draws, so W processes sample exactly the
-    numbers one process samples, each image's from its own position in the global minibatch. The
-    draws' first dimension is the minibatch's rows."""
+    numbers one process samples, each row's from its own position among all rows. The draws' first
+    dimension is the rows."""
 
-    def __init__(self, generator: torch.Generator, rows: int, world: World | None = None) -> None:
-        self.generator, self.rows, self.mine = generator, rows, share(rows, world)
+    def __init__(self, generator: torch.Generator, rows: int, keep: slice | torch.Tensor | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.generator, self.rows, self.dtype = generator, rows, dtype
+        self.keep = share(rows) if keep is None else keep
 
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        if shape[0] != self.mine.stop - self.mine.start:
-            raise ValueError(f"draws of {shape[0]} rows, but this rank holds {self.mine} of {self.rows}")
-        drawn = torch.rand((self.rows, *shape[1:]), generator=self.generator, device=self.generator.device)
-        return drawn[self.mine]
+        drawn = torch.rand((self.rows, *shape[1:]), generator=self.generator, device=self.generator.device,
+                           dtype=self.dtype)[self.keep]
+        if drawn.shape[0] != shape[0]:
+            raise ValueError(f"draws of {shape[0]} rows, but this rank keeps {drawn.shape[0]} of {self.rows}")
+        return drawn
 
 
 def draws_of_rows(generator: torch.Generator, rows: int) -> RandomStream:
     """The random stream of this rank's rows of a global minibatch of ``rows`` rows: ``generator`` itself in
     a world of one, a :class:`ShareOfDraws` of it among several processes."""
-    world = current()
-    return ShareOfDraws(generator, rows, world) if world.distributed else generator
+    return ShareOfDraws(generator, rows) if current().distributed else generator
 
 
 def share(n: int, world: World | None = None) -> slice:

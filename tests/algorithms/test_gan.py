@@ -28,12 +28,12 @@ def test_a_discriminator_step_changes_d_only_and_a_generator_step_g_only():
         return {k: t.clone() for k, t in gan.state_dict().items() if "running" not in k and "num_batches" not in k}
 
     before = snapshot()
-    numbers = d_step(gan, real, opt_d, torch.Generator().manual_seed(2))
+    numbers = d_step(gan, real, gan.noise(4, torch.Generator().manual_seed(2)), opt_d)
     after = snapshot()
     assert all(torch.equal(after[k], before[k]) for k in after if k.startswith("G."))
     assert any(not torch.equal(after[k], before[k]) for k in after if k.startswith("D."))
     assert 0 < numbers["d_real"].item() < 1 and 0 < numbers["d_fake"].item() < 1 and numbers["d_loss"].item() > 0
-    numbers = g_step(gan, 4, opt_g, torch.Generator().manual_seed(3))
+    numbers = g_step(gan, gan.noise(4, torch.Generator().manual_seed(3)), opt_g)
     final = snapshot()
     assert all(torch.equal(final[k], after[k]) for k in final if k.startswith("D."))
     assert any(not torch.equal(final[k], after[k]) for k in final if k.startswith("G."))

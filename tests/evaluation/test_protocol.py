@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import protocol, protocol_line, protocol_note, training_binarisation
+from genlab.evaluation.protocol import interval_text, protocol, protocol_line, protocol_note, training_binarisation
 
 AIS = {"test_loglik": -100.0, "test_loglik_method": "ais", "ais_runs": 100, "ais_betas": 14500,
        "test_loglik_conservative": -103.0, "conservative_method": "raise", "raise_betas": 1000, "raise_runs": 1}
@@ -56,3 +56,12 @@ def test_a_table_note_gives_one_protocol_for_rows_that_share_it_and_names_the_ro
     assert mixed.startswith("Protocol of 20 hidden: static test binarisation, trained dynamic; all 10,000 test images; exact")
     assert "; Protocol of 100 hidden, 250 hidden: " in mixed and mixed.endswith("1 walk per image.")
     assert protocol_note({"old run": {}}) == ""
+
+
+def test_the_interval_cell_is_exact_none_for_iwae_or_the_bounds_to_two_decimals() -> None:
+    assert interval_text({"test_loglik_method": "exact"}) == "exact"
+    assert interval_text({"test_loglik_method": "iwae", "test_loglik_low": -90.0}) == "n/a"
+    assert interval_text({"test_loglik_method": "ais", "test_loglik_low": -90.126, "test_loglik_high": -89.5}) == \
+        "[-90.13, -89.50]"
+    assert interval_text({"test_loglik_method": "bound", "test_loglik_low": None, "test_loglik_high": -80.0}) == \
+        "[n/a, -80.00]"

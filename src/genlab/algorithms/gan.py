@@ -10,6 +10,10 @@ each on one minibatch, with Adam (betas 0.5, 0.999). The cross-entropy is comput
 from the logits, which is exact where sigma(l) would round to 0 or 1.
 
 With ``bf16`` the networks run under bfloat16 autocast; parameters and losses stay float32.
+
+Under a launcher (docs/distributed.md) each rank steps on its rows of the global minibatch: the
+gradients, and the numbers returned, are averaged over every rank's rows before the update
+(:func:`genlab.distributed.mean_gradients_over_ranks`); in one process these change nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from genlab.distributed import mean_gradients_over_ranks, mean_over_ranks
 from genlab.models.dcgan import DCGAN
+
 
 def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     """Mean binary cross-entropy of sigma(logits) against a constant label, from the logits."""
@@ -29,34 +35,36 @@ def autocast(device: torch.device, bf16: bool) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def d_step(gan: DCGAN, real: torch.Tensor, opt: torch.optim.Optimizer, generator: torch.Generator,
+def d_step(gan: DCGAN, real: torch.Tensor, z: torch.Tensor, opt: torch.optim.Optimizer,
            bf16: bool = False) -> dict[str, torch.Tensor]:
-    """One discriminator update on a real minibatch and as many fresh fakes; returns its numbers."""
+    """One discriminator update on a real minibatch and the fakes G(z), one per row of ``z`` (fresh noise,
+    as many rows as ``real``); returns its numbers."""
     with torch.no_grad(), autocast(real.device, bf16):
-        fake = gan.G(gan.noise(real.shape[0], generator))
+        fake = gan.G(z)
     with autocast(real.device, bf16):
         logit_real, logit_fake = gan.D(real), gan.D(fake)
         loss = bce(logit_real, 1.0) + bce(logit_fake, 0.0)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    mean_gradients_over_ranks(gan.D, real.shape[0])
     opt.step()
-    return {
+    return mean_over_ranks({
         "d_loss": loss.detach(),
         "d_real": torch.sigmoid(logit_real.detach().float()).mean(),
         "d_fake": torch.sigmoid(logit_fake.detach().float()).mean(),
-    }
+    }, real.shape[0], "averaging the discriminator's numbers over ranks")
 
 
-def g_step(gan: DCGAN, n: int, opt: torch.optim.Optimizer, generator: torch.Generator,
-           bf16: bool = False) -> dict[str, torch.Tensor]:
-    """One generator update on n fresh noise vectors (D's weights get no gradients)."""
+def g_step(gan: DCGAN, z: torch.Tensor, opt: torch.optim.Optimizer, bf16: bool = False) -> dict[str, torch.Tensor]:
+    """One generator update on the fresh noise vectors ``z`` (D's weights get no gradients)."""
     gan.D.requires_grad_(False)
     try:
         with autocast(gan.device, bf16):
-            loss = bce(gan.D(gan.G(gan.noise(n, generator))), 1.0)
+            loss = bce(gan.D(gan.G(z)), 1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        mean_gradients_over_ranks(gan.G, z.shape[0])
         opt.step()
     finally:
         gan.D.requires_grad_(True)
-    return {"g_loss": loss.detach()}
+    return mean_over_ranks({"g_loss": loss.detach()}, z.shape[0], "averaging the generator's loss over ranks")

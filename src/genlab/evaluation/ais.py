@@ -26,10 +26,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genlab.distributed import share
+from genlab.distributed import gather, share
 from genlab.evaluation import loglik
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, stream
+from genlab.evaluation.shards import stream
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 

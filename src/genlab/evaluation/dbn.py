@@ -42,13 +42,14 @@ import torch.nn.functional as F
 
 from genlab import data
 from genlab.data import binarized
+from genlab.distributed import gather
 from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
 from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.evaluation.reverse_ais import raise_log_prob
-from genlab.evaluation.shards import gather, own_rows, split_rows, stream
+from genlab.evaluation.shards import own_rows, split_rows, stream
 from genlab.models.dbn import BeliefNet
 from genlab.rng import bernoulli
 

@@ -53,6 +53,17 @@ def conservative_estimator(results: dict[str, Any]) -> str | None:
     return method
 
 
+def interval_text(results: dict[str, Any]) -> str:
+    """The test log-likelihood's interval as a table shows it: "exact" for an exact log Z, "n/a" where the
+    estimator gives none (IWAE), else "[low, high]"."""
+    if results.get("test_loglik_method") == "exact":
+        return "exact"
+    if results.get("test_loglik_method") == "iwae":
+        return "n/a"
+    low, high = results.get("test_loglik_low"), results.get("test_loglik_high")
+    return "[" + ", ".join("n/a" if x is None else f"{x:.2f}" for x in (low, high)) + "]"
+
+
 def protocol(family: str, train_config: dict[str, Any], results: dict[str, Any], config: EvalConfig,
              test_images: int, test_total: int) -> dict[str, Any]:
     """The protocol of the log-likelihoods in ``results`` (the numbers of one evaluation)."""

@@ -28,10 +28,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genlab.distributed import share
+from genlab.distributed import gather, share
 from genlab.evaluation.ais import default_betas
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, stream
+from genlab.evaluation.shards import stream
 from genlab.models.rbm import RBM
 from genlab.rng import bernoulli
 

@@ -24,11 +24,11 @@ import torch
 
 from genlab import data
 from genlab.data import binarized, chunks
-from genlab.distributed import all_reduce_sum
+from genlab.distributed import all_reduce_sum, gather
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import probe_accuracy
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, own_rows
+from genlab.evaluation.shards import own_rows
 from genlab.models.vae import VAE
 
 ACTIVE_THRESHOLD = 0.01  # variance of the posterior mean over the inputs (Burda et al. 2016)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import protocol_line
+from genlab.evaluation.protocol import interval_text, protocol_line
 from genlab.lab.core import Lab
 from genlab.lab.executor import Job
 from genlab.lab.presets import TINY_IMAGES, TINY_RAISE_BETAS, TINY_TEST, Preset
@@ -114,10 +114,7 @@ COLUMNS = ["model", "genlab (nats)", "interval", "conservative (nats)", "publish
 
 def rows(label: str, config: TrainConfig, ev: dict[str, Any], meta: dict[str, Any]) -> list[list[Any]]:
     """One row per published number the run of ``config`` is measured against."""
-    low, high = ev.get("test_loglik_low"), ev.get("test_loglik_high")
-    interval = "n/a" if ev.get("test_loglik_method") == "iwae" else \
-        "[" + ", ".join("n/a" if x is None else f"{x:.2f}" for x in (low, high)) + "]"
-    ours = [label, ev["test_loglik"], interval, ev.get("test_loglik_conservative")]
+    ours = [label, ev["test_loglik"], interval_text(ev), ev.get("test_loglik_conservative")]
     return [ours + [r.model, r.loglik, ev["test_loglik"] - r.loglik, r.source,
                     protocol_line(ev["protocol"]) if "protocol" in ev else "n/a", r.protocol,
                     f"{meta.get('train_time_s', 0.0):.0f}", meta.get("device")] for r in references_of(config)]

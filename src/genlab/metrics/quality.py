@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from genlab import data
-from genlab.distributed import barrier, current
+from genlab.distributed import barrier, current, gather
 from genlab.evaluation.progress import bar
-from genlab.evaluation.shards import gather, own_rows, stream
+from genlab.evaluation.shards import own_rows, stream
 from genlab.metrics.classifier import Classifier, ClassifierConfig, load_classifier
 from genlab.metrics.scores import classifier_score, coverage, frechet_distance_of
 from genlab.models.dbn import BeliefNet

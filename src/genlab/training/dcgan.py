@@ -10,6 +10,12 @@ generator minibatches (SPEC 5.2 compares 2/1 and 1/2 with 1/1). An epoch is one
 pass of the discriminator over the training images: each real minibatch is used
 by exactly one discriminator step, so an epoch has ceil(batches / d_steps)
 iterations and g_steps generator steps in each. Every step draws fresh noise.
+
+Under a launcher (docs/distributed.md) every rank draws the whole global minibatch's order and
+noise, as one process does, and steps on its rows of them (:mod:`genlab.algorithms.gan` averages the
+gradients over ranks). Batch normalisation uses each rank's own rows' statistics, as
+``DistributedDataParallel`` does by default; after every epoch rank 0's running statistics are copied
+to every rank, so all hold the same model.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 
 import torch
 
-from genlab import data
+from genlab import data, distributed
 from genlab.algorithms.gan import d_step, g_step
 from genlab.config import option, positive
 from genlab.figures.dcgan import CURVE_POINTS, epoch_figures
@@ -118,9 +124,13 @@ def fit(
         # an iteration: d_steps D minibatches, g_steps G minibatches
         for first in bar.steps(range(0, len(batches), config.d_steps)):
             for idx in batches[first : first + config.d_steps]:
-                d_stats.append(d_step(gan, real_batch(images, idx, memory_format), opt_d, generator, config.bf16))
+                mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
+                z = gan.noise(idx.shape[0], generator)[mine]
+                d_stats.append(d_step(gan, real_batch(images, idx[mine], memory_format), z, opt_d, config.bf16))
             for _ in range(config.g_steps):
-                g_stats.append(g_step(gan, config.batch_size, opt_g, generator, config.bf16))
+                z = gan.noise(config.batch_size, generator)[distributed.share(config.batch_size)]
+                g_stats.append(g_step(gan, z, opt_g, config.bf16))
+        distributed.broadcast_buffers(gan)  # rank 0's running batch-norm statistics on every rank
         numbers = epoch_numbers(d_stats, g_stats)
         check_finite(gan, epoch, {"discriminator loss": numbers["d_loss"], "generator loss": numbers["g_loss"]})
         history.append(numbers)

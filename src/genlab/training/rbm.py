@@ -230,7 +230,7 @@ def job_state(state: CDState) -> dict[str, torch.Tensor]:
     chains one process keeps (a collective: every rank calls it)."""
     tensors = state.tensors()
     if "chain" in tensors:
-        tensors["chain"] = distributed.all_gather_cat(tensors["chain"], "gathering the persistent chains")
+        tensors["chain"] = distributed.gather(tensors["chain"], "gathering the persistent chains")
     return tensors
 
 

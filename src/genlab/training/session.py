@@ -38,10 +38,6 @@ T = TypeVar("T")
 
 TENSORBOARD = "tensorboard"  # RUN/tensorboard/: the event files of --tensorboard
 
-# The families that train data-parallel under a launcher (docs/distributed.md); the others are refused there.
-DATA_PARALLEL = ("rbm", "dbn", "dbn-finetune", "vae")
-
-
 @dataclass
 class TrainConfig(Config):
     """Options every model family has."""
@@ -224,7 +220,7 @@ def start(
         raise ConfigError("--resume and --overwrite: choose one (continue the run in --out, or start it again)")
     world, dev = distributed.setup(resolve_device(device))  # joins the launcher's processes, if any
     if world.distributed:
-        check_data_parallel(family, config)
+        check_data_parallel(config)
     if getattr(config, "compile", False):
         accel.check_compile(dev)  # before anything is written
     if config.tensorboard:
@@ -268,11 +264,8 @@ def start(
                    scalars=tensorboard_scalars(run) if config.tensorboard and world.main else None, world=world)
 
 
-def check_data_parallel(family: str, config: TrainConfig) -> None:
+def check_data_parallel(config: TrainConfig) -> None:
     """Under a launcher: refuse, in one line, what does not train data-parallel (yet)."""
-    if family not in DATA_PARALLEL:
-        raise ConfigError(f"genlab train {family}: not under torchrun yet (data-parallel: {', '.join(DATA_PARALLEL)}); "
-                          "train it in one process")
     if getattr(config, "compile", False):
         raise ConfigError("--compile: not under torchrun (the fast paths run whole updates in one kernel, with no "
                           "step to sum over ranks); train without --compile")

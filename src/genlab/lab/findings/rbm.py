@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from genlab import data
 from genlab.data import ImageSet
-from genlab.evaluation.protocol import protocol_note
+from genlab.evaluation.protocol import interval_text, protocol_note
 from genlab.figures.rbm import Chains
 from genlab.lab.report import Table, form, plural
 from genlab.models.rbm import RBM
@@ -52,18 +52,11 @@ def table(title: str, rs: list[Result], note: str) -> Table:
     for r in rs:
         e = r.eval
         rows.append([
-            r.label, e["test_loglik"], _interval(e), _method(e), e.get("test_loglik_conservative"), e["train_loglik"],
+            r.label, e["test_loglik"], interval_text(e), _method(e), e.get("test_loglik_conservative"), e["train_loglik"],
             e["recon_error"], e["probe_accuracy"], f"{r.train_time:.1f}", *(e.get(key) for key in extra),
         ])
     note = " ".join(part for part in (note, protocol_note({r.label: r.eval for r in rs})) if part)
     return Table(title, columns + [OPTIONAL_COLUMNS[k] for k in extra], rows, note=note)
-
-
-def _interval(e: dict[str, Any]) -> str:
-    if e["test_loglik_method"] == "exact":
-        return "exact"
-    low, high = e.get("test_loglik_low"), e.get("test_loglik_high")
-    return "[" + ", ".join("n/a" if x is None else f"{x:.2f}" for x in (low, high)) + "]"
 
 
 def _method(e: dict[str, Any]) -> str:
@@ -131,7 +124,7 @@ def seconds(t: float) -> str:
 
 def reference_observations(ref: Result) -> list[str]:
     e = ref.eval
-    out = [f"Test log-likelihood {e['test_loglik']:.2f} nats ({_method(e)}, interval {_interval(e)}), train "
+    out = [f"Test log-likelihood {e['test_loglik']:.2f} nats ({_method(e)}, interval {interval_text(e)}), train "
            f"{e['train_loglik']:.2f}: an overfitting gap of {e['train_loglik'] - e['test_loglik']:.2f} nats."]
     out.append(f"Reconstruction error {e['recon_error']:.4f} per pixel; a linear probe on p(h|v) reaches "
                f"{e['probe_accuracy']:.2%} test accuracy.")
