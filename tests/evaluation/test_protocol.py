@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import interval_text, protocol, protocol_line, protocol_note, training_binarisation
+from genlab.evaluation.protocol import (
+    AIS_MARGIN,
+    conservative_above_model,
+    interval_text,
+    protocol,
+    protocol_line,
+    protocol_note,
+    training_binarisation,
+)
 
 AIS = {"test_loglik": -100.0, "test_loglik_method": "ais", "ais_runs": 100, "ais_betas": 14500,
        "test_loglik_conservative": -103.0, "conservative_method": "raise", "raise_betas": 1000, "raise_runs": 1}
@@ -65,3 +73,29 @@ def test_the_interval_cell_is_exact_none_for_iwae_or_the_bounds_to_two_decimals(
         "[-90.13, -89.50]"
     assert interval_text({"test_loglik_method": "bound", "test_loglik_low": None, "test_loglik_high": -80.0}) == \
         "[n/a, -80.00]"
+
+
+def test_a_conservative_estimate_above_the_ais_estimate_by_more_than_the_margin_is_flagged_as_no_bound() -> None:
+    ais = {"test_loglik_method": "ais", "test_loglik": -188.5}
+    assert not conservative_above_model({**ais, "test_loglik_conservative": -190.0})  # below: a bound, as it should be
+    assert not conservative_above_model({**ais, "test_loglik_conservative": -188.5 + AIS_MARGIN - 0.01})  # AIS's slack
+    assert conservative_above_model({**ais, "test_loglik_conservative": -136.4})
+    # a variational bound is itself a lower bound: RAISE above it is no contradiction
+    assert not conservative_above_model({"test_loglik_method": "bound", "test_loglik": -123.5,
+                                         "test_loglik_conservative": -110.0})
+    assert not conservative_above_model(ais)  # no conservative estimate
+
+
+def test_the_table_note_names_the_rows_whose_conservative_estimate_is_no_bound() -> None:
+    line = {"test_split": "test set of 10,000 images, all 10,000 measured", "training_binarisation": "dynamic",
+            "estimator": "AIS, 100 runs x 4,000 distributions"}
+    rows = {
+        "reference": {"test_loglik_method": "ais", "test_loglik": -188.5, "test_loglik_conservative": -136.4,
+                      "protocol": line},
+        "k=10": {"test_loglik_method": "ais", "test_loglik": -124.2, "test_loglik_conservative": -127.1,
+                 "protocol": line},
+    }
+    note = protocol_note(rows)
+    assert note.startswith("Protocol: ") and "The conservative estimate of reference lies more than 3 nats above" in note
+    assert "k=10" not in note
+    assert "conservative estimate of" not in protocol_note({"k=10": rows["k=10"]})

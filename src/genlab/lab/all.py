@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import protocol_line
+from genlab.evaluation.protocol import conservative_caveat, protocol_line
 from genlab.families import evaluate_samples, sample_images
 from genlab.figures import plots
 from genlab.lab.core import Lab
@@ -113,13 +113,15 @@ def run_all(tasks: list[Task], presets: dict[str, Preset], out: Path, device: st
         "Every model on the same measurements",
         SUMMARY_COLUMNS,
         [summary_row(name, run, evals[name]) for name, run in models],
-        note="test log-likelihood on the test set binarised once with a fixed seed: exact or AIS for the RBM, "
-        "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs, each "
-        "with its protocol (last column); the conservative estimate is a stochastic lower bound (RAISE, or the "
-        "bound with an exact log Z) beside the AIS-based numbers, which can be optimistic; "
-        f"FCD (the Frechet distance on the features of genlab's own classifier of the data set, not the Inception FID of "
-        f"papers), its floor, the classifier score and the label coverage use that classifier{samples_note}; "
-        "n/a where a measure does not apply.",
+        note=("test log-likelihood on the test set binarised once with a fixed seed: exact or AIS for the RBM, "
+            "the AIS-based variational lower bound for the DBNs, the importance-weighted estimate for the VAEs, each "
+            "with its protocol (last column); the conservative estimate is a stochastic lower bound (RAISE: on the "
+            "log-likelihood of its annealing path, which approaches the model's with many distributions; or the "
+            "bound with an exact log Z) beside the AIS-based numbers, which can be optimistic; "
+            f"FCD (the Frechet distance on the features of genlab's own classifier of the data set, not the Inception FID of "
+            f"papers), its floor, the classifier score and the label coverage use that classifier{samples_note}; "
+            "n/a where a measure does not apply. " + conservative_caveat({name: evals[name] for name, _ in models})
+              ).strip(),
     )
     figure = samples_figure(models, out / "figures" / "samples_side_by_side.png", lab.device)
     write_combined_report(

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.protocol import interval_text, protocol_line
+from genlab.evaluation.protocol import conservative_above_model, conservative_caveat, interval_text, protocol_line
 from genlab.lab.core import Lab
 from genlab.lab.executor import Job
 from genlab.lab.presets import TINY_IMAGES, TINY_RAISE_BETAS, TINY_TEST, Preset
@@ -120,14 +120,17 @@ def rows(label: str, config: TrainConfig, ev: dict[str, Any], meta: dict[str, An
                     f"{meta.get('train_time_s', 0.0):.0f}", meta.get("device")] for r in references_of(config)]
 
 
-def observations(table_rows: list[list[Any]]) -> list[str]:
-    """Where each model stands against each published number, from the table's rows."""
+def observations(table_rows: list[list[Any]], no_bound: set[str] = frozenset()) -> list[str]:
+    """Where each model stands against each published number, from the table's rows; ``no_bound``: the models
+    whose conservative estimate is no lower bound (:func:`~genlab.evaluation.protocol.conservative_above_model`)."""
     out = []
     for r in table_rows:
         label, ours, _, conservative, model, theirs, gap = r[:7]
         line = (f"{label}: {ours:.2f} nats, {abs(gap):.2f} {'above' if gap >= 0 else 'below'} the published {theirs:.2f} "
                 f"({model})")
-        if conservative is not None:
+        if label in no_bound:
+            line += f"; the conservative estimate {conservative:.2f} lies above it, so it is no bound here (table note)"
+        elif conservative is not None:
             line += (f"; the conservative estimate {conservative:.2f} "
                      f"{'also passes' if conservative >= theirs else 'does not reach'} it")
         out.append(line + ".")
@@ -139,10 +142,11 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("literature")
     report = lab.report("literature", TITLES["literature"])
-    table_rows = []
+    table_rows, evals = [], {}
     for label, config in p.runs.items():
         run_ = lab.train(family_of(config), config, f"({label})")
-        table_rows += rows(label, config, lab.evaluate(run_, p.eval), run_.meta)
+        evals[label] = lab.evaluate(run_, p.eval)
+        table_rows += rows(label, config, evals[label], run_.meta)
         report.models[label] = run_.path
     report.add(Section(
         "Against the literature",
@@ -150,8 +154,9 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir=None
         "each model class beside the published number of the same class. Compare numbers of the same protocol only: "
         "static and dynamic binarisation differ by about 2 nats.",
         configs={label: config.to_dict() for label, config in p.runs.items()},
-        tables=[Table("genlab against the literature", COLUMNS, table_rows, note=f"Preset {p.name}: {p.note}.")],
-        observations=observations(table_rows),
+        tables=[Table("genlab against the literature", COLUMNS, table_rows,
+                      note=" ".join(part for part in (f"Preset {p.name}: {p.note}.", conservative_caveat(evals)) if part))],
+        observations=observations(table_rows, {label for label, ev in evals.items() if conservative_above_model(ev)}),
     ))
     report.write(task)
     lab.say(f"done: {lab.trained} runs trained, {lab.reused} re-used; report in {task / 'report.md'}")
