@@ -41,6 +41,10 @@ def test_a_row_per_published_number_with_the_gap_and_the_prose_following_its_sig
     first, second = observations(table)
     assert first.startswith("RBM: -85.00 nats, 1.34 above the published -86.34") and "does not reach it" in first
     assert "0.14 below the published -84.86" in second
+    above = rows("RBM", RBMConfig(), {**ev, "test_loglik_conservative": -70.0}, {})  # RAISE with too few steps
+    first, _ = observations(above, no_bound={"RBM"})
+    assert "its conservative estimate -70.00 lies above the AIS estimate, so it is no bound" in first
+    assert "reach" not in first and "passes" not in first
 
 
 def test_lab_literature_runs_end_to_end_and_refuses_an_unknown_preset(tmp_path, mnist_subset_dir, capsys):

@@ -129,7 +129,8 @@ def observations(table_rows: list[list[Any]], no_bound: set[str] = frozenset()) 
         line = (f"{label}: {ours:.2f} nats, {abs(gap):.2f} {'above' if gap >= 0 else 'below'} the published {theirs:.2f} "
                 f"({model})")
         if label in no_bound:
-            line += f"; the conservative estimate {conservative:.2f} lies above it, so it is no bound here (table note)"
+            line += (f"; its conservative estimate {conservative:.2f} lies above the AIS estimate, so it is no bound "
+                     "here (the table's note)")
         elif conservative is not None:
             line += (f"; the conservative estimate {conservative:.2f} "
                      f"{'also passes' if conservative >= theirs else 'does not reach'} it")
