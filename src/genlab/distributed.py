@@ -58,9 +58,13 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
+_alone = False  # inside rank_0_alone: compute as a world of one
+
+
 def current() -> World:
-    """This process's place in the running process group (a world of one when there is none)."""
-    if not (dist.is_available() and dist.is_initialized()):
+    """This process's place in the running process group (a world of one when there is none, or inside
+    :func:`rank_0_alone`)."""
+    if _alone or not (dist.is_available() and dist.is_initialized()):
         return World()
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -174,6 +178,20 @@ def rank_0_first(make: Callable[[], T], what: str) -> T:
     if not world.main:
         made = make()
     return made
+
+
+def rank_0_alone(make: Callable[[], T]) -> T | None:
+    """``make()`` on rank 0 only, computing as a world of one (the estimators it calls split nothing and wait
+    for no other rank, which are not there); None on the other ranks. For what rank 0 alone writes, such as
+    a run's figures. In a world of one, ``make()``."""
+    global _alone
+    if not current().main:
+        return None
+    before, _alone = _alone, True
+    try:
+        return make()
+    finally:
+        _alone = before
 
 
 def mean_over_ranks(means: dict[str, torch.Tensor], rows: int, what: str = "averaging over ranks"

@@ -219,8 +219,7 @@ def train(
     with stopped_when_not_finite(s.run):
         fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"), top_state)
     s.finish(train_time_s=s.elapsed())
-    if s.world.main:
-        dbn_figures(dbn, s.test, s.run.figures, eval_gen)
+    distributed.rank_0_alone(lambda: dbn_figures(dbn, s.test, s.run.figures, eval_gen))
     return s.run
 
 

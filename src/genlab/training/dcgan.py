@@ -191,7 +191,7 @@ def train(
     def log_epoch(epoch: int, numbers: dict[str, float]) -> None:
         s.log({"epoch": epoch, **numbers, "time_s": s.elapsed()})
         s.run.save_model(gan.tensors())
-        epoch_figures(gan, fixed_z, s.run.log, s.run.figures, epoch)
+        distributed.rank_0_alone(lambda: epoch_figures(gan, fixed_z, s.run.log, s.run.figures, epoch))
         s.checkpoint("dcgan", epoch, {"model": gan.state_dict(), "adam_d": optimizer_tensors(opt_d),
                                       "adam_g": optimizer_tensors(opt_g)}, {"train": s.generator},
                      train_cpu_s=time.process_time() - cpu_started)

@@ -219,8 +219,7 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(rbm, x, config, s.generator, progress, log_epoch, state, s.first_epoch("rbm"))
     train_time = s.elapsed() - eval_time
-    if s.world.main:
-        standard_figures(rbm, s.test, s.run.figures, eval_gen)
+    distributed.rank_0_alone(lambda: standard_figures(rbm, s.test, s.run.figures, eval_gen))
     s.finish(train_time_s=train_time)  # last: marks the run as finished
     return s.run
 

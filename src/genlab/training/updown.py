@@ -121,8 +121,7 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, s.first_epoch("up-down"))
     s.finish(train_time_s=s.elapsed())
-    if s.world.main:
-        finetune_figures(model, s.test, s.run.figures, eval_gen)
+    distributed.rank_0_alone(lambda: finetune_figures(model, s.test, s.run.figures, eval_gen))
     return s.run
 
 

@@ -234,8 +234,8 @@ def train(
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, step, s.first_epoch("vae"))
     s.finish(train_time_s=s.elapsed())
-    if s.world.main:
-        standard_figures(model, s.test, s.run.figures, make_generator(config.seed + 1, s.device), config.targets)
+    distributed.rank_0_alone(lambda: standard_figures(model, s.test, s.run.figures,
+                                                      make_generator(config.seed + 1, s.device), config.targets))
     return s.run
 
 
