@@ -14,8 +14,8 @@
  * product's, so the results agree with it up to rounding.
  *
  * Threads: OpenMP (PyTorch's own runtime when loaded into a process that imported torch).
- * Vectors: 16-float vectors throughout; listing a state's ones uses AVX-512's compress where
- * the build targets it (-march=native on such a processor), portable loops elsewhere.
+ * Vectors: the processor's width (see LANES); listing a state's ones uses AVX-512's compress
+ * where the build targets it (-march=native on such a processor), portable loops elsewhere.
  */
 #include <math.h>
 #include <stdint.h>
@@ -61,25 +61,43 @@ static void uniforms24(uint32_t key0, uint32_t key1, uint32_t draw, int64_t n, f
 
 /* -- sums of rows ------------------------------------------------------------------------ */
 
-typedef float vec16 __attribute__((vector_size(64)));
-static inline vec16 load(const float *p) { vec16 v; memcpy(&v, p, sizeof v); return v; }
-static inline void store(float *p, vec16 v) { memcpy(p, &v, sizeof v); }
+/* Vectors of the processor's own width (16 floats with AVX-512, 8 with AVX/AVX2, 4 with SSE or
+ * NEON): a wider generic vector than the registers would be split and spilled to the stack. */
+#if defined(__AVX512F__)
+#define LANES 16
+#elif defined(__AVX__)
+#define LANES 8
+#else
+#define LANES 4
+#endif
+typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
+static inline vec load(const float *p) { vec v; memcpy(&v, p, sizeof v); return v; }
+static inline void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
+
+#define BLOCK 64                 /* columns summed at once, held in registers */
+#define PER_BLOCK (BLOCK / LANES) /* vectors a block: 4 (AVX-512), 8 (AVX2), 16 (NEON: 32 registers) */
 
 /* out[j] = base[j] + sum_i M[rows[i] * ld + j] for j < n: a binary vector (the list of its
- * ones) times M. Columns in blocks of 64 held in registers while the rows stream by. */
+ * ones) times M. Columns in blocks of 64 held in registers while the rows stream by; each
+ * column adds the rows in list order whatever the vector width, so every build gives the
+ * same sums. */
 static void sum_rows(float *out, const float *base, const float *M, int64_t ld, const int16_t *rows, int count,
                      int64_t n) {
     int64_t j = 0;
-    for (; j + 64 <= n; j += 64) {
-        vec16 a0 = load(base + j), a1 = load(base + j + 16), a2 = load(base + j + 32), a3 = load(base + j + 48);
+    for (; j + BLOCK <= n; j += BLOCK) {
+        vec a[PER_BLOCK];
+#pragma GCC unroll 16
+        for (int v = 0; v < PER_BLOCK; v++) a[v] = load(base + j + v * LANES);
         for (int i = 0; i < count; i++) {
             const float *m = M + rows[i] * ld + j;
-            a0 += load(m), a1 += load(m + 16), a2 += load(m + 32), a3 += load(m + 48);
+#pragma GCC unroll 16
+            for (int v = 0; v < PER_BLOCK; v++) a[v] += load(m + v * LANES);
         }
-        store(out + j, a0), store(out + j + 16, a1), store(out + j + 32, a2), store(out + j + 48, a3);
+#pragma GCC unroll 16
+        for (int v = 0; v < PER_BLOCK; v++) store(out + j + v * LANES, a[v]);
     }
-    for (; j + 16 <= n; j += 16) {
-        vec16 a = load(base + j);
+    for (; j + LANES <= n; j += LANES) {
+        vec a = load(base + j);
         for (int i = 0; i < count; i++) a += load(M + rows[i] * ld + j);
         store(out + j, a);
     }
@@ -111,9 +129,20 @@ static int sample_ones(const float *u, const float *p, int64_t n, uint8_t *s, in
         index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
     }
 #else
+    /* the 0/1 states in a vectorised loop, then 8 states at a time read as one word, whose set
+       bytes (about one in eight on MNIST's pixels) are listed by counting trailing zeros */
 #pragma omp simd
     for (int64_t k = 0; k < n; k++) s[k] = u[k] < p[k] * 16777216.0f;
+    for (int64_t k = n; k < padded(n); k++) s[k] = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (int64_t k = 0; k < n; k += 8) {
+        uint64_t word;
+        memcpy(&word, s + k, sizeof word);
+        for (; word; word &= word - 1) ones[count++] = (int16_t)(k + (__builtin_ctzll(word) >> 3));
+    }
+#else
     for (int64_t k = 0; k < n; k++) ones[count] = (int16_t)k, count += s[k];
+#endif
 #endif
     return count;
 }
@@ -148,7 +177,8 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
           *u2 = malloc(sizeof(float) * B * V);                         /* the three draws */
     float *p0 = malloc(sizeof(float) * B * H), *p1 = malloc(sizeof(float) * B * H);
     float *pv = malloc(sizeof(float) * B * V);
-    uint8_t *bits = malloc((size_t)threads * (V > H ? V : H));         /* a row's 0/1 states */
+    const int64_t S = padded(V > H ? V : H);                           /* a row's 0/1 states, padded with zeros */
+    uint8_t *bits = malloc((size_t)threads * S);
     const int64_t VP = padded(V), HP = padded(H);                       /* a row's room in the lists */
     int16_t *ones0 = malloc(sizeof(int16_t) * B * VP), *ones1 = malloc(sizeof(int16_t) * B * VP),
             *onesh = malloc(sizeof(int16_t) * B * HP);
@@ -176,7 +206,7 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
             uniforms24(key0, key1, draw + 0, n * V, u0);
             uniforms24(key0, key1, draw + 1, n * H, u1);
             uniforms24(key0, key1, draw + 2, n * V, u2);
-            uint8_t *s = bits + (size_t)omp_get_thread_num() * (V > H ? V : H);
+            uint8_t *s = bits + (size_t)omp_get_thread_num() * S;
             /* each row's Gibbs step: v0 -> p0, h0 -> pv, v1 -> p1 */
 #pragma omp for schedule(dynamic, 2)
             for (int64_t i = 0; i < n; i++) {
