@@ -13,6 +13,11 @@ if not torch.cuda.is_available():
     # set before Triton is first imported
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# --compile takes genlab's own kernel wherever it applies, as on a machine where it measured fastest
+# (each test has a cache of its own, so each would otherwise time the paths); tests/accel/test_choice.py
+# tests the measurement
+os.environ.setdefault("GENLAB_FAST_PATH", "kernel")
+
 from helpers import write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

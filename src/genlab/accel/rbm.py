@@ -1,19 +1,24 @@
 """The RBM's fast paths: CD epochs in genlab's own kernels, or as compiled steps.
 
 Compiled CD-1 with binarised data and plain updates (the reference run, and a DBN's
-first layer) runs whole epochs in genlab's own kernels: on the CPU the native C kernel
+first layer) can run whole epochs in genlab's own kernels: on the CPU the native C kernel
 (:mod:`genlab.accel.native`) where this machine can build it, on CUDA the Triton kernels
 (:mod:`genlab.accel.cd_cuda`), replayed as one CUDA graph an epoch from the second on.
 Everything else runs :func:`genlab.algorithms.cd.rbm_step` as compiled steps
-(:class:`genlab.accel.steps.CompiledSteps`). All of them draw the counter stream's key and
+(:class:`genlab.accel.steps.CompiledSteps`); where both can, the faster on this machine runs,
+measured once (:mod:`genlab.accel.choice`). All of them draw the counter stream's key and
 the minibatch order from the run's generator the same way, and the same random bits.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from collections.abc import Callable
+
 import torch
 
-from genlab.accel import cd_cuda, native
+from genlab.accel import cd_cuda, choice, native
 from genlab.accel.graphs import GraphReplay
 from genlab.accel.steps import CompiledSteps, epoch_draws
 from genlab.accel.threefry import CounterStream
@@ -60,13 +65,43 @@ class TritonCD1:
         return cd_cuda.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size)
 
 
-def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int,
-              state: CDState) -> NativeCD1 | TritonCD1 | CompiledSteps:
+Runner = NativeCD1 | TritonCD1 | CompiledSteps
+MakeRunner = Callable[[RBM, torch.Tensor, CDState], Runner]
+
+
+def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState) -> Runner:
     """The fastest runner of CD epochs for these settings: ``runner(generator)`` trains ``rbm`` for one
-    epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error."""
+    epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error.
+
+    Where genlab's own kernel does the update (:func:`cd1_kernels_apply`), it and the compiled steps are
+    timed on this machine the first time (:func:`genlab.accel.choice.fastest`) and the faster runs."""
+    paths: dict[str, MakeRunner] = {
+        "steps": lambda model, rows, st: CompiledSteps(rbm_step, model, rows, batch_size, cd, binarize, st)}
     if cd1_kernels_apply(cd, binarize, batch_size):
         if native.supports(x, rbm.W):
-            return NativeCD1(rbm, x, cd.lr, batch_size)
-        if cd_cuda.supports(x, rbm.W):
-            return TritonCD1(rbm, x, cd.lr, batch_size)
-    return CompiledSteps(rbm_step, rbm, x, batch_size, cd, binarize, state)
+            paths["kernel"] = lambda model, rows, st: NativeCD1(model, rows, cd.lr, batch_size)
+        elif cd_cuda.supports(x, rbm.W):
+            paths["kernel"] = lambda model, rows, st: TritonCD1(model, rows, cd.lr, batch_size)
+    task = f"rbm CD-1 {rbm.W.shape[0]}x{rbm.W.shape[1]}, minibatch {batch_size}, {device_name(x.device)}"
+    name = choice.fastest(task, trials(paths, rbm, x, batch_size), native.machine_id())
+    return paths[name](rbm, x, state)
+
+
+TRIAL_MINIBATCHES = 20  # minibatches of a path's timed trial
+
+
+def trials(paths: dict[str, MakeRunner], rbm: RBM, x: torch.Tensor, batch_size: int) -> dict[str, Callable[[], None]]:
+    """Each path's trial: an epoch of its runner over the first TRIAL_MINIBATCHES minibatches of ``x``, on a
+    copy of ``rbm``, a fresh state and a generator of its own (the run's model and random stream are left
+    alone); the runner is built on the trial's first call."""
+
+    def trial(make: MakeRunner) -> Callable[[], None]:
+        runner = functools.cache(lambda: make(copy.deepcopy(rbm), x[: TRIAL_MINIBATCHES * batch_size], CDState()))
+        generator = torch.Generator(device=x.device).manual_seed(0)
+        return lambda: runner()(generator).item()  # .item() waits for the device
+
+    return {name: trial(make) for name, make in paths.items()}
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type

@@ -1,0 +1,94 @@
+"""Which fast path runs a task: the fastest on this machine, measured once and remembered.
+
+Which path is fastest depends on the machine: on a 2-core AMD EPYC with AVX2 the compiled
+PyTorch steps once beat genlab's own CD-1 kernel, which wins on processors with AVX-512, so a
+fixed order picks wrongly somewhere. :func:`fastest` times every candidate on a short trial the
+first time this machine meets a task, and keeps the winner and the times in genlab's cache
+directory (``paths-<machine>.json``); later runs choose at once. Every candidate computes the
+same update from the same random bits, so the choice changes the speed and nothing else beyond
+floating-point rounding.
+
+``$GENLAB_FAST_PATH`` (``kernel`` or ``steps``) names the path to take, without measuring, wherever it
+is a candidate: for runs that must take one path on every machine, and for the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from genlab.data import cache_root
+from genlab.errors import ConfigError
+
+ENV = "GENLAB_FAST_PATH"
+PATHS = ("kernel", "steps")  # genlab's own kernel (native C, Triton); torch.compile'd steps
+
+
+def fastest(task: str, trials: dict[str, Callable[[], None]], machine: bytes, repeats: int = 2) -> str:
+    """The name of the fastest of ``trials`` for ``task`` on this ``machine``.
+
+    ``$GENLAB_FAST_PATH`` when it names one of them; the only one when there is one; else from the cache; else each trial is
+    run once to warm up (compilation, kernel builds) and then timed ``repeats`` times, the best
+    time counting, and the winner cached.
+    """
+    wanted = os.environ.get(ENV)
+    if wanted and wanted not in PATHS:
+        raise ConfigError(f"${ENV}={wanted}: not a fast path; expected one of {', '.join(PATHS)}")
+    if wanted in trials:
+        return wanted
+    if len(trials) == 1:
+        return next(iter(trials))
+    path = cache_file(machine)
+    known = read(path)
+    if known.get(task, {}).get("choice") in trials:
+        return known[task]["choice"]
+    seconds = {name: best_time(trial, repeats) for name, trial in trials.items()}
+    choice = min(seconds, key=seconds.__getitem__)
+    known[task] = {"choice": choice, "seconds": seconds}
+    write(path, known)
+    return choice
+
+
+def best_time(trial: Callable[[], None], repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls of ``trial``, after one untimed call."""
+    trial()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trial()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def cache_file(machine: bytes) -> Path:
+    """The file of this machine's choices; a new genlab or PyTorch version measures afresh."""
+    versions = f"genlab {metadata.version('genlab')} torch {torch.__version__}".encode()
+    return cache_root() / f"paths-{hashlib.sha256(machine + b'|' + versions).hexdigest()[:16]}.json"
+
+
+def read(path: Path) -> dict:
+    """The cached choices, or none when the file is missing or unreadable (it is measured again)."""
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def write(path: Path, known: dict) -> None:
+    """Write the choices whole or not at all (a cache that cannot be written is measured again next time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+            json.dump(known, f, indent=1)
+        os.replace(f.name, path)
+    except OSError:
+        pass
