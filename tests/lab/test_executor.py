@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -24,7 +25,7 @@ from genlab.evaluation.config import EvalConfig
 from genlab.figures.rbm import Generation
 from genlab.lab import dbn as lab_dbn
 from genlab.lab import rbm as lab_rbm
-from genlab.lab.core import Lab
+from genlab.lab.core import Lab, timed_from_here
 from genlab.lab.executor import (
     Job,
     LocalExecutor,
@@ -247,3 +248,14 @@ def test_a_killed_ray_worker_task_is_retried(ray_cluster, tiny_dataset, tmp_path
     lab = Lab(tmp_path / "lab", "tiny", "cpu", progress=False)
     assert train_all([job], lab, executor, "cpu") == 1
     assert (lab.out / "killed-once").exists() and is_finished(lab.run_path("rbm", job.config))
+
+
+def test_a_report_after_side_by_side_training_counts_the_training_in_its_time(tmp_path):
+    """With --jobs the runs are trained before the task runs; the task's Lab (and so its report's time) counts
+    from the command's start, not from when the task began re-using the runs."""
+    with timed_from_here():
+        started = time.perf_counter()
+        time.sleep(0.05)  # the side-by-side training
+        lab = Lab(tmp_path, "tiny", "cpu", progress=False)
+    assert lab.started <= started < lab.started + 0.05
+    assert Lab(tmp_path, "tiny", "cpu", progress=False).started > started + 0.05  # outside: its own start

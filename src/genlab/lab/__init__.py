@@ -9,6 +9,7 @@ task in order (:mod:`genlab.lab.all`). :class:`genlab.lab.core.Lab` re-uses fini
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ from genlab.errors import ConfigError
 from genlab.lab import dbn, dcgan, literature, rbm, vae
 from genlab.lab import overrides as overrides_module
 from genlab.lab.all import run_all
-from genlab.lab.core import Lab
+from genlab.lab.core import Lab, timed_from_here
 from genlab.lab.executor import Executor, train_all
 from genlab.lab.pdf import find_browser, print_pdf
 from genlab.lab.presets import NAMES, PRESETS
@@ -56,12 +57,15 @@ def run_lab(task: str, preset: str, out: str | Path, device: str | torch.device 
     dataset = overrides_module.dataset_option(dataset)
     presets = {t.name: overrides_module.customized(t.presets[preset], dataset, changes) for t in tasks}
     browser = find_browser() if pdf else None
-    if task == ALL:
-        result = run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress, executor=executor)
-    else:
-        if executor is not None:
-            train_all(known[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor, str(device))
-        result = known[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
+    with timed_from_here() if executor is not None else nullcontext():  # the reports' times include the training
+        if task == ALL:
+            result = run_all(tasks, presets, Path(out), device=device, data_dir=data_dir, progress=progress,
+                             executor=executor)
+        else:
+            if executor is not None:
+                train_all(known[task].plan(presets[task]), Lab(out, preset, device, data_dir, progress), executor,
+                          str(device))
+            result = known[task].run(presets[task], Path(out), device=device, data_dir=data_dir, progress=progress)
     if browser is not None:
         print_pdf(result / "report.html", result / "report.pdf", browser)
     return result

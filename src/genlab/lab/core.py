@@ -15,6 +15,8 @@ import json
 import sys
 import time
 import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,20 @@ from genlab.families import FAMILIES, evaluate
 from genlab.lab.report import TaskReport
 from genlab.runs import CHECKPOINT, Run, is_finished
 from genlab.training.session import FewUpdatesWarning, TrainConfig
+
+# When a command's runs were trained beforehand, side by side (--jobs), its labs count their time from the
+# command's start, so that a report's time includes that training.
+_COMMAND_STARTED: ContextVar[float | None] = ContextVar("command_started", default=None)
+
+
+@contextmanager
+def timed_from_here():
+    """Within this block every :class:`Lab` counts its time from the block's start."""
+    token = _COMMAND_STARTED.set(time.perf_counter())
+    try:
+        yield
+    finally:
+        _COMMAND_STARTED.reset(token)
 
 
 def config_key(family: str, config: TrainConfig) -> str:
@@ -55,7 +71,7 @@ class Lab:
         self.data_dir = data_dir
         self.progress = progress
         self.trained = self.reused = 0
-        self.started = time.perf_counter()
+        self.started = _COMMAND_STARTED.get() or time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
 
     @property

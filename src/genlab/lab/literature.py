@@ -117,7 +117,7 @@ COLUMNS = ["model", "genlab (nats)", "interval", "conservative (nats)", "publish
 def rows(label: str, config: TrainConfig, ev: dict[str, Any], meta: dict[str, Any]) -> list[list[Any]]:
     """One row per published number the run of ``config`` is measured against."""
     ours = [label, ev["test_loglik"], interval_text(ev), ev.get("test_loglik_conservative")]
-    return [ours + [r.model, r.loglik, ev["test_loglik"] - r.loglik, r.source,
+    return [ours + [r.model, r.loglik, round(ev["test_loglik"] - r.loglik, 2), r.source,
                     protocol_line(ev["protocol"]) if "protocol" in ev else "n/a", r.protocol,
                     f"{meta.get('train_time_s', 0.0):.0f}", meta.get("device")] for r in references_of(config)]
 
