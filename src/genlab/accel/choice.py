@@ -17,16 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from genlab.data import cache_root
 from genlab.errors import ConfigError
+from genlab.files import write_json
+from genlab.version import __version__
 
 ENV = "GENLAB_FAST_PATH"
 PATHS = ("kernel", "steps")  # genlab's own kernel (native C, Triton); torch.compile'd steps
@@ -35,9 +35,9 @@ PATHS = ("kernel", "steps")  # genlab's own kernel (native C, Triton); torch.com
 def fastest(task: str, trials: dict[str, Callable[[], None]], machine: bytes, repeats: int = 2) -> str:
     """The name of the fastest of ``trials`` for ``task`` on this ``machine``.
 
-    ``$GENLAB_FAST_PATH`` when it names one of them; the only one when there is one; else from the cache; else each trial is
-    run once to warm up (compilation, kernel builds) and then timed ``repeats`` times, the best
-    time counting, and the winner cached.
+    ``$GENLAB_FAST_PATH`` when it names one of them; the only one when there is one; else the cached
+    choice; else each trial runs once to warm up (compilation, kernel builds) and is then timed
+    ``repeats`` times, the best time counting, and the winner is cached.
     """
     wanted = os.environ.get(ENV)
     if wanted and wanted not in PATHS:
@@ -70,7 +70,7 @@ def best_time(trial: Callable[[], None], repeats: int) -> float:
 
 def cache_file(machine: bytes) -> Path:
     """The file of this machine's choices; a new genlab or PyTorch version measures afresh."""
-    versions = f"genlab {metadata.version('genlab')} torch {torch.__version__}".encode()
+    versions = f"genlab {__version__} torch {torch.__version__}".encode()
     return cache_root() / f"paths-{hashlib.sha256(machine + b'|' + versions).hexdigest()[:16]}.json"
 
 
@@ -86,9 +86,6 @@ def read(path: Path) -> dict:
 def write(path: Path, known: dict) -> None:
     """Write the choices whole or not at all (a cache that cannot be written is measured again next time)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-            json.dump(known, f, indent=1)
-        os.replace(f.name, path)
+        write_json(path, known)
     except OSError:
         pass
