@@ -11,8 +11,8 @@ so that the table describes the machine with all its cores. Each peer does the s
 arithmetic on the same data:
 
 * RBM, SPEC reference config (784-100, CD-1, batch 100, lr 0.1), one epoch over the
-  60,000 MNIST images: genlab's ``fit`` (as is, with ``--compile``, and with
-  ``--compile`` through the torch.compile'd steps instead of genlab's own CD-1 kernels)
+  60,000 MNIST images: genlab's ``fit`` (as is: the path measured fastest on this machine; with
+  ``--no-compile``, the plain loop; and through the torch.compile'd steps instead of genlab's own CD-1 kernels)
   vs scikit-learn's ``BernoulliRBM`` (100
   components, batch 100, lr 0.1, one iteration) vs a typical notebook loop (a
   per-sample ``Dataset`` turning each image into a tensor, a ``DataLoader`` with
@@ -113,8 +113,8 @@ def threads_scale(size: int = 1024, calls: int = 12) -> float:
 
 def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_steps: bool = False,
                **options) -> Callable[[], object]:
-    """``epochs`` of genlab's training epochs, as ``fit`` runs them; with ``torch_steps`` through the PyTorch
-    minibatch steps (with ``compile`` the torch.compile'd ones), never genlab's own CD-1 kernels. Every call
+    """``epochs`` of genlab's training epochs, as ``fit`` runs them; with ``torch_steps`` through the
+    torch.compile'd minibatch steps, never genlab's own CD-1 kernels. Every call
     continues the same run, so that on CUDA each variant's calls after the warm-up replay its CUDA graph."""
     from genlab.accel import rbm_epochs
     from genlab.accel.steps import CompiledSteps
@@ -124,12 +124,13 @@ def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_ste
 
     g = torch.Generator(device=device).manual_seed(0)
     rbm, cfg, state = RBM(784, 100, 0.1, generator=g, device=device), RBMConfig(**options), CDState()
-    if not cfg.compile:
-        runner = lambda g: train_epoch(rbm, x, cfg, g, state)  # noqa: E731 - the plain loop
-    elif torch_steps:
+    runner = None
+    if torch_steps:
         runner = CompiledSteps(rbm_step, rbm, x, cfg.batch_size, cfg.cd(), cfg.binarize, state)
-    else:
+    elif cfg.compile:
         runner = rbm_epochs(rbm, x, cfg.cd(), cfg.binarize, cfg.batch_size, state, enabled=True)
+    if runner is None:
+        runner = lambda g: train_epoch(rbm, x, cfg, g, state)  # noqa: E731 - the plain loop
     return lambda: [runner(g).item() for _ in range(epochs)]
 
 
@@ -197,7 +198,10 @@ def rbm_breakdown(x: torch.Tensor, device: torch.device, **options) -> dict[str,
     epoch()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         epoch()
-    kinds = {"aten::addmm": "matrix products", "aten::mm": "matrix products", "aten::uniform_": "uniform draws"}
+    kinds = {"aten::addmm": "matrix products", "aten::mm": "matrix products", "aten::uniform_": "uniform draws",
+             **{f"aten::{op}": "counter-stream draws (Threefry)" for op in (
+                 "bitwise_xor", "bitwise_or", "bitwise_and", "bitwise_left_shift", "bitwise_right_shift", "__xor__",
+                 "__or__", "__and__", "__lshift__", "__rshift__", "__ilshift__", "__irshift__")}}
     out: dict[str, float] = {}
     for event in prof.key_averages():
         kind = kinds.get(event.key, "everything else")
@@ -380,13 +384,14 @@ def main() -> None:
     def genlab_cases(name: str, make: Callable[..., Callable[[], object]], inputs: torch.Tensor,
                      variants: dict[str, dict], per_call: int = 1) -> list[Case]:
         return [Case(name, variant, make(inputs, device, per_call, **options), per_call=per_call,
-                     compiles=bool(options.get("compile"))) for variant, options in variants.items()]
+                     compiles=options.get("compile", True)) for variant, options in variants.items()]
 
     if "rbm" in parts or "rate" in parts:
         x = data.as_float(train.images).to(device)
-        # --compile runs genlab's own CD-1 kernels; the torch.compile'd steps for comparison
-        variants = {"genlab": {}, "genlab --compile": {"compile": True},
-                    "genlab --compile, torch.compile'd steps": {"compile": True, "torch_steps": True}}
+        # genlab takes the path measured fastest here (its own CD-1 kernel or the torch.compile'd steps); each of
+        # the others for comparison
+        variants = {"genlab": {}, "genlab --no-compile": {"compile": False},
+                    "genlab, torch.compile'd steps": {"torch_steps": True}}
         cases = genlab_cases("RBM epoch", rbm_genlab, x, variants, rbm_per_call)
         if "rbm" in parts and device.type == "cpu":
             cases += [Case("RBM epoch", "scikit-learn BernoulliRBM", rbm_sklearn(x.numpy())),
@@ -396,8 +401,8 @@ def main() -> None:
         pixels = data.pixel_rows(train.images).to(device)  # uint8, as genlab train vae holds them
         # the VAE has no CUDA graph: one epoch per call measures it
         cases = genlab_cases("VAE epoch", vae_genlab, pixels, {
-            "genlab": {}, "genlab --compile": {"compile": True},
-            "genlab --bf16": {"bf16": True}, "genlab --bf16 --compile": {"bf16": True, "compile": True}})
+            "genlab": {}, "genlab --no-compile": {"compile": False},
+            "genlab --bf16": {"bf16": True}, "genlab --bf16 --no-compile": {"bf16": True, "compile": False}})
         cases += [Case("VAE epoch", variant, vae_dataloader(train.images.numpy(), device, bf16))
                   for variant, bf16 in (("DataLoader loop (same model)", False), ("DataLoader loop, bf16 autocast", True))]
         measure(cases)
@@ -444,12 +449,12 @@ def main() -> None:
             per_step, busy = rbm_cuda_kernels(x, device)
             node = graph_node_seconds(device)
             steps = -(-len(train) // 100)
-            print(f"RBM epoch, genlab --compile on CUDA: {per_step:.1f} kernels per minibatch, {busy:.3f} s of kernel "
+            print(f"RBM epoch, genlab on CUDA: {per_step:.1f} kernels per minibatch, {busy:.3f} s of kernel "
                   f"time per epoch (launched one by one); one node of a CUDA graph takes at least {1e6 * node:.2f} us, "
                   f"so {steps} minibatches of {per_step:.1f} kernels take at least {steps * per_step * node:.3f} s")
         if device.type == "cpu":
-            for variant, options in (("genlab", {}), ("genlab --compile, torch.compile'd steps",
-                                                      {"compile": True, "torch_steps": True})):
+            for variant, options in (("genlab --no-compile", {"compile": False}), ("genlab, torch.compile'd steps",
+                                                                                  {"torch_steps": True})):
                 parts_s = rbm_breakdown(x, device, **options)
                 total = sum(parts_s.values())
                 print(f"RBM epoch, {variant}, under torch.profiler: " + ", ".join(

@@ -13,10 +13,11 @@ if not torch.cuda.is_available():
     # set before Triton is first imported
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-# --compile takes genlab's own kernel wherever it applies, as on a machine where it measured fastest
-# (each test has a cache of its own, so each would otherwise time the paths); tests/accel/test_choice.py
-# tests the measurement
-os.environ.setdefault("GENLAB_FAST_PATH", "kernel")
+# Training takes genlab's own kernel wherever it applies, as on a machine where it measured fastest (each test
+# has a cache of its own, so each would otherwise time the paths), and the plain loop elsewhere (compiling
+# steps takes seconds to minutes a shape); tests/accel/test_choice.py tests the measurement, and the tests of
+# the compiled steps ask for them
+os.environ.setdefault("GENLAB_FAST_PATH", "kernel,plain")
 
 from helpers import write_dataset
 

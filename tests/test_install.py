@@ -19,8 +19,8 @@ from genlab.training.rbm import RBMConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Run by the wheel's genlab with no compiler anywhere: what becomes of the native kernel, then an epoch of CD-1 on
-# rows of pixels, whose weights are printed.
+# Run by the wheel's genlab with no compiler anywhere: what becomes of the native kernel, then epochs of CD-1 on
+# rows of pixels (by default, with no fast path to take: the plain loop), whose weights are printed.
 WITHOUT_A_COMPILER = """if True:
     import warnings
     import torch
@@ -65,9 +65,9 @@ def test_the_wheel_holds_every_module_and_the_c_source_and_trains_without_a_comp
     assert Path(where).is_relative_to(installed) and has_source == "True" and library == "None"
     assert note == f"genlab: $CC ({tmp_path / 'no-such-cc'}) is not a program, so no native CPU kernel; using the PyTorch path"
 
-    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(0))  # the same epochs here
+    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(0))  # the same epochs here, on the plain loop
     rbm = RBM(784, 8, generator=torch.Generator().manual_seed(1))
-    fit(rbm, x, RBMConfig(hidden=8, epochs=2), torch.Generator().manual_seed(2), progress=False)
+    fit(rbm, x, RBMConfig(hidden=8, epochs=2, compile=False), torch.Generator().manual_seed(2), progress=False)
     assert weights == rbm.W.numpy().tobytes().hex()
 
 

@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 
 from genlab.errors import ConfigError, GenlabError
-from genlab.rng import RandomStream
+from genlab.rng import RandomStream, UniformStream
 
 T = TypeVar("T")
 
@@ -224,31 +224,35 @@ def mean_gradients_over_ranks(module: torch.nn.Module, rows: int) -> None:
 
 
 class ShareOfDraws:
-    """A random stream (:class:`genlab.rng.UniformStream`) that draws from ``generator`` what one process
-    draws for all ``rows`` rows (a global minibatch, every AIS chain) and keeps this rank's: the rows
-    ``keep`` (a slice or their indices; by default its :func:`share`).
+    """A random stream (:class:`genlab.rng.UniformStream`) that draws from ``source`` (a generator or a counter
+    stream) what one process draws for all ``rows`` rows (a global minibatch, every AIS chain) and keeps this
+    rank's: the rows ``keep`` (a slice or their indices; by default its :func:`share`).
 
-    Every rank holds the same generator and makes the same draws, so W processes sample exactly the
+    Every rank holds the same source and makes the same draws, so W processes sample exactly the
     numbers one process samples, each row's from its own position among all rows. The draws' first
     dimension is the rows."""
 
-    def __init__(self, generator: torch.Generator, rows: int, keep: slice | torch.Tensor | None = None,
+    def __init__(self, source: torch.Generator | UniformStream, rows: int, keep: slice | torch.Tensor | None = None,
                  dtype: torch.dtype = torch.float32) -> None:
-        self.generator, self.rows, self.dtype = generator, rows, dtype
+        self.source, self.rows, self.dtype = source, rows, dtype
         self.keep = share(rows) if keep is None else keep
 
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        drawn = torch.rand((self.rows, *shape[1:]), generator=self.generator, device=self.generator.device,
-                           dtype=self.dtype)[self.keep]
+        everyone = (self.rows, *shape[1:])
+        if isinstance(self.source, torch.Generator):
+            drawn = torch.rand(everyone, generator=self.source, device=self.source.device, dtype=self.dtype)
+        else:
+            drawn = self.source.uniform(everyone).to(self.dtype)
+        drawn = drawn[self.keep]
         if drawn.shape[0] != shape[0]:
             raise ValueError(f"draws of {shape[0]} rows, but this rank keeps {drawn.shape[0]} of {self.rows}")
         return drawn
 
 
-def draws_of_rows(generator: torch.Generator, rows: int) -> RandomStream:
-    """The random stream of this rank's rows of a global minibatch of ``rows`` rows: ``generator`` itself in
-    a world of one, a :class:`ShareOfDraws` of it among several processes."""
-    return ShareOfDraws(generator, rows) if current().distributed else generator
+def draws_of_rows(source: torch.Generator | UniformStream, rows: int) -> RandomStream:
+    """The random stream of this rank's rows of a global minibatch of ``rows`` rows: ``source`` (a generator
+    or a counter stream) itself in a world of one, a :class:`ShareOfDraws` of it among several processes."""
+    return ShareOfDraws(source, rows) if current().distributed else source
 
 
 def share(n: int, world: World | None = None) -> slice:

@@ -7,6 +7,10 @@ carries backward-compatibility branches:
   identity leaves them out at the value the earlier runs had, so a lab directory made
   before they existed keeps re-using its runs (:func:`identity`);
 * the DCGAN's ``bf16`` before genlab 0.2 (:func:`current_config`);
+* from genlab 0.3 the RBM's and the DBN's plain loop draws from the counter stream of the fast paths (it
+  drew from ``torch.Generator`` before), and ``compile`` is on by default and no longer part of a run's
+  identity: a run of 0.2 reads, evaluates and is re-used by the lab as it is, and resumed it continues
+  on 0.3's stream (nothing to convert);
 * eval.json's ``fid`` and ``fid_floor``, renamed ``frechet_classifier_distance`` and
   ``frechet_classifier_distance_floor`` (:func:`current_eval`): they are a Frechet distance on
   genlab's own classifier, not the Inception FID of papers.
@@ -25,9 +29,7 @@ RENAMED_EVAL_KEYS: dict[str, str] = {
 
 # family -> {option: the value every run had before the option existed}
 ADDED_OPTIONS: dict[str, dict[str, Any]] = {
-    "rbm": {"compile": False},
-    "dbn": {"compile": False},
-    "vae": {"bf16": False, "compile": False},
+    "vae": {"bf16": False},
     "dcgan": {"bf16": False},
 }
 

@@ -67,9 +67,19 @@ def test_the_environment_names_the_path_without_measuring(monkeypatch):
     assert calls == {}
     # where the named path is no candidate, the only candidate runs
     assert choice.fastest("task", counting_trials({"steps": 0.001}, calls), MACHINE) == "steps"
-    monkeypatch.setenv(choice.ENV, "fastest")
-    with pytest.raises(ConfigError, match=r"\$GENLAB_FAST_PATH=fastest: not a fast path; expected one of kernel, steps"):
+    monkeypatch.setenv(choice.ENV, "kernel, plain")  # the first of the list that is a candidate; plain always is
+    assert choice.fastest("task", counting_trials({"steps": 0.001}, calls), MACHINE) == "plain"
+    assert choice.preferred(["steps", "kernel"]) == "kernel" and calls == {}
+    monkeypatch.setenv(choice.ENV, "steps,fastest")
+    with pytest.raises(ConfigError, match=r"^\$GENLAB_FAST_PATH=steps,fastest: 'fastest' is not a path; expected a "
+                                          r"comma-separated list of kernel, steps, plain$"):
         choice.fastest("task", counting_trials({"steps": 0.001}, calls), MACHINE)
+
+
+def test_plain_in_the_environment_keeps_the_rbm_on_the_plain_loop(monkeypatch):
+    monkeypatch.setenv(choice.ENV, "plain")
+    model = RBM(784, 20, 0.01, generator=torch.Generator().manual_seed(0))
+    assert rbm.cd_epochs(model, torch.rand(30, 784), CD(lr=0.1, k=1), True, 10, CDState()) is None
 
 
 @pytest.mark.skipif(native.library() is None, reason="no C compiler for the native kernel")

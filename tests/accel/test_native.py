@@ -10,6 +10,7 @@ from genlab import data
 from genlab.accel import native, steps
 from genlab.accel.rbm import cd1_kernels_apply
 from genlab.accel.steps import CompiledSteps
+from genlab.accel.threefry import CounterStream
 from genlab.algorithms.cd import CDState, rbm_step
 from genlab.models.rbm import RBM
 from genlab.training import rbm as train_rbm
@@ -79,10 +80,11 @@ def test_a_build_without_avx512_trains_the_same(tmp_path):
 
 
 @needs_kernel
-def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pytorch_steps(mnist_dir, monkeypatch):
-    """One epoch on 2,000 MNIST digits: the kernel against the same steps (run eagerly), from one seed."""
+def test_cd1_on_the_cpu_runs_in_the_native_kernel_by_default_and_learns_as_the_pytorch_steps(mnist_dir, monkeypatch):
+    """One epoch on 2,000 MNIST digits: the kernel against the same steps (run eagerly) and the plain loop
+    (--no-compile), from one seed: the same random numbers on every path."""
     x = data.as_float(data.load_split(data.resolve("mnist", mnist_dir), "train", torch.device("cpu"), limit=2000).images)
-    config = RBMConfig(epochs=1, compile=True)
+    config = RBMConfig(epochs=1)
     calls = []
     kernel = native.cd1_epoch
     monkeypatch.setattr(native, "cd1_epoch", lambda *a, **k: calls.append(1) or kernel(*a, **k))
@@ -98,6 +100,10 @@ def test_compiled_cd1_on_the_cpu_runs_in_the_native_kernel_and_learns_as_the_pyt
     monkeypatch.setattr(steps, "compiled", steps.with_counter_stream)  # the compiled step's arithmetic, run eagerly
     by_steps, steps_error = train(lambda rbm: CompiledSteps(rbm_step, rbm, x, config.batch_size, config.cd(), True, CDState()))
     assert calls == [1]
+    config = config.replace(compile=False)
+    plain, plain_error = train(None)
+    assert calls == [1]
+    assert torch.equal(plain.W, by_steps.W) and plain_error == steps_error  # the same operations, the same bits
     assert fast_error == pytest.approx(steps_error, rel=1e-3)
     # the same samples but where rounding flips one (rarely): the weights agree to a few such updates
     assert torch.allclose(fast.W, by_steps.W, rtol=0, atol=5e-3)
@@ -146,3 +152,31 @@ def test_without_a_working_compiler_the_kernel_is_not_built_and_training_uses_th
         assert not list(tmp_path.rglob("*.so"))  # nothing half-written left behind
     finally:
         native.library.cache_clear()
+
+
+@needs_kernel
+def test_the_counter_stream_computed_in_c_draws_the_python_stream_s_numbers_bit_for_bit():
+    key = torch.tensor([0x12345678, 0xFEDCBA98])
+    native_stream, python_stream = native.NativeCounterStream(key, 7), CounterStream(key, torch.tensor(7))
+    for shape in [(3, 5), (1, 1), (100, 784), (33,)]:  # odd sizes end on a half-used counter
+        assert torch.equal(native_stream.uniform(shape), python_stream.uniform(shape))
+    assert native_stream.draws == 4
+
+
+@needs_kernel
+def test_a_centred_rbm_s_plain_loop_draws_in_c_and_ends_with_the_bits_of_no_compile(monkeypatch):
+    """Centring runs on the plain loop only; by default its draws are computed in C, with the same numbers."""
+    x = torch.rand(120, 36, generator=torch.Generator().manual_seed(0))
+    in_c, counter_uniform = [], native.counter_uniform
+    monkeypatch.setattr(native, "counter_uniform", lambda *a: in_c.append(1) or counter_uniform(*a))
+    ends = []
+    for compile in (True, False):
+        rbm = RBM(36, 8, 0.1, generator=torch.Generator().manual_seed(1))
+        paths = {}
+        train_rbm.fit(rbm, x, RBMConfig(hidden=8, epochs=2, batch_size=50, centering=True, persistent=True,
+                                        compile=compile), torch.Generator().manual_seed(2), progress=False,
+                      paths=paths)
+        assert paths == {"rbm": "plain"}
+        ends.append(rbm.W)
+        assert len(in_c) == 2 * 3 * 4  # 2 epochs x 3 minibatches x 4 draws, in C (not again with --no-compile)
+    assert torch.equal(*ends)

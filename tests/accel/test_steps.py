@@ -20,20 +20,28 @@ needs_compiler = pytest.mark.skipif(not shutil.which("g++"), reason="torch.compi
 
 
 @needs_compiler
-def test_compiled_training_matches_the_same_steps_run_eagerly_and_learns(monkeypatch):
-    """CD-1 with momentum and weight decay, compiled against eager on one stream."""
+def test_compiled_training_matches_the_same_steps_run_eagerly_and_the_plain_loop_and_learns(monkeypatch):
+    """CD-1 with momentum and weight decay, compiled against eager on one stream, and the plain loop
+    (--no-compile), which draws the same numbers."""
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
     x = bars_and_stripes().float().repeat(20, 1)
-    config = RBMConfig(hidden=8, epochs=10, batch_size=10, lr=1.0, momentum=0.5,
-                       weight_decay=1e-4, compile=True)
+    config = RBMConfig(hidden=8, epochs=10, batch_size=10, lr=1.0, momentum=0.5, weight_decay=1e-4)
     start = RBM(9, 8, init_std=0.1, generator=torch.Generator().manual_seed(0))
 
-    def train(compiled) -> tuple[RBM, list[float]]:
+    def train(compiled, config=config) -> tuple[RBM, list[float]]:
         monkeypatch.setattr(steps, "compiled", compiled)
         rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-        return rbm, fit(rbm, x, config, torch.Generator().manual_seed(1), progress=False)
+        paths = {}
+        errors = fit(rbm, x, config, torch.Generator().manual_seed(1), progress=False, paths=paths)
+        assert paths == {"rbm": "steps" if config.compile else "plain"}
+        return rbm, errors
 
     really_compiled = steps.compiled
     eager, eager_errors = train(steps.with_counter_stream)  # the same steps and stream, not compiled
+    plain, plain_errors = train(None, config.replace(compile=False))
+    assert plain_errors == eager_errors  # the same operations on the same numbers: the same bits
+    for name, t in eager.tensors().items():
+        assert torch.equal(plain.tensors()[name], t), name
     compiled, compiled_errors = train(really_compiled)
     for name, t in eager.tensors().items():
         assert torch.allclose(compiled.tensors()[name], t, atol=2e-3), name
@@ -56,15 +64,18 @@ def test_compile_without_a_cpu_compiler_is_a_one_line_config_error(monkeypatch):
     assert "\n" not in str(info.value)
 
 
-def test_train_with_compile_and_no_compiler_exits_2_before_writing_anything(monkeypatch, capsys, tmp_path):
+def test_without_a_cpu_compiler_training_takes_the_plain_loop_and_says_so(monkeypatch, tmp_path, tiny_dataset):
+    """CD-2 has no kernel, and the compiled steps need a C++ compiler: the plain loop runs, in config.json."""
     import shutil
 
-    from genlab.cli import main
+    from genlab.runs import Run
+    from genlab.training import rbm
 
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    code = main(["train", "rbm", "--compile", "--device", "cpu", "--out", str(tmp_path / "run")])
-    assert code == 2 and not (tmp_path / "run").exists()
-    assert capsys.readouterr().err.strip().startswith("genlab: error: --compile: torch.compile needs a C++ compiler")
+    run = rbm.train(RBMConfig(hidden=4, cd_k=2, epochs=1, dataset=str(tiny_dataset)), tmp_path / "run", "cpu",
+                    progress=False)
+    assert Run.open(run.path).meta["path"] == "plain"
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")

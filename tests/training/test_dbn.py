@@ -137,23 +137,31 @@ def test_bad_source_runs_exit_2_with_one_line(capsys, runs, tmp_path, argv, mess
 
 
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
-def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatch):
+def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly_and_the_plain_loop(monkeypatch):
     from genlab.accel import steps
     from genlab.models.dbn import DBN
     from genlab.models.rbm import RBM
     from genlab.training.dbn import DBNConfig, fit_top
 
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
     x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
     rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
-    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)
+    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20)
     really_compiled = steps.compiled
 
-    def train(compiled):
+    def train(compiled, config=config):
         monkeypatch.setattr(steps, "compiled", compiled)
         dbn = DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2))
-        return dbn, fit_top(dbn, x, config, torch.Generator().manual_seed(3), progress=False)
+        paths = {}
+        errors = fit_top(dbn, x, config, torch.Generator().manual_seed(3), progress=False, paths=paths)
+        assert paths == {"top rbm": "steps" if config.compile else "plain"}
+        return dbn, errors
 
     eager, eager_errors = train(steps.with_counter_stream)  # the same steps and stream, not compiled
+    plain, plain_errors = train(None, config.replace(compile=False))  # --no-compile: the same numbers drawn
+    assert plain_errors == eager_errors
+    for name, t in eager.tensors().items():
+        assert torch.equal(plain.tensors()[name], t), name
     compiled, compiled_errors = train(really_compiled)
     for name, t in eager.tensors().items():
         assert torch.allclose(compiled.tensors()[name], t, atol=1e-4), name
@@ -161,15 +169,16 @@ def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly(monkeypatc
     assert not torch.equal(eager.top.W, DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)).top.W)
 
 
-def test_dbn_compile_reaches_rbm_1_and_checks_both_layers_gibbs_steps():
+def test_dbn_no_compile_reaches_rbm_1_and_both_layers_gibbs_steps_are_checked():
     from genlab.errors import ConfigError
     from genlab.training.dbn import DBNConfig
 
-    assert DBNConfig(compile=True).layer1().compile
-    with pytest.raises(ConfigError, match=r"^--rbm-cd-k 200: with --compile at most 127"):
-        DBNConfig(rbm_cd_k=200, compile=True)
-    with pytest.raises(ConfigError, match=r"^--cd-k 130: with --compile"):
-        DBNConfig(cd_k=130, compile=True)
+    assert DBNConfig().layer1().compile and not DBNConfig(compile=False).layer1().compile
+    with pytest.raises(ConfigError, match=r"^--rbm-cd-k 200: a training step draws random numbers 401 times"):
+        DBNConfig(rbm_cd_k=200)
+    DBNConfig(cd_k=127)  # v, h1, h^0 and 253 more
+    with pytest.raises(ConfigError, match=r"^--cd-k 128: a training step draws random numbers 258 times"):
+        DBNConfig(cd_k=128)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
@@ -179,8 +188,9 @@ def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkey
     from genlab.models.rbm import RBM
     from genlab.training.dbn import DBNConfig, fit_top
 
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
     x = torch.rand(250, 12, generator=torch.Generator().manual_seed(0)).cuda()
-    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20, compile=True)
+    config = DBNConfig(top_hidden=6, epochs=3, batch_size=20)
     made = []
 
     def train(cuda_graph: bool):

@@ -91,15 +91,44 @@ def test_eval_every_uses_the_cheap_ais_above_20_hidden_units(tiny_dataset, tmp_p
     assert entry["test_loglik_low"] <= entry["test_loglik"] <= (entry["test_loglik_high"] or entry["test_loglik"])
 
 
-# ----------------------------------------------------------------------------- --compile
+# ----------------------------------------------------------------------------- paths and the counter stream
 
 
-def test_compile_with_more_gibbs_steps_than_the_counter_stream_holds_is_a_config_error():
+def test_an_update_drawing_more_often_than_a_step_of_the_counter_stream_holds_is_a_config_error():
+    """CD-k draws v^0, h^0 and 2k - 1 more times (PCD once more); tempering 2k at each temperature and the swaps."""
+    from genlab.accel.threefry import CounterStream
+    from genlab.algorithms.cd import draws_per_update
     from genlab.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^--cd-k 200: with --compile at most 127"):
-        RBMConfig(cd_k=200, compile=True)
-    RBMConfig(cd_k=127, compile=True)
+    assert CounterStream.DRAWS_PER_STEP == 256
+    with pytest.raises(ConfigError, match=r"^--cd-k 128: a training step draws random numbers 257 times, more than "
+                                          r"the 256 a step of genlab's counter stream holds; choose a smaller --cd-k$"):
+        RBMConfig(cd_k=128)
+    RBMConfig(cd_k=127, persistent=True)  # 1 + 1 + 1 + 253 = 256
+    with pytest.raises(ConfigError, match=r"^--cd-k 128: .* 257 times"):
+        RBMConfig(cd_k=128, compile=False)  # every path draws from the stream
+    RBMConfig(cd_k=128, binarize=False)
+    with pytest.raises(ConfigError, match=r"^--cd-k 5 at 30 temperatures: .* fewer --temperatures$"):
+        RBMConfig(cd_k=5, temperatures=30)
+    assert draws_per_update(RBMConfig(cd_k=3, temperatures=4).cd()) == 1 + 4 * 6 + 3
+
+
+@pytest.mark.parametrize("options", [{"centering": True}, {"temperatures": 3}, {"compile": False}])
+def test_updates_only_the_plain_loop_does_run_there_by_default_and_config_json_says_so(options, tiny_dataset, tmp_path,
+                                                                                       no_figures):
+    run = train_rbm.train(small_config(dataset=str(tiny_dataset), hidden=8, **options), tmp_path / "run", device="cpu",
+                          progress=False)
+    assert Run.open(run.path).meta["path"] == "plain"
+
+
+def test_cd1_takes_genlab_s_kernel_by_default_and_config_json_says_so(tiny_dataset, tmp_path, no_figures):
+    from genlab.accel import native
+
+    if native.library() is None:
+        pytest.skip("no C compiler for the native kernel")
+    run = train_rbm.train(small_config(dataset=str(tiny_dataset), hidden=8), tmp_path / "run", device="cpu",
+                          progress=False)
+    assert Run.open(run.path).meta["path"] == "kernel"
 
 
 def test_a_centred_run_is_saved_as_a_plain_rbm_with_its_offsets_beside_it(tiny_dataset, tmp_path, no_figures):
@@ -126,10 +155,3 @@ def test_parallel_tempering_is_persistent_cd_with_chains_per_temperature(tiny_da
         progress=False, state=state)
     assert state.chain.shape == (4, 50, 36)
 
-
-@pytest.mark.parametrize(("options", "flag"), [({"centering": True}, "--centering"), ({"temperatures": 3}, "--temperatures")])
-def test_compile_with_an_update_of_the_plain_path_only_is_a_config_error(options, flag):
-    from genlab.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=f"--compile: not with {flag}"):
-        RBMConfig(compile=True, **options)

@@ -22,7 +22,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 # small runs of a few epochs (a tenth of a second or more each), killed in an epoch or in its writes
 RUNS = {
     "rbm": ["--hidden", "32", "--limit", "2000", "--epochs", "4", "--persistent", "--momentum", "0.5"],
-    "rbm-native": ["--hidden", "32", "--limit", "4000", "--epochs", "4", "--compile"],
+    "rbm-native": ["--hidden", "32", "--limit", "4000", "--epochs", "4"],  # CD-1: genlab's own kernel
     "dbn": ["--rbm-hidden", "32", "--top-hidden", "16", "--limit", "2000", "--epochs", "2"],
     "dbn-finetune": ["--limit", "2000", "--epochs", "4"],
     "vae": ["--hidden", "64", "--latent", "4", "--batch-size", "100", "--limit", "2000", "--epochs", "4"],

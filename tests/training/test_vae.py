@@ -127,9 +127,10 @@ def train_small(pixels: bool = False, **options) -> tuple[VAE, list[float]]:
 
 
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="torch.compile needs a C++ compiler on the CPU")
-def test_compiled_training_follows_the_eager_run_on_the_same_random_stream():
-    eager, eager_losses = train_small()
-    compiled, compiled_losses = train_small(pixels=True, compile=True)  # uint8 rows, converted inside the graph
+def test_compiled_training_follows_the_plain_loop_on_the_same_random_stream(monkeypatch):
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
+    eager, eager_losses = train_small(compile=False)
+    compiled, compiled_losses = train_small(pixels=True)  # uint8 rows, converted inside the graph
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
     for name, t in eager.state_dict().items():
         assert torch.allclose(compiled.state_dict()[name], t, atol=1e-4), name
@@ -182,11 +183,20 @@ def test_the_output_bias_can_start_at_the_logit_of_the_mean_image(tiny_dataset, 
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"kl_warmup": 5, "iwae_train_k": 5}, "--kl-warmup: not with --iwae-train-k"),
-    ({"iwae_train_k": 5, "compile": True}, "--compile: not with --iwae-train-k"),
 ])
 def test_literature_options_that_do_not_combine_are_refused(options, message):
     with pytest.raises(ConfigError, match=message):
         VAEConfig(**options)
+
+
+@pytest.mark.parametrize("options", [{"kl_warmup": 1}, {"iwae_train_k": 2}, {"compile": False}])
+def test_what_the_fused_step_does_not_do_runs_on_the_plain_loop_and_config_json_says_so(options, monkeypatch,
+                                                                                      tiny_dataset, tmp_path):
+    monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
+    monkeypatch.setattr(train_vae.accel.vae, "adam_step", lambda *a: pytest.fail("the fused step was built"))
+    cfg = VAEConfig(dataset=str(tiny_dataset), epochs=1, batch_size=100, latent=2, hidden="8", **options)
+    run = train_vae.train(cfg, tmp_path / "run", device="cpu", progress=False)
+    assert Run.open(run.path).meta["path"] == "plain"
 
 
 def test_iwae_training_draws_k_noise_samples_per_image():

@@ -11,42 +11,70 @@ means. What is here:
   own CD-1 kernels, in C for the CPU and in Triton for CUDA;
 * :mod:`~genlab.accel.vae` — the VAE's gradient and Adam update as one compiled step.
 
-The doors below return a faster runner, or None when the run asks for the plain path. The
-fast paths draw from counter streams keyed from the run's generator: a different random
-stream from the plain path's, the same on every fast path and device. The DCGAN and up-down
-fine-tuning have no door: their steps run as they are. Only :mod:`genlab.training` imports
-this package (a contract checked in CI).
+The doors below return a faster runner, or None where the plain loop runs: the run asked for
+it, no fast path does these settings, or none can be built here (no compiler, no Triton). Each
+runner's ``path`` names it for the run's config.json (:func:`path_of`). The RBM's and the DBN's
+paths, plain included, draw from the same counter streams keyed from the run's generator, and
+the VAE's fused step takes the plain loop's noise, so every path computes the same numbers up to
+floating-point rounding. The DCGAN and up-down fine-tuning have no door: their steps run as they
+are. Only :mod:`genlab.training` imports this package (a contract checked in CI).
 """
 
 from __future__ import annotations
 
 import torch
 
-from genlab.accel import rbm, steps, vae
+from genlab.accel import choice, native, rbm, steps, vae
+from genlab.accel.threefry import CounterStream
 from genlab.algorithms.cd import CD, CDState
 from genlab.algorithms.dbn import greedy_step
 from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.models.vae import VAE
 
-# The most Gibbs steps of a compiled CD-k update (the counter stream's draws per step bound it).
+# The most Gibbs steps of a CD-k update (the counter stream's draws per step bound it).
 MAX_GIBBS_STEPS = rbm.MAX_GIBBS_STEPS
-check_compile = steps.check_compile
+epoch_draws = steps.epoch_draws
+PLAIN = choice.PLAIN
+
+
+def path_of(runner: object | None) -> str:
+    """The name of the path a door's answer takes: ``kernel``, ``steps`` or ``plain`` (no runner)."""
+    return PLAIN if runner is None else runner.path  # type: ignore[attr-defined]
+
+
+def counter_stream(key: torch.Tensor, step: int, device: torch.device, enabled: bool) -> CounterStream:
+    """Minibatch ``step``'s counter stream under ``key`` for a plain loop: on the CPU, where ``enabled`` and
+    the native kernels are built, its numbers computed in C (:class:`~genlab.accel.native.NativeCounterStream`),
+    else as PyTorch tensor arithmetic; the same numbers either way."""
+    if enabled and device.type == "cpu" and choice.preferred(["kernel"]) != PLAIN and native.library() is not None:
+        return native.NativeCounterStream(key, step)
+    return CounterStream(key, torch.tensor(step, device=device))
 
 
 def rbm_epochs(model: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState,
                enabled: bool) -> rbm.NativeCD1 | rbm.TritonCD1 | steps.CompiledSteps | None:
     """RBM: ``runner(generator)`` trains ``model`` for one epoch of CD on the rows of ``x`` and returns
-    the summed squared reconstruction error (:func:`genlab.accel.rbm.cd_epochs`)."""
-    return rbm.cd_epochs(model, x, cd, binarize, batch_size, state) if enabled else None
+    the summed squared reconstruction error (:func:`genlab.accel.rbm.cd_epochs`); None for the plain loop,
+    which alone does centring and tempering."""
+    if not enabled or cd.centering or cd.temperatures > 1:
+        return None
+    return rbm.cd_epochs(model, x, cd, binarize, batch_size, state)
 
 
 def dbn_top_epochs(model: DBN, x: torch.Tensor, cd: CD, batch_size: int, enabled: bool) -> steps.CompiledSteps | None:
     """A DBN's top RBM: ``runner(generator)`` runs one epoch of compiled greedy steps
-    (:func:`genlab.algorithms.dbn.greedy_step`) and returns their summed squared error."""
-    return steps.CompiledSteps(greedy_step, model, x, batch_size, cd) if enabled else None
+    (:func:`genlab.algorithms.dbn.greedy_step`) and returns their summed squared error; None for the plain
+    loop (which alone does centring)."""
+    if not enabled or cd.centering or not steps.available(x.device) or choice.preferred(["steps"]) == PLAIN:
+        return None
+    return steps.CompiledSteps(greedy_step, model, x, batch_size, cd)
 
 
 def vae_step(model: VAE, loss: vae.Loss, lr: float, enabled: bool) -> vae.FusedAdamStep | None:
-    """VAE: ``step(target, eps)`` updates ``model`` by Adam on ``loss(model, target, eps)`` and returns the loss."""
-    return vae.adam_step(model, loss, lr) if enabled else None
+    """VAE: ``step(target, eps)`` updates ``model`` by Adam on ``loss(model, target, eps)`` and returns the
+    loss; None for the plain loop."""
+    device = next(model.parameters()).device
+    if not enabled or not steps.available(device) or choice.preferred(["steps"]) == PLAIN:
+        return None
+    return vae.adam_step(model, loss, lr)

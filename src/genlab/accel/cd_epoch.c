@@ -268,3 +268,12 @@ done:
     free(lists), free(list_counts), free(sums), free(zeros);
     return error;
 }
+
+/* Draw `draw` of a counter stream for n elements, as CounterStream.uniform: u = k / 2^24 with k the top
+ * 24 bits of the element's word (the plain loop's random numbers without Python's tensor arithmetic). */
+void genlab_counter_uniform(uint32_t key0, uint32_t key1, uint32_t draw, int64_t n, float *out, int threads) {
+#pragma omp parallel num_threads(threads)
+    uniforms24(key0, key1, draw, n, out);
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] *= 0x1p-24f;
+}

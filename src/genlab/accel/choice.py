@@ -8,8 +8,9 @@ directory (``paths-<machine>.json``); later runs choose at once. Every candidate
 same update from the same random bits, so the choice changes the speed and nothing else beyond
 floating-point rounding.
 
-``$GENLAB_FAST_PATH`` (``kernel`` or ``steps``) names the path to take, without measuring, wherever it
-is a candidate: for runs that must take one path on every machine, and for the tests.
+``$GENLAB_FAST_PATH`` lists paths by preference (``kernel``, ``steps``, ``plain``; e.g. ``kernel,plain``):
+the first one that is a candidate is taken without measuring, and ``plain``, always a candidate, means
+the plain PyTorch loop. For runs that must take one path on every machine, and for the tests.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -29,20 +30,30 @@ from genlab.files import write_json
 from genlab.version import __version__
 
 ENV = "GENLAB_FAST_PATH"
-PATHS = ("kernel", "steps")  # genlab's own kernel (native C, Triton); torch.compile'd steps
+PATHS = ("kernel", "steps", "plain")  # genlab's own kernel (native C, Triton); torch.compile'd steps; no fast path
+PLAIN = "plain"
+
+
+def preferred(candidates: Iterable[str]) -> str | None:
+    """The first path of ``$GENLAB_FAST_PATH`` among ``candidates`` or ``plain`` (always one); None when the
+    variable is unset or names none of them."""
+    wanted = [name.strip() for name in os.environ.get(ENV, "").split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in PATHS]
+    if unknown:
+        raise ConfigError(f"${ENV}={os.environ[ENV]}: {unknown[0]!r} is not a path; expected a comma-separated list of "
+                          f"{', '.join(PATHS)}")
+    return next((name for name in wanted if name in (*candidates, PLAIN)), None)
 
 
 def fastest(task: str, trials: dict[str, Callable[[], None]], machine: bytes, repeats: int = 2) -> str:
     """The name of the fastest of ``trials`` for ``task`` on this ``machine``.
 
-    ``$GENLAB_FAST_PATH`` when it names one of them; the only one when there is one; else the cached
-    choice; else each trial runs once to warm up (compilation, kernel builds) and is then timed
-    ``repeats`` times, the best time counting, and the winner is cached.
+    The :func:`preferred` one when ``$GENLAB_FAST_PATH`` names one (``plain`` included); the only one when
+    there is one; else the cached choice; else each trial runs once to warm up (compilation, kernel
+    builds) and is then timed ``repeats`` times, the best time counting, and the winner is cached.
     """
-    wanted = os.environ.get(ENV)
-    if wanted and wanted not in PATHS:
-        raise ConfigError(f"${ENV}={wanted}: not a fast path; expected one of {', '.join(PATHS)}")
-    if wanted in trials:
+    wanted = preferred(trials)
+    if wanted is not None:
         return wanted
     if len(trials) == 1:
         return next(iter(trials))

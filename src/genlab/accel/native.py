@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from genlab.accel.threefry import CounterStream
 from genlab.data import cache_root
 
 SOURCE = Path(__file__).with_name("cd_epoch.c")
@@ -65,6 +66,8 @@ def load(path: Path) -> ctypes.CDLL:
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.genlab_cd1_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, pointer,
                                      ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+    lib.genlab_counter_uniform.restype = None
+    lib.genlab_counter_uniform.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, i64, pointer, ctypes.c_int]
     return lib
 
 
@@ -120,6 +123,32 @@ def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: to
     if error < 0:
         raise MemoryError("genlab's native CD-1 kernel could not allocate its buffers")
     return error
+
+
+def counter_uniform(key: torch.Tensor, draw: int, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    """Draw number ``draw`` (``step * DRAWS_PER_STEP + i``) of the counter stream ``key`` as float32 U[0, 1)
+    values of ``shape``: :meth:`genlab.accel.threefry.CounterStream.uniform`'s numbers, bit for bit, computed
+    in C (needs :func:`library`)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("genlab's native kernels are not available")
+    out = torch.empty(shape, dtype=torch.float32)
+    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    lib.genlab_counter_uniform(key0, key1, draw & 0xFFFFFFFF, out.numel(), out.data_ptr(), torch.get_num_threads())
+    return out
+
+
+class NativeCounterStream(CounterStream):
+    """A :class:`~genlab.accel.threefry.CounterStream` on the CPU whose draws are computed in C
+    (:func:`counter_uniform`): the same numbers, without the Threefry rounds as Python tensor operations,
+    for the plain loops of settings that only they run (centring, tempering). ``step`` is an int."""
+
+    def __init__(self, key: torch.Tensor, step: int) -> None:
+        super().__init__(key, torch.tensor(step))
+        self.step_number = step
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        return counter_uniform(self.key, self.step_number * self.DRAWS_PER_STEP + self.next_draw(), shape)
 
 
 def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,

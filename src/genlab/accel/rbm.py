@@ -21,6 +21,7 @@ import torch
 from genlab.accel import cd_cuda, choice, native
 from genlab.accel.graphs import GraphReplay
 from genlab.accel.steps import CompiledSteps, epoch_draws
+from genlab.accel.steps import available as steps_available
 from genlab.accel.threefry import CounterStream
 from genlab.algorithms.cd import CD, CDState, rbm_step
 from genlab.models.rbm import RBM
@@ -39,6 +40,8 @@ def cd1_kernels_apply(cd: CD, binarize: bool, batch_size: int) -> bool:
 class NativeCD1:
     """Epochs of CD-1 in the native C kernel; ``runner(generator)`` -> the epoch's summed squared error."""
 
+    path = "kernel"
+
     def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int) -> None:
         self.rbm, self.x, self.lr, self.batch_size = rbm, x, lr, batch_size
 
@@ -51,6 +54,8 @@ class NativeCD1:
 
 class TritonCD1:
     """Epochs of CD-1 in the Triton kernels, replayed as a CUDA graph from the second epoch on."""
+
+    path = "kernel"
 
     def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int) -> None:
         self.rbm, self.x, self.lr, self.batch_size = rbm, x, lr, batch_size
@@ -69,19 +74,23 @@ Runner = NativeCD1 | TritonCD1 | CompiledSteps
 MakeRunner = Callable[[RBM, torch.Tensor, CDState], Runner]
 
 
-def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState) -> Runner:
+def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState) -> Runner | None:
     """The fastest runner of CD epochs for these settings: ``runner(generator)`` trains ``rbm`` for one
-    epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error.
+    epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error;
+    None when no fast path can be built here (no compiler) or ``$GENLAB_FAST_PATH`` prefers the plain loop.
 
     Where genlab's own kernel does the update (:func:`cd1_kernels_apply`), it and the compiled steps are
     timed on this machine the first time (:func:`genlab.accel.choice.fastest`) and the faster runs."""
-    paths: dict[str, MakeRunner] = {
-        "steps": lambda model, rows, st: CompiledSteps(rbm_step, model, rows, batch_size, cd, binarize, st)}
+    paths: dict[str, MakeRunner] = {}
+    if steps_available(x.device):
+        paths["steps"] = lambda model, rows, st: CompiledSteps(rbm_step, model, rows, batch_size, cd, binarize, st)
     if cd1_kernels_apply(cd, binarize, batch_size):
         if native.supports(x, rbm.W):
             paths["kernel"] = lambda model, rows, st: NativeCD1(model, rows, cd.lr, batch_size)
         elif cd_cuda.supports(x, rbm.W):
             paths["kernel"] = lambda model, rows, st: TritonCD1(model, rows, cd.lr, batch_size)
+    if not paths or choice.preferred(paths) == choice.PLAIN:
+        return None
     task = f"rbm CD-1 {rbm.W.shape[0]}x{rbm.W.shape[1]}, minibatch {batch_size}, {device_name(x.device)}"
     name = choice.fastest(task, trials(paths, rbm, x, batch_size), native.machine_id())
     return paths[name](rbm, x, state)

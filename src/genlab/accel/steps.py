@@ -42,6 +42,15 @@ def check_compile(device: torch.device) -> None:
         raise ConfigError(f"--compile: supported on cpu and cuda, not on {device.type}")
 
 
+def available(device: torch.device) -> bool:
+    """Whether ``torch.compile`` can build kernels for ``device`` (:func:`check_compile` passes)."""
+    try:
+        check_compile(device)
+    except ConfigError:
+        return False
+    return True
+
+
 def epoch_draws(n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """What an epoch on a fast path takes from the run's generator: the counter stream's key, then
     the order of the n rows."""
@@ -76,6 +85,8 @@ class CompiledSteps:
     epoch instead of several per minibatch, with the same random numbers and arithmetic as
     the steps run one by one.
     """
+
+    path = "steps"
 
     def __init__(self, step: Callable[..., torch.Tensor], model: Any, x: torch.Tensor, batch_size: int, *extra: Any,
                  cuda_graph: bool = True) -> None:

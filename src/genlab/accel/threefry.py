@@ -4,8 +4,8 @@ Salmon et al., "Parallel random numbers: as easy as 1, 2, 3" (2011), written in 
 integer tensor arithmetic. A :class:`CounterStream` keeps no state on the device, so a
 compiled training step draws its random numbers inside its own fused kernels, and it
 gives the same bits on every device, eager or compiled. genlab's own CD-1 kernels (C and
-Triton) compute the same function, so every fast path draws the same bits for a seed:
-a different stream from the plain path's ``torch.Generator``, equally valid.
+Triton) compute the same function, so every path of the RBM's and the DBN's training, the
+plain loop included, draws the same bits for a seed.
 """
 
 from __future__ import annotations
@@ -82,17 +82,21 @@ class CounterStream:
     def __init__(self, key: torch.Tensor, step: torch.Tensor) -> None:
         self.key, self.step, self.draws = as_int32(key), step, 0
 
-    def bits(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        """Independent uniform 32-bit words (as int32 bits, see :func:`as_unsigned`) of the given shape."""
+    def next_draw(self) -> int:
+        """The number i of the next draw of this step (its counter word is ``step * DRAWS_PER_STEP + i``)."""
         if self.draws >= self.DRAWS_PER_STEP:
             raise ValueError(f"a CounterStream makes at most {self.DRAWS_PER_STEP} draws per step")
+        self.draws += 1
+        return self.draws - 1
+
+    def bits(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        """Independent uniform 32-bit words (as int32 bits, see :func:`as_unsigned`) of the given shape."""
         n = 1
         for size in shape:
             n *= size
         index = torch.arange((n + 1) // 2, dtype=torch.int32, device=self.key.device)
-        draw = as_int32(self.step * self.DRAWS_PER_STEP + self.draws)
+        draw = as_int32(self.step * self.DRAWS_PER_STEP + self.next_draw())
         x0, x1 = threefry2x32((self.key[0], self.key[1]), (index, draw))
-        self.draws += 1
         return torch.cat([x0, x1])[:n].view(shape)
 
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:

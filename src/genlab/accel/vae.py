@@ -38,6 +38,8 @@ class FusedAdamStep:
     and an optimizer's Python loop.
     """
 
+    path = "steps"
+
     def __init__(self, model: VAE, loss: Loss, lr: float,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         self.objective, self.lr, self.betas, self.eps = Objective(model, loss), lr, betas, eps

@@ -109,6 +109,15 @@ def centred(grads: dict[str, torch.Tensor], v_offset: torch.Tensor, h_offset: to
     return {"W": W, "v_bias": grads["v_bias"] - W @ h_offset, "h_bias": grads["h_bias"] - v_offset @ W}
 
 
+def draws_per_update(cd: CD) -> int:
+    """How many times :func:`cd_update` draws random numbers: h^0, then the negative phase's draws (h from
+    the persistent chains; k v's and k - 1 h's; with tempering k h's and k v's at each temperature and
+    one swap decision per neighbouring pair)."""
+    if cd.temperatures > 1:
+        return 1 + cd.temperatures * 2 * cd.k + cd.temperatures - 1
+    return 1 + int(cd.persistent) + 2 * cd.k - 1
+
+
 def cd_update(rbm: RBM, v0: torch.Tensor, cd: CD, random: RandomStream = None, state: CDState | None = None) -> torch.Tensor:
     """One CD-k (or PCD-k) update of ``rbm`` in place on the minibatch ``v0``.
 

@@ -27,13 +27,14 @@ from genlab.models.dbn import DBN
 from genlab.models.rbm import RBM
 from genlab.runs import Run, check_same_data, open_parent, parent_record
 from genlab.training import rbm as train_rbm
-from genlab.training.rbm import RBMConfig, check_compiled_cd_k
+from genlab.training.rbm import RBMConfig, check_draws
 from genlab.training.session import (
     OnEpoch,
     TrainConfig,
     check_finite,
     end_epoch,
     epoch_bar,
+    fast_paths_wanted,
     leaves_nothing_half_made,
     start,
     stopped_when_not_finite,
@@ -69,17 +70,17 @@ class DBNConfig(TrainConfig):
     centering: bool = option(False, "train each layer trained here with the centred gradient, as genlab train rbm "
                              "--centering (the top RBM's offsets start at the means of p(h1 | data))")
     compile: bool = option(
-        False, "run both layers on the fast paths, as genlab train rbm --compile (RBM 1 in genlab's own CD-1 "
-        "kernels where they apply, the top RBM as compiled steps), drawing from a counter-based stream",
+        True, "run both layers on the fastest paths this machine has, as genlab train rbm (RBM 1 in genlab's own "
+        "CD-1 kernels where they apply, the top RBM as compiled steps; centred layers on the plain loop); the same "
+        "random numbers on every path", identity=False,
+        negated="run both layers on the plain PyTorch loop (for reading and debugging): the same random numbers, "
+        "other floating-point rounding",
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.compile:
-            check_compiled_cd_k("--rbm-cd-k", self.rbm_cd_k)
-            check_compiled_cd_k("--cd-k", self.cd_k)
-            if self.centering:
-                raise ConfigError("--compile: not with --centering, which runs on the plain path only; train without --compile")
+        check_draws("--rbm-cd-k", CD(k=self.rbm_cd_k), binarize=True)
+        check_draws("--cd-k", self.cd(), binarize=False, extra=2)  # greedy_step draws v and h1 first
         if self.centering and self.top_init == "transpose":
             raise ConfigError("--centering: not with --top-init transpose (centring starts the top RBM from its own biases)")
 
@@ -109,9 +110,12 @@ def n_pixels(config: TrainConfig, data_dir: str | Path | None) -> int:
 def fit_top(
     dbn: DBN, x: torch.Tensor, config: DBNConfig, generator: torch.Generator, progress: bool = True,
     on_epoch: OnEpoch | None = None, first_epoch: int = 1, state: CDState | None = None,
+    paths: dict[str, str] | None = None,
 ) -> list[float]:
     """Train the top RBM on h1 ~ p(h1 | v), v ~ Bernoulli(x), with RBM 1 frozen, for epochs ``first_epoch``
-    to ``config.epochs``; returns per-epoch errors. ``state``: the top RBM's CD state (for centring).
+    to ``config.epochs``; returns per-epoch errors. ``state``: the top RBM's CD state (for centring);
+    ``paths["top rbm"]``, when given, is set to the path the epochs run on. Minibatch i of an epoch draws
+    from the counter stream (key, i) on every path, as an RBM's (:func:`genlab.training.rbm.train_epoch`).
 
     The error is the top RBM's reconstruction error of its h1 input, per unit.
     ``on_epoch(epoch, error)`` is called after each epoch.
@@ -120,16 +124,20 @@ def fit_top(
     state = CDState() if state is None else state
     if cd.centering and not state.offsets:
         state.offsets = start_centred(dbn.top, dbn.p_h1(x))
-    fast = accel.dbn_top_epochs(dbn, x, cd, config.batch_size, enabled=config.compile)
+    fast = accel.dbn_top_epochs(dbn, x, cd, config.batch_size, enabled=fast_paths_wanted(config))
+    if paths is not None:
+        paths["top rbm"] = accel.path_of(fast)
     errors = []
-    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "top rbm", progress, compiling=config.compile,
+    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "top rbm", progress, compiling=fast is not None,
                     first=first_epoch)
     for epoch in bar:
         if fast is None:
             total = torch.zeros((), device=x.device)
-            for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
+            key, order = accel.epoch_draws(x.shape[0], generator, x.device)  # as the compiled steps draw them
+            for i, idx in enumerate(bar.steps(order.split(config.batch_size))):
                 mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
-                random = distributed.draws_of_rows(generator, idx.shape[0])
+                stream = accel.counter_stream(key, i, x.device, enabled=config.compile)
+                random = distributed.draws_of_rows(stream, idx.shape[0])
                 total += greedy_step(dbn, data.rows(x, idx[mine]), cd, random, state)
             distributed.all_reduce_sum(total, "summing the reconstruction error")
         else:
@@ -179,6 +187,7 @@ def train(
     warn_if_few_updates("dbn (top RBM)" if parent is not None else "dbn (each layer)", config.epochs, len(s.train),
                         config.batch_size, ENOUGH_UPDATES)
 
+    paths: dict[str, str] = {}  # the path each layer trained here runs on
     if parent is not None:
         rbm1 = train_rbm.load(parent, s.device)
         s.run.update_meta(layer1=parent_record(parent, digest))
@@ -200,8 +209,10 @@ def train(
 
         if not in_top_layer:
             with stopped_when_not_finite(s.run):
-                train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1, state, s.first_epoch("layer 1"))
-            s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed()})
+                train_rbm.fit(rbm1, x, rbm_config, s.generator, progress, log_layer1, state, s.first_epoch("layer 1"),
+                              paths)
+            s.run.update_meta(layer1={"run": None, "config": rbm_config.to_dict(), "train_time_s": s.elapsed(),
+                                      "path": paths["rbm"]})
 
     dbn = DBN.stack(rbm1, config.top_hidden, config.init_std, config.top_init == "transpose", s.generator)
     top_state = CDState()
@@ -217,8 +228,8 @@ def train(
         s.checkpoint("top", epoch, {"dbn": dbn.state_dict(), "cd": top_state.tensors()}, generators)
 
     with stopped_when_not_finite(s.run):
-        fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"), top_state)
-    s.finish(train_time_s=s.elapsed())
+        fit_top(dbn, x, config, s.generator, progress, log_top, s.first_epoch("top"), top_state, paths)
+    s.finish(train_time_s=s.elapsed(), path=paths["top rbm"])
     distributed.rank_0_alone(lambda: dbn_figures(dbn, s.test, s.run.figures, eval_gen))
     return s.run
 

@@ -2,9 +2,12 @@
 
 The update itself, CD-k or persistent CD with momentum and weight decay, is
 :func:`genlab.algorithms.cd.cd_update`; :func:`fit` runs it over epochs of shuffled
-minibatches. With ``compile`` the epochs run on a fast path (:func:`genlab.accel.rbm_epochs`:
-genlab's own CD-1 kernels, or compiled steps) whose random numbers come from a
-counter-based stream: the same update, a different (equally valid) random stream.
+minibatches. Minibatch i of an epoch draws its random numbers from the counter stream (key, i)
+(:class:`genlab.accel.threefry.CounterStream`), the key and the order of the rows drawn from the
+run's generator at the start of the epoch. By default (``compile``) the epochs run on the fastest
+path this machine has for the settings (:func:`genlab.accel.rbm_epochs`: genlab's own CD-1
+kernels, or compiled steps), which draw the same numbers: the path changes the speed and the
+floating-point rounding, nothing else. The path taken is written into config.json.
 
 Under a launcher (docs/distributed.md) each rank takes its rows of every global minibatch and draws
 what one process draws for them (:func:`genlab.distributed.draws_of_rows`); the update averages its
@@ -20,7 +23,8 @@ from typing import Any
 import torch
 
 from genlab import accel, data, distributed
-from genlab.algorithms.cd import CD, CDState, rbm_step, start_centred
+from genlab.accel.threefry import CounterStream
+from genlab.algorithms.cd import CD, CDState, draws_per_update, rbm_step, start_centred
 from genlab.config import non_negative, option, positive
 from genlab.errors import ConfigError
 from genlab.files import save_tensors
@@ -35,6 +39,7 @@ from genlab.training.session import (
     check_finite,
     end_epoch,
     epoch_bar,
+    fast_paths_wanted,
     leaves_nothing_half_made,
     start,
     stopped_when_not_finite,
@@ -82,19 +87,16 @@ class RBMConfig(TrainConfig):
         check=non_negative,
     )
     compile: bool = option(
-        False, "run on the fast paths: genlab's own kernels for CD-1 with binarised data (native C on the CPU, "
-        "Triton on CUDA), torch.compile'd steps otherwise (a C++ compiler on the CPU, Triton on CUDA); their random "
-        "numbers come from a counter-based stream (Threefry) keyed by --seed, a different stream from the plain path's",
+        True, "run on the fastest path this machine has for the settings: genlab's own kernels for CD-1 with "
+        "binarised data (native C on the CPU, Triton on CUDA), torch.compile'd steps otherwise, the plain loop where "
+        "neither applies or can be built; the same random numbers on every path", identity=False,
+        negated="run the plain PyTorch loop (for reading and debugging): the same random numbers as the fast paths, "
+        "other floating-point rounding",
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.compile:
-            check_compiled_cd_k("--cd-k", self.cd_k)
-            plain_only = [flag for flag, on in (("--centering", self.centering), ("--temperatures", self.temperatures > 1)) if on]
-            if plain_only:
-                raise ConfigError(f"--compile: not with {' or '.join(plain_only)}, which run on the plain path only; "
-                                  "train without --compile")
+        check_draws("--cd-k", self.cd(), self.binarize)
 
     def cd(self) -> CD:
         """The settings of the CD update."""
@@ -103,10 +105,16 @@ class RBMConfig(TrainConfig):
                   temperatures=self.temperatures)
 
 
-def check_compiled_cd_k(flag: str, k: int) -> None:
-    """The fast paths' counter stream holds at most ``accel.MAX_GIBBS_STEPS`` Gibbs steps per update."""
-    if k > accel.MAX_GIBBS_STEPS:
-        raise ConfigError(f"{flag} {k}: with --compile at most {accel.MAX_GIBBS_STEPS} Gibbs steps per update")
+def check_draws(flag: str, cd: CD, binarize: bool, extra: int = 0) -> None:
+    """A step's random numbers come from one step of the counter stream, which holds
+    ``CounterStream.DRAWS_PER_STEP`` draws: refuse, in one line, an update that needs more (``extra``: the
+    draws of the step before its update)."""
+    draws = extra + int(binarize) + draws_per_update(cd)
+    if draws > CounterStream.DRAWS_PER_STEP:
+        tempering = f" at {cd.temperatures} temperatures" if cd.temperatures > 1 else ""
+        raise ConfigError(f"{flag} {cd.k}{tempering}: a training step draws random numbers {draws} times, more than "
+                          f"the {CounterStream.DRAWS_PER_STEP} a step of genlab's counter stream holds; choose a smaller "
+                          f"{flag}" + (" or fewer --temperatures" if tempering else ""))
 
 
 def fit(
@@ -118,10 +126,12 @@ def fit(
     on_epoch: OnEpoch | None = None,
     state: CDState | None = None,
     first_epoch: int = 1,
+    paths: dict[str, str] | None = None,
 ) -> list[float]:
     """Train ``rbm`` for epochs ``first_epoch`` to ``config.epochs`` on the rows of ``x`` (pixel
     probabilities in [0, 1]); returns each epoch's mean squared error per pixel between x and the
-    reconstructions. ``state`` carries momentum and persistent chains (a fresh one by default).
+    reconstructions. ``state`` carries momentum and persistent chains (a fresh one by default);
+    ``paths["rbm"]``, when given, is set to the path the epochs run on (``kernel``, ``steps`` or ``plain``).
 
     ``on_epoch(epoch, error)`` is called after each epoch (logging, checkpoints, evaluation); the
     numbers it returns join the progress bar's.
@@ -129,9 +139,13 @@ def fit(
     state = CDState() if state is None else state
     if config.centering and not state.offsets:
         state.offsets = start_centred(rbm, x)
-    fast = accel.rbm_epochs(rbm, x, config.cd(), config.binarize, config.batch_size, state, enabled=config.compile)
+    fast = accel.rbm_epochs(rbm, x, config.cd(), config.binarize, config.batch_size, state,
+                            enabled=fast_paths_wanted(config))
+    if paths is not None:
+        paths["rbm"] = accel.path_of(fast)
     errors = []
-    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "rbm", progress, compiling=config.compile,
+    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "rbm", progress,
+                    compiling=accel.path_of(fast) == "steps",
                     first=first_epoch)
     for epoch in bar:
         if fast is None:
@@ -147,14 +161,17 @@ def fit(
 
 def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.Generator, state: CDState,
                 bar: EpochBar | None = None) -> torch.Tensor:
-    """One pass of CD updates over the rows of ``x`` in shuffled minibatches (counted on ``bar``); returns the
-    summed squared error between the pixels and their reconstructions (of every rank's rows)."""
+    """One pass of CD updates over the rows of ``x`` in shuffled minibatches (counted on ``bar``), minibatch i
+    drawing from the counter stream (key, i); returns the summed squared error between the pixels and their
+    reconstructions (of every rank's rows)."""
     cd = config.cd()
     total = torch.zeros((), device=x.device)
-    batches = data.batch_indices(x.shape[0], config.batch_size, generator)
-    for idx in batches if bar is None else bar.steps(batches):
+    key, order = accel.epoch_draws(x.shape[0], generator, x.device)  # as every fast path draws them
+    batches = order.split(config.batch_size)
+    for i, idx in enumerate(batches if bar is None else bar.steps(batches)):
         mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
-        random = distributed.draws_of_rows(generator, idx.shape[0])
+        stream = accel.counter_stream(key, i, x.device, enabled=config.compile)  # (in C unless --no-compile)
+        random = distributed.draws_of_rows(stream, idx.shape[0])
         total += rbm_step(rbm, data.rows(x, idx[mine]), cd, binarize=config.binarize, state=state, random=random)
     return distributed.all_reduce_sum(total, "summing the reconstruction error")
 
@@ -216,11 +233,12 @@ def train(
                      eval_time_s=eval_time)
         return shown
 
+    paths: dict[str, str] = {}
     with stopped_when_not_finite(s.run):
-        fit(rbm, x, config, s.generator, progress, log_epoch, state, s.first_epoch("rbm"))
+        fit(rbm, x, config, s.generator, progress, log_epoch, state, s.first_epoch("rbm"), paths)
     train_time = s.elapsed() - eval_time
     distributed.rank_0_alone(lambda: standard_figures(rbm, s.test, s.run.figures, eval_gen))
-    s.finish(train_time_s=train_time)  # last: marks the run as finished
+    s.finish(train_time_s=train_time, path=paths["rbm"])  # last: marks the run as finished
     return s.run
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from genlab import accel, data, distributed
+from genlab import data, distributed
 from genlab.config import Config, flag_of, option, positive, seed_range
 from genlab.devices import check_fits, resolve_device
 from genlab.errors import ConfigError, GenlabError, GenlabWarning
@@ -221,8 +221,6 @@ def start(
     world, dev = distributed.setup(resolve_device(device))  # joins the launcher's processes, if any
     if world.distributed:
         check_data_parallel(config)
-    if getattr(config, "compile", False):
-        accel.check_compile(dev)  # before anything is written
     if config.tensorboard:
         summary_writer()  # installed? (before anything is written)
     source = distributed.rank_0_first(lambda: data.resolve(config.dataset, data_dir), "finding the data set")
@@ -264,11 +262,15 @@ def start(
                    scalars=tensorboard_scalars(run) if config.tensorboard and world.main else None, world=world)
 
 
+def fast_paths_wanted(config: TrainConfig) -> bool:
+    """Whether the run may take a fast path: ``compile`` is on (the default) and it runs in one process (the
+    fast paths run whole epochs, with no step at which to sum over ranks, so a launcher's ranks take the plain
+    loop)."""
+    return bool(getattr(config, "compile", False)) and not distributed.current().distributed
+
+
 def check_data_parallel(config: TrainConfig) -> None:
     """Under a launcher: refuse, in one line, what does not train data-parallel (yet)."""
-    if getattr(config, "compile", False):
-        raise ConfigError("--compile: not under torchrun (the fast paths run whole updates in one kernel, with no "
-                          "step to sum over ranks); train without --compile")
     if getattr(config, "temperatures", 1) > 1:
         raise ConfigError("--temperatures: not under torchrun yet (the tempered chains are not shared out by rank); "
                           "train in one process")

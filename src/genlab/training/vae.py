@@ -5,8 +5,9 @@ loss -ELBO averaged over the minibatch, and one Adam step
 (:func:`genlab.algorithms.vae.vae_step`). The targets x are either the grey values
 themselves (``soft``, the pixel read as p(x_i = 1) as in SPEC's lab) or a fresh
 Bernoulli sample of them for every minibatch (``binarized``, "dynamic binarisation",
-which matches the binary data the log-likelihood is measured on). With ``compile`` the
-step runs on the fast path (:func:`genlab.accel.vae_step`), with the same noise.
+which matches the binary data the log-likelihood is measured on). By default (``compile``) the
+step runs on the fast path where it applies and can be built (:func:`genlab.accel.vae_step`), with
+the same noise; the path taken is written into config.json.
 
 After every epoch the log records the mean training loss and the ELBO of the
 binarised test set (one z per image, the same noise every epoch).
@@ -40,6 +41,7 @@ from genlab.training.session import (
     check_finite,
     end_epoch,
     epoch_bar,
+    fast_paths_wanted,
     leaves_nothing_half_made,
     load_optimizer,
     optimizer_tensors,
@@ -94,18 +96,18 @@ class VAEConfig(TrainConfig):
         "processor has bfloat16 arithmetic (CPUs with AVX512-BF16 or AMX, recent GPUs), numbers differ slightly",
     )
     compile: bool = option(
-        False, "run on the fast path: the loss, its gradient and the Adam update as one torch.compile'd step "
-        "(needs a C++ compiler on the CPU, Triton on CUDA); the same random stream as without",
+        True, "run on the fast path where it applies: the loss, its gradient and the Adam update as one "
+        "torch.compile'd step (needs a C++ compiler on the CPU, Triton on CUDA; not with --kl-warmup or "
+        "--iwae-train-k, which the plain loop runs), the plain loop otherwise; the same random numbers on both",
+        identity=False,
+        negated="run the plain PyTorch loop (for reading and debugging): the same random numbers, other "
+        "floating-point rounding",
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.kl_warmup and self.iwae_train_k > 1:
             raise ConfigError("--kl-warmup: not with --iwae-train-k above 1 (the IWAE bound has no separate KL term)")
-        plain_only = [flag for flag, on in (("--kl-warmup", self.kl_warmup), ("--iwae-train-k", self.iwae_train_k > 1)) if on]
-        if self.compile and plain_only:
-            raise ConfigError(f"--compile: not with {' or '.join(plain_only)}, which run on the plain path only; "
-                              "train without --compile")
 
 
 def fit(
@@ -133,8 +135,8 @@ def fit(
     losses = []
     batches = -(-x.shape[0] // config.batch_size)
     k = config.iwae_train_k
-    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "vae", progress, compiling=config.compile,
-                    first=first_epoch)
+    bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "vae", progress,
+                    compiling=not isinstance(step, AdamUpdates), first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
         for i, idx in enumerate(bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator))):
@@ -179,13 +181,20 @@ Updates = AdamUpdates | accel.vae.FusedAdamStep  # step(target, eps) -> loss, wi
 
 
 def updates(model: VAE, config: VAEConfig) -> Updates:
-    """What updates ``model`` by Adam on the negative ELBO: a fast path's fused step (``--compile``), or the
-    plain one."""
+    """What updates ``model`` by Adam on the negative ELBO: the fast path's fused step where it applies and
+    can be built, or the plain one (:func:`path_of` names it)."""
 
     def loss(model: VAE, target: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         return negative_elbo(model, grey_values(target), eps, config.bf16)
 
-    return accel.vae_step(model, loss, config.lr, enabled=config.compile) or AdamUpdates(model, config)
+    plain_only = config.kl_warmup or config.iwae_train_k > 1  # the fused step has no KL weight, one sample
+    fast = accel.vae_step(model, loss, config.lr, enabled=fast_paths_wanted(config) and not plain_only)
+    return fast or AdamUpdates(model, config)
+
+
+def path_of(step: Updates) -> str:
+    """The path ``step`` takes: ``steps`` (the fused compiled step) or ``plain``."""
+    return accel.path_of(None if isinstance(step, AdamUpdates) else step)
 
 
 def grey_values(rows: torch.Tensor) -> torch.Tensor:
@@ -233,7 +242,7 @@ def train(
 
     with stopped_when_not_finite(s.run):
         fit(model, x, config, s.generator, progress, log_epoch, step, s.first_epoch("vae"))
-    s.finish(train_time_s=s.elapsed())
+    s.finish(train_time_s=s.elapsed(), path=path_of(step))
     distributed.rank_0_alone(lambda: standard_figures(model, s.test, s.run.figures,
                                                       make_generator(config.seed + 1, s.device), config.targets))
     return s.run
