@@ -66,7 +66,8 @@ def test_a_failed_command_keeps_a_directory_it_did_not_make(parent_with_nan_weig
 
 
 def interrupt_rbm_in_epoch_2(monkeypatch) -> None:
-    """Make RBM training raise KeyboardInterrupt at the first minibatch of epoch 2 (3 minibatches an epoch)."""
+    """Make RBM training on the plain loop (``compile=False``; the kernel runs whole epochs) raise
+    KeyboardInterrupt at the first minibatch of epoch 2 (3 minibatches an epoch)."""
     calls = []
     step = train_rbm.rbm_step
 
@@ -82,8 +83,8 @@ def interrupt_rbm_in_epoch_2(monkeypatch) -> None:
 def test_an_interrupted_run_keeps_its_finished_epochs(tiny_dataset, tmp_path, monkeypatch):
     interrupt_rbm_in_epoch_2(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        train_rbm.train(RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset)), tmp_path / "run", device="cpu",
-                        progress=False)
+        train_rbm.train(RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset), compile=False), tmp_path / "run",
+                        device="cpu", progress=False)
     assert (tmp_path / "run" / "model.safetensors").is_file()
     log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1]
@@ -261,7 +262,7 @@ def scalars_of(run_dir: Path) -> dict[tuple[str, int], float]:
 
 
 def test_a_run_resumed_with_tensorboard_holds_the_scalars_of_every_epoch(tiny_dataset, tmp_path, monkeypatch):
-    config = RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset))
+    config = RBMConfig(hidden=8, epochs=3, dataset=str(tiny_dataset), compile=False)
     interrupt_rbm_in_epoch_2(monkeypatch)
     with pytest.raises(KeyboardInterrupt), pytest.warns(FewUpdatesWarning):
         train_rbm.train(config, tmp_path / "run", device="cpu", progress=False)
