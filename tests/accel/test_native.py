@@ -37,6 +37,26 @@ def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visibl
 
 
 @needs_kernel
+def test_native_epoch_stays_finite_where_the_units_saturate_beyond_the_exp_range():
+    """Pre-activations of hundreds (|x| > 88, where exp overflows in float32): a -ffast-math build's vector exp
+    turned them into NaN on a CPU with AVX-512, 26 epochs into the reference run. The kernel's sigmoids must
+    saturate as PyTorch's do."""
+    from rbm_truth import eager_epoch
+
+    g = torch.Generator().manual_seed(3)
+    x, order, key = torch.rand(250, 784, generator=g), torch.randperm(250, generator=g), torch.tensor([5, 6])
+    start = RBM(784, 100, 30.0, generator=g)  # W ~ N(0, 30^2): v W of several hundred either way
+    config = RBMConfig(hidden=100, batch_size=100, lr=0.1)
+    eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+    expected = eager_epoch(eager, x, order, key, config)
+    fast = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+    error = native.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, 100)
+    assert all(torch.isfinite(t).all() for t in fast.tensors().values()) and error == pytest.approx(expected, rel=1e-4)
+    for name, t in eager.tensors().items():
+        assert torch.allclose(fast.tensors()[name], t, rtol=0, atol=1e-4), name
+
+
+@needs_kernel
 def test_native_epoch_gives_the_same_bits_on_any_number_of_threads():
     g = torch.Generator().manual_seed(0)
     x, order, key = torch.rand(500, 784, generator=g), torch.randperm(500, generator=g), torch.tensor([1, 2])

@@ -147,9 +147,12 @@ static int sample_ones(const float *u, const float *p, int64_t n, uint8_t *s, in
     return count;
 }
 
+/* exp's argument is capped at 88 (exp(88) < FLT_MAX): beyond, the vector exp of a -ffast-math build overflows
+ * and its reciprocal's Newton step turns the infinity into NaN (seen with AVX-512 below -88); below -88 the
+ * sigmoid is under 1e-38 either way. */
 static void sigmoid(float *a, int64_t n) {
 #pragma omp simd
-    for (int64_t j = 0; j < n; j++) a[j] = 1.0f / (1.0f + expf(-a[j]));
+    for (int64_t j = 0; j < n; j++) a[j] = 1.0f / (1.0f + expf(fminf(-a[j], 88.0f)));
 }
 
 /* The first position in the sorted list ones[0:count] holding a value >= k. */
