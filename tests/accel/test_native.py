@@ -7,7 +7,7 @@ import torch
 from rbm_truth import same_stream_case
 
 from genlab import data
-from genlab.accel import native, steps
+from genlab.accel import choice, native, steps
 from genlab.accel.rbm import cd1_kernels_apply
 from genlab.accel.steps import CompiledSteps
 from genlab.accel.threefry import CounterStream
@@ -184,13 +184,15 @@ def test_the_counter_stream_computed_in_c_draws_the_python_stream_s_numbers_bit_
 
 
 @needs_kernel
-def test_a_centred_rbm_s_plain_loop_draws_in_c_and_ends_with_the_bits_of_no_compile(monkeypatch):
-    """Centring runs on the plain loop only; by default its draws are computed in C, with the same numbers."""
+def test_a_centred_rbm_s_plain_loop_draws_in_c_the_bits_of_the_pytorch_stream(monkeypatch):
+    """Centring runs on the plain loop only; its draws are computed in C, with --no-compile too, and give the
+    numbers of the stream as PyTorch operations (GENLAB_FAST_PATH=plain)."""
     x = torch.rand(120, 36, generator=torch.Generator().manual_seed(0))
     in_c, counter_uniform = [], native.counter_uniform
     monkeypatch.setattr(native, "counter_uniform", lambda *a: in_c.append(1) or counter_uniform(*a))
     ends = []
-    for compile in (True, False):
+    for compile, fast_path in ((True, "kernel,plain"), (False, "kernel,plain"), (True, "plain")):
+        monkeypatch.setenv(choice.ENV, fast_path)
         rbm = RBM(36, 8, 0.1, generator=torch.Generator().manual_seed(1))
         paths = {}
         train_rbm.fit(rbm, x, RBMConfig(hidden=8, epochs=2, batch_size=50, centering=True, persistent=True,
@@ -198,5 +200,5 @@ def test_a_centred_rbm_s_plain_loop_draws_in_c_and_ends_with_the_bits_of_no_comp
                       paths=paths)
         assert paths == {"rbm": "plain"}
         ends.append(rbm.W)
-        assert len(in_c) == 2 * 3 * 4  # 2 epochs x 3 minibatches x 4 draws, in C (not again with --no-compile)
-    assert torch.equal(*ends)
+    assert len(in_c) == 2 * (2 * 3 * 4)  # 2 epochs x 3 minibatches x 4 draws, in C twice (not with plain alone)
+    assert torch.equal(ends[0], ends[1]) and torch.equal(ends[1], ends[2])

@@ -22,6 +22,8 @@ are. Only :mod:`genlab.training` imports this package (a contract checked in CI)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from genlab.accel import choice, native, rbm, steps, vae
@@ -43,13 +45,20 @@ def path_of(runner: object | None) -> str:
     return PLAIN if runner is None else runner.path  # type: ignore[attr-defined]
 
 
-def counter_stream(key: torch.Tensor, step: int, device: torch.device, enabled: bool) -> CounterStream:
-    """Minibatch ``step``'s counter stream under ``key`` for a plain loop: on the CPU, where ``enabled`` and
-    the native kernels are built, its numbers computed in C (:class:`~genlab.accel.native.NativeCounterStream`),
-    else as PyTorch tensor arithmetic; the same numbers either way."""
-    if enabled and device.type == "cpu" and choice.preferred(["kernel"]) != PLAIN and native.library() is not None:
-        return native.NativeCounterStream(key, step)
-    return CounterStream(key, torch.tensor(step, device=device))
+def counter_streams(key: torch.Tensor, device: torch.device) -> Callable[[int], CounterStream]:
+    """An epoch's counter streams under ``key`` for a plain loop: ``streams(i)`` is minibatch ``i``'s. On the
+    CPU, where genlab's native library builds (and ``$GENLAB_FAST_PATH`` does not ask for ``plain`` alone), their
+    numbers are computed in C (:class:`~genlab.accel.native.NativeCounterStream`, 3x faster for CD-10 than
+    the Threefry rounds as PyTorch operations), else as PyTorch tensor arithmetic; the same numbers either way."""
+    if device.type == "cpu" and choice.preferred(["kernel"]) != PLAIN and native.library() is not None:
+        return lambda step: native.NativeCounterStream(key, step)
+    return lambda step: CounterStream(key, torch.tensor(step, device=device))
+
+
+def steps_wanted(device: torch.device, enabled: bool) -> bool:
+    """Whether compiled steps run here: the run asked for fast paths, ``torch.compile`` works on ``device``
+    and ``$GENLAB_FAST_PATH`` does not prefer the plain loop."""
+    return enabled and steps.available(device) and choice.preferred(["steps"]) != PLAIN
 
 
 def rbm_epochs(model: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState,
@@ -66,7 +75,7 @@ def dbn_top_epochs(model: DBN, x: torch.Tensor, cd: CD, batch_size: int, enabled
     """A DBN's top RBM: ``runner(generator)`` runs one epoch of compiled greedy steps
     (:func:`genlab.algorithms.dbn.greedy_step`) and returns their summed squared error; None for the plain
     loop (which alone does centring)."""
-    if not enabled or cd.centering or not steps.available(x.device) or choice.preferred(["steps"]) == PLAIN:
+    if cd.centering or not steps_wanted(x.device, enabled):
         return None
     return steps.CompiledSteps(greedy_step, model, x, batch_size, cd)
 
@@ -75,6 +84,6 @@ def vae_step(model: VAE, loss: vae.Loss, lr: float, enabled: bool) -> vae.FusedA
     """VAE: ``step(target, eps)`` updates ``model`` by Adam on ``loss(model, target, eps)`` and returns the
     loss; None for the plain loop."""
     device = next(model.parameters()).device
-    if not enabled or not steps.available(device) or choice.preferred(["steps"]) == PLAIN:
+    if not steps_wanted(device, enabled):
         return None
     return vae.adam_step(model, loss, lr)

@@ -145,10 +145,9 @@ class NativeCounterStream(CounterStream):
 
     def __init__(self, key: torch.Tensor, step: int) -> None:
         super().__init__(key, torch.tensor(step))
-        self.step_number = step
 
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        return counter_uniform(self.key, self.step_number * self.DRAWS_PER_STEP + self.next_draw(), shape)
+        return counter_uniform(self.key, int(self.step) * self.DRAWS_PER_STEP + self.next_draw(), shape)
 
 
 def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,

@@ -80,7 +80,8 @@ def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int
     None when no fast path can be built here (no compiler) or ``$GENLAB_FAST_PATH`` prefers the plain loop.
 
     Where genlab's own kernel does the update (:func:`cd1_kernels_apply`), it and the compiled steps are
-    timed on this machine the first time (:func:`genlab.accel.choice.fastest`) and the faster runs."""
+    timed on this machine the first time (:func:`genlab.accel.choice.fastest`, at the size of that first
+    model) and the faster runs."""
     paths: dict[str, MakeRunner] = {}
     if steps_available(x.device):
         paths["steps"] = lambda model, rows, st: CompiledSteps(rbm_step, model, rows, batch_size, cd, binarize, st)
@@ -91,7 +92,10 @@ def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int
             paths["kernel"] = lambda model, rows, st: TritonCD1(model, rows, cd.lr, batch_size)
     if not paths or choice.preferred(paths) == choice.PLAIN:
         return None
-    task = f"rbm CD-1 {rbm.W.shape[0]}x{rbm.W.shape[1]}, minibatch {batch_size}, {device_name(x.device)}"
+    # which path wins is the machine's (its vector units, its compiler), not the model size's: timed at the
+    # first size this machine trains, it holds for the others, which then start at once (a trial compiles the
+    # steps for a size: 30 to 50 s on a 2-core CPU)
+    task = f"rbm CD-1, minibatch {batch_size}, {device_name(x.device)}"
     name = choice.fastest(task, trials(paths, rbm, x, batch_size), native.machine_id())
     return paths[name](rbm, x, state)
 

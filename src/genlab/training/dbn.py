@@ -134,10 +134,10 @@ def fit_top(
         if fast is None:
             total = torch.zeros((), device=x.device)
             key, order = accel.epoch_draws(x.shape[0], generator, x.device)  # as the compiled steps draw them
+            streams = accel.counter_streams(key, x.device)
             for i, idx in enumerate(bar.steps(order.split(config.batch_size))):
                 mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
-                stream = accel.counter_stream(key, i, x.device, enabled=config.compile)
-                random = distributed.draws_of_rows(stream, idx.shape[0])
+                random = distributed.draws_of_rows(streams(i), idx.shape[0])
                 total += greedy_step(dbn, data.rows(x, idx[mine]), cd, random, state)
             distributed.all_reduce_sum(total, "summing the reconstruction error")
         else:

@@ -167,11 +167,11 @@ def train_epoch(rbm: RBM, x: torch.Tensor, config: RBMConfig, generator: torch.G
     cd = config.cd()
     total = torch.zeros((), device=x.device)
     key, order = accel.epoch_draws(x.shape[0], generator, x.device)  # as every fast path draws them
+    streams = accel.counter_streams(key, x.device)  # (in C where genlab's native library builds)
     batches = order.split(config.batch_size)
     for i, idx in enumerate(batches if bar is None else bar.steps(batches)):
         mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
-        stream = accel.counter_stream(key, i, x.device, enabled=config.compile)  # (in C unless --no-compile)
-        random = distributed.draws_of_rows(stream, idx.shape[0])
+        random = distributed.draws_of_rows(streams(i), idx.shape[0])
         total += rbm_step(rbm, data.rows(x, idx[mine]), cd, binarize=config.binarize, state=state, random=random)
     return distributed.all_reduce_sum(total, "summing the reconstruction error")
 
