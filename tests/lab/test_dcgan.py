@@ -27,7 +27,7 @@ from genlab.training.dcgan import DCGANConfig
 
 
 def test_the_lab_writes_its_report_and_reuses_its_runs(tiny_dataset, tmp_path, monkeypatch):
-    vae = vae_preset("quick", 1, 16, EvalConfig(iwae_k=2), "tiny").runs["latent 20"].replace(dataset=str(tiny_dataset))
+    vae = vae_preset("quick", EvalConfig(iwae_k=2), "tiny", epochs=1, limit=16).runs["latent 20"].replace(dataset=str(tiny_dataset))
     tiny = Preset("quick", {"reference": DCGANConfig(dataset=str(tiny_dataset), limit=16, batch_size=8, epochs=1),
                             "vae": vae}, EvalConfig(samples=30), "tiny test preset")
     monkeypatch.setitem(PRESETS["dcgan"], "quick", tiny)

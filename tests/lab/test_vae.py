@@ -36,8 +36,8 @@ from genlab.training.vae import VAEConfig
 def test_the_lab_writes_figures_table_and_observations_and_reuses_its_runs(mnist_dir, tmp_path, monkeypatch, capsys,
                                                                           shared_cache):
     longer = VAEConfig(latent=3, targets="binarized", batch_size=100, epochs=1, limit=300)
-    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", 1, 300, EvalConfig(iwae_k=5, samples=200), "a test",
-                                                           longer=longer))
+    monkeypatch.setitem(PRESETS["vae"], "quick", vae_preset("quick", EvalConfig(iwae_k=5, samples=200), "a test",
+                                                           longer=longer, epochs=1, limit=300))
     argv = ["lab", "vae", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--device", "cpu", "--quiet"]
     assert main(argv) == 0
     task = tmp_path / "vae"

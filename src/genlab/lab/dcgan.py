@@ -85,7 +85,7 @@ def samples_grid(
 def plan(p: Preset) -> list[Job]:
     """The runs :func:`run` trains with the preset ``p`` (for :mod:`genlab.lab.executor`)."""
     base = p.runs["reference"]
-    return [*(Job("dcgan", base.replace(**change), label, p.eval) for label, _, change in VARIANTS),
+    return [*(Job("dcgan", p.variant(label, base.replace(**change)), label, p.eval) for label, _, change in VARIANTS),
             Job("vae", p.runs["vae"], "(the VAE of task 4, for comparison)")]
 
 
@@ -103,7 +103,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     results: dict[str, dict[str, Any]] = {}
     grids: dict[str, Path] = {}
     for label, name, change in VARIANTS:
-        run = lab.train("dcgan", base.replace(**change), label)
+        run = lab.train("dcgan", p.variant(label, base.replace(**change)), label)
         runs[name], results[name] = run, lab.evaluate(run, eval_config)
         grids[name] = samples_grid(run, figures / f"samples_{name}.png", lab.device, title=f"100 samples: {label}")
 

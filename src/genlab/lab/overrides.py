@@ -120,9 +120,14 @@ def customized(p: Preset, dataset: str | None, overrides: Sequence[Override]) ->
         if dataset is not None:
             config = config.replace(dataset=dataset)
         runs[role] = changed(config, family_of(config), overrides)
+    # a setting --set changes is the user's in every run: no run keeps the preset's own value of it (the changes
+    # by label are those of the runs of the preset's reference family)
+    family = family_of(p.runs["reference"]) if "reference" in p.runs else None
+    mine = {o.field for o in overrides if o.scope is None or o.scope == family}
+    budgets = {label: {k: v for k, v in change.items() if k not in mine} for label, change in p.changes.items()}
     changes = ([f"--dataset {dataset}"] if dataset is not None else []) + [f"--set {o.key}={o.text}" for o in overrides]
     note = p.note + (f" (changed here: {', '.join(changes)})" if changes else "")
-    return dataclasses.replace(p, runs=runs, eval=changed(p.eval, EVAL, overrides), note=note)
+    return dataclasses.replace(p, runs=runs, eval=changed(p.eval, EVAL, overrides), note=note, changes=budgets)
 
 
 def dataset_option(dataset: str | None) -> str | None:

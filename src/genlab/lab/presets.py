@@ -1,7 +1,9 @@
 """What each lab task trains and how it measures, under the presets ``tiny``, ``quick`` and ``full``.
 
 * ``tiny``: a smoke test of every step in a few minutes (its numbers mean nothing);
-* ``quick``: reduced data, epochs and estimator sizes, sized for a laptop CPU;
+* ``quick``: planned for :data:`QUICK_BUDGET_S` of ``genlab lab all`` on a 2-core CPU from the costs of every run
+  measured there (:mod:`genlab.lab.budget`): as many of the lab's epochs as fit, the CD-1 runs of task 1 and tasks
+  2 and 3 first, and the quick evaluation (``EvalConfig(quick=True)``);
 * ``full``: the SPEC reference configs.
 
 Every task's preset is a :class:`Preset`: the base config of each run it trains, how
@@ -12,11 +14,13 @@ sentence saying what the preset reduces from the SPEC reference (for the report)
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.data import BINARIZE_SEED
-from genlab.evaluation.config import EvalConfig
+from genlab.lab import budget
+from genlab.evaluation.config import QUICK_TEST_STRIDE, EvalConfig, quick_sizes
 from genlab.training.dbn import DBNConfig
 from genlab.training.dcgan import DCGANConfig
 from genlab.training.rbm import RBMConfig
@@ -29,10 +33,9 @@ NAMES = ("tiny", "quick", "full")
 # What the tiny preset of every lab trains on and measures with.
 TINY_IMAGES = 500  # first training images
 TINY_TEST = 500  # first test images
-# RAISE's distributions for the conservative log-likelihood (genlab eval: 1,000). On a CD-1 RBM of MNIST (100 hidden,
-# 500 test images, a loaded 2-core CPU) 1,000 took 122 s and 300 took 25 s, and gave an estimate 7 nats lower; the
-# quick presets take 300, the tiny ones 50
-TINY_RAISE_BETAS, QUICK_RAISE_BETAS = 50, 300
+# RAISE's distributions for the conservative log-likelihood (genlab eval: 1,000; the quick evaluation: 300): the
+# tiny presets take 50
+TINY_RAISE_BETAS = 50
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,52 @@ class Preset:
     eval: EvalConfig  # how every run is measured
     note: str  # what the preset reduces from the SPEC reference, for the report
     compare: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # setting -> the values an experiment compares
+    # what the preset gives single runs instead of their base config's settings, by the run's label (the budget
+    # a plan gave them: epochs, images, path; genlab.lab.budget)
+    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def variant(self, label: str, config: TrainConfig) -> TrainConfig:
+        """The config of the run ``label``: ``config`` with this preset's changes for that run."""
+        return config.replace(**self.changes.get(label, {}))
+
+
+# ----------------------------------------------------------------------------- the quick plan
+
+QUICK_BUDGET_S = 40 * 60  # genlab lab all --preset quick on a 2-core CPU (docs/lab.md, "The quick preset": why not 15)
+QUICK_EVAL = EvalConfig(quick=True)  # every 5th test image, AIS 100 x 4,000, RAISE 300, IWAE k = 500, 1,000 samples
+# the runs kept at the lab's settings first: task 1's CD-1 runs, tasks 2 and 3
+QUICK_KEEP = {"reference", "real-valued v", "lr=0.01", "lr=0.03", "lr=0.3", "lr=1", "25 hidden", "50 hidden",
+              "250 hidden", "500 hidden", "top RBM", "top RBM, 784 units", "fine-tuning"}
+
+# The DCGAN lab's runs, in every preset: label, short name (file names), the change from the reference config.
+DCGAN_VARIANTS = (
+    ("reference: 1 D / 1 G step", "reference", {}),
+    ("2 D steps per G step", "d2g1", {"d_steps": 2}),
+    ("2 G steps per D step", "d1g2", {"g_steps": 2}),
+    ("no batch norm", "no-batchnorm", {"batchnorm": False}),
+)
+DCGAN_LABELS = tuple(label for label, _, _ in DCGAN_VARIANTS)
+QUICK_DCGAN_BATCH = 16  # more iterations from the few images a CPU can afford (docs/dcgan.md)
+# the lab's epochs of every run: 100, the DCGAN's 20
+LAB_EPOCHS = {label: 20 if label in DCGAN_LABELS else 100 for label in budget.CPU_COSTS}
+# the least training of the other runs, whatever the budget: enough epochs for CD-k, PCD and the VAE to learn,
+# and 6,000 images (375 iterations) for each DCGAN
+QUICK_MINIMUM = {"k=3": 5, "k=10": 5, "k=25": 5, "PCD": 10, "latent 20": 10, "latent 2": 10,
+                 **{label: 0.1 for label in DCGAN_LABELS}}
+QUICK_ITEMS = [budget.Item(label, LAB_EPOCHS[label], cost, label in QUICK_KEEP, QUICK_MINIMUM.get(label, 1.0))
+               for label, cost in budget.CPU_COSTS.items()]
+QUICK_SHARES = budget.shares(QUICK_ITEMS, QUICK_BUDGET_S, budget.CPU_OVERHEAD_S)
+
+
+def quick(label: str, batch_size: int = 100) -> dict[str, Any]:
+    """The config changes the quick plan gives the run ``label``: its epochs (and images), and its path."""
+    return QUICK_SHARES[label].changes(LAB_EPOCHS[label], batch_size)
+
+
+def quick_note(configs: Mapping[str, TrainConfig], names: Mapping[str, str] | None = None) -> str:
+    """What the quick plan gave each of these runs (by their labels in the plan), against the lab's settings."""
+    return (f"Planned for {QUICK_BUDGET_S // 60} minutes of genlab lab all on a 2-core CPU from measured costs. "
+            + budget.budget_note(configs, LAB_EPOCHS, names))
 
 
 # ----------------------------------------------------------------------------- task 1: RBM
@@ -51,12 +100,15 @@ class Preset:
 
 def rbm_settings(base: RBMConfig, e: EvalConfig) -> str:
     images = "all training images" if base.limit is None else f"the first {base.limit:,} training images"
-    test = "all test images" if e.test_limit is None else f"the first {e.test_limit:,} test images"
+    test = ("all test images" if e.test_limit is None else f"the first {e.test_limit:,} test images") if not e.quick \
+        else f"every {QUICK_TEST_STRIDE}th test image"
+    e = quick_sizes(e)
     return (f"{base.epochs} epochs on {images}; log-likelihood on {test} (binarised with seed {BINARIZE_SEED}), "
             f"by AIS of {e.ais_runs} runs x {e.ais_betas:,} distributions above 20 hidden units")
 
 
-def rbm_preset(name: str, base: RBMConfig, e: EvalConfig, **compare: tuple[Any, ...]) -> Preset:
+def rbm_preset(name: str, base: RBMConfig, e: EvalConfig, changes: Mapping[str, Mapping[str, Any]] | None = None,
+               **compare: tuple[Any, ...]) -> Preset:
     """The RBM lab's preset: the reference run ``base`` (each experiment changes one setting of it), the same
     run trained with persistent chains (PCD, whose chains 1.7 sets beside the reference's), and the table note
     with this preset's settings and the full preset's."""
@@ -64,7 +116,19 @@ def rbm_preset(name: str, base: RBMConfig, e: EvalConfig, **compare: tuple[Any, 
     here = rbm_settings(base, e)
     note = f"Preset {name}: {here}" + ("." if here == full else f". Full preset: {full}.")
     compare = {"cd_k": (1, 3, 10, 25), "lr": (0.01, 0.03, 0.1, 0.3, 1.0), "hidden": (25, 50, 100, 250, 500), **compare}
-    return Preset(name, {"reference": base, "pcd": base.replace(persistent=True)}, e, note, compare)
+    return Preset(name, {"reference": base, "pcd": base.replace(persistent=True)}, e, note, compare, changes or {})
+
+
+RBM_LABELS = ("real-valued v", "k=3", "k=10", "k=25", "lr=0.01", "lr=0.03", "lr=0.3", "lr=1", "25 hidden", "50 hidden",
+              "250 hidden", "500 hidden", "PCD")  # the runs that change the reference's setting, as the lab names them
+
+
+def quick_rbm() -> Preset:
+    """The RBM lab's quick preset: the reference run and each variant with the epochs the quick plan gives it."""
+    base = RBMConfig(**quick("reference"))
+    p = rbm_preset("quick", base, QUICK_EVAL, {label: quick(label) for label in RBM_LABELS})
+    runs = {"reference": base, **{label: p.variant(label, base) for label in RBM_LABELS}}
+    return dataclasses.replace(p, note=f"{p.note} {quick_note(runs)}")
 
 
 RBM_FULL = RBMConfig(eval_every=10)
@@ -72,8 +136,7 @@ RBM = {
     "tiny": rbm_preset("tiny", RBMConfig(limit=TINY_IMAGES, epochs=2),
                        EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, raise_betas=TINY_RAISE_BETAS, samples=TINY_TEST),
                        cd_k=(1, 3), lr=(0.03, 0.1), hidden=(20, 100)),
-    # a sixth of the data, a tenth of the epochs, a cheaper AIS, no log-likelihood during training
-    "quick": rbm_preset("quick", RBMConfig(limit=10_000, epochs=10), EvalConfig(ais_runs=100, ais_betas=4_000, raise_betas=QUICK_RAISE_BETAS, samples=1_000)),
+    "quick": quick_rbm(),
     "full": rbm_preset("full", RBM_FULL, EvalConfig()),
 }
 
@@ -81,7 +144,6 @@ RBM = {
 
 # Both DBN labs train the same RBM 1 as the RBM lab's reference run of the same preset (so they share that
 # run) and the same greedy DBN on it; the fine-tuning lab re-uses the DBN lab's runs.
-QUICK_IMAGES, QUICK_DBN_EPOCHS = 10_000, 20
 
 
 def dbn_preset(name: str, rbm: RBMConfig, dbn: DBNConfig, finetune: FinetuneConfig, e: EvalConfig, note: str) -> Preset:
@@ -101,13 +163,12 @@ DBN = {
         f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
     ),
     "quick": dbn_preset(
-        "quick",
-        RBMConfig(epochs=10, limit=QUICK_IMAGES), DBNConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
-        FinetuneConfig(epochs=QUICK_DBN_EPOCHS, limit=QUICK_IMAGES),
-        EvalConfig(ais_runs=100, ais_betas=4_000, raise_betas=QUICK_RAISE_BETAS, samples=1_000),
-        f"reduced from the reference configs: the first {QUICK_IMAGES:,} training images (instead of 60,000), 10 epochs "
-        f"for RBM 1 and {QUICK_DBN_EPOCHS} for the top RBM and for fine-tuning (instead of 100), AIS with 100 runs "
-        "and 4,000 distributions (instead of 14,500)",
+        "quick", RBMConfig(**quick("reference")), DBNConfig(**quick("top RBM")), FinetuneConfig(**quick("fine-tuning")),
+        QUICK_EVAL,
+        "planned for the quick lab: the quick evaluation (every 5th test image, AIS with 100 runs and 4,000 "
+        "distributions instead of 14,500). " + quick_note({"reference": RBMConfig(**quick("reference")), "top RBM": DBNConfig(**quick("top RBM")),
+                                                           "fine-tuning": FinetuneConfig(**quick("fine-tuning"))},
+                                                          {"reference": "RBM 1 (the RBM lab's reference)"}).rstrip("."),
     ),
     "full": dbn_preset(
         "full", RBMConfig(), DBNConfig(), FinetuneConfig(), EvalConfig(),
@@ -123,24 +184,27 @@ DBN = {
 TOWARD_BURDA = VAEConfig(latent=50, targets="binarized", batch_size=100, lr=1e-3, epochs=100)
 
 
-def vae_preset(name: str, epochs: int, limit: int | None, e: EvalConfig, note: str,
-               longer: VAEConfig | None = None) -> Preset:
-    """The VAE lab's preset: the reference run with a 20-D and a 2-D latent space (SPEC 4.1-4.4),
-    and optionally a run beyond the reference, toward the published numbers."""
-    runs: dict[str, TrainConfig] = {"latent 20": VAEConfig(latent=20, epochs=epochs, limit=limit),
-                                    "latent 2": VAEConfig(latent=2, epochs=epochs, limit=limit)}
+def vae_preset(name: str, e: EvalConfig, note: str, changes: Mapping[str, Mapping[str, Any]] | None = None,
+               longer: VAEConfig | None = None, **common: Any) -> Preset:
+    """The VAE lab's preset: the reference run with a 20-D and a 2-D latent space (SPEC 4.1-4.4), with the
+    ``common`` settings and each run's ``changes``, and optionally a run beyond the reference, toward the
+    published numbers."""
+    changes = changes or {}
+    runs: dict[str, TrainConfig] = {label: VAEConfig(latent=latent, **common).replace(**changes.get(label, {}))
+                                    for label, latent in (("latent 20", 20), ("latent 2", 2))}
     if longer is not None:
         runs["latent 50, binarized, batch 100"] = longer
     return Preset(name, runs, e, note)
 
 
 VAE = {
-    "tiny": vae_preset("tiny", 2, TINY_IMAGES, EvalConfig(iwae_k=10, test_limit=TINY_TEST, samples=TINY_TEST),
+    "tiny": vae_preset("tiny", EvalConfig(iwae_k=10, test_limit=TINY_TEST, samples=TINY_TEST),
                        f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs, "
-                       f"the first {TINY_TEST} test images, IWAE with k = 10"),
-    "quick": vae_preset("quick", 30, None, EvalConfig(iwae_k=500),
-                        "30 epochs instead of 100; IWAE with k = 500 instead of 5000"),
-    "full": vae_preset("full", 100, None, EvalConfig(iwae_k=5000),
+                       f"the first {TINY_TEST} test images, IWAE with k = 10", epochs=2, limit=TINY_IMAGES),
+    "quick": vae_preset("quick", QUICK_EVAL, "the quick evaluation (every 5th test image, IWAE with k = 500 instead of "
+                        f"5,000). {quick_note({'latent 20': VAEConfig(**quick('latent 20')), 'latent 2': VAEConfig(**quick('latent 2'))})}",
+                        changes={"latent 20": quick("latent 20"), "latent 2": quick("latent 2")}),
+    "full": vae_preset("full", EvalConfig(iwae_k=5000),
                        "nothing: the reference runs and IWAE with k = 5000, plus one run beyond the reference",
                        longer=TOWARD_BURDA),
 }
@@ -153,22 +217,15 @@ DCGAN = {
                    EvalConfig(samples=TINY_TEST, test_limit=TINY_TEST),
                    f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
                    f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images"),
-    # sized on this project's 2-core CPU: see docs/dcgan.md for the per-image cost
-    "quick": Preset("quick", {"reference": DCGANConfig(limit=4000, epochs=2, batch_size=16), "vae": VAE["quick"].runs["latent 20"]},
+    "quick": Preset("quick", {"reference": DCGANConfig(batch_size=QUICK_DCGAN_BATCH), "vae": VAE["quick"].runs["latent 20"]},
                     EvalConfig(samples=5000),
-                    "quick preset: the first 4,000 training images, 2 epochs, minibatch 16, 5,000 samples per metric "
-                    "(reference: 60,000 images, 20 epochs, minibatch 128)"),
+                    f"quick preset: minibatch {QUICK_DCGAN_BATCH} (reference: 128), 5,000 samples per metric. "
+                    + quick_note({label: DCGANConfig(batch_size=QUICK_DCGAN_BATCH, **quick(label, QUICK_DCGAN_BATCH))
+                                  for label in DCGAN_LABELS}),
+                    changes={label: quick(label, QUICK_DCGAN_BATCH) for label in DCGAN_LABELS}),
     "full": Preset("full", {"reference": DCGANConfig(), "vae": VAE["full"].runs["latent 20"]}, EvalConfig(samples=10_000),
                    "full preset: the reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
 }
-
-# The DCGAN lab's runs, in every preset: label, short name (file names), the change from the reference config.
-DCGAN_VARIANTS = (
-    ("reference: 1 D / 1 G step", "reference", {}),
-    ("2 D steps per G step", "d2g1", {"d_steps": 2}),
-    ("2 G steps per D step", "d1g2", {"g_steps": 2}),
-    ("no batch norm", "no-batchnorm", {"batchnorm": False}),
-)
 
 # task -> preset name -> preset
 PRESETS: dict[str, dict[str, Preset]] = {"rbm": RBM, "dbn": DBN, "dbn-finetune": DBN, "vae": VAE, "dcgan": DCGAN}

@@ -110,11 +110,11 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     comparisons = [
         ("1.4 Training on pixel probabilities instead of binary samples", "Training on the real-valued pixels themselves instead of a fresh Bernoulli sample of "
          "them (--no-binarize), against the reference run.", "1.4-binarize",
-         [("reference (sampled v)", base), ("real-valued v", base.replace(binarize=False))], lambda rs: binarize_answer(*rs)),
+         [("reference (sampled v)", base), ("real-valued v", p.variant("real-valued v", base.replace(binarize=False)))], lambda rs: binarize_answer(*rs)),
         ("1.5 Gibbs steps k in CD-k", "CD-k with several k, otherwise the reference settings.", "1.5-k",
-         [(f"k={k}", base.replace(cd_k=k)) for k in p.compare["cd_k"]], k_answer),
+         [(f"k={k}", p.variant(f"k={k}", base.replace(cd_k=k))) for k in p.compare["cd_k"]], k_answer),
         ("1.6 Learning rate", "Several learning rates, otherwise the reference settings.", "1.6-lr",
-         [(f"lr={lr:g}", base.replace(lr=lr)) for lr in p.compare["lr"]], lr_answer),
+         [(f"lr={lr:g}", p.variant(f"lr={lr:g}", base.replace(lr=lr))) for lr in p.compare["lr"]], lr_answer),
     ]
     for title, text, tag, variants, answer in comparisons:
         lab.say(title)
@@ -127,12 +127,13 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
         s.answer = answer(rs)
 
     lab.say("1.7 Generation")
-    pcd = result("PCD", p.runs["pcd"])
+    pcd_config = p.variant("PCD", p.runs["pcd"])
+    pcd = result("PCD", pcd_config)
     s = report.add(Section("1.7 Generation", f"Chains started from set hidden states: {GENERATION.fraction:.0%} of the units "
                            f"on at {GENERATION.gain:g}, and single units at {GENERATION.strength:g}; "
                            f"{GENERATION.steps:,} Gibbs steps; the set state, the final hidden state and p(v=1|h). The "
                            "same chains of the reference run trained with persistent chains (PCD) beside them.",
-                           configs={"PCD": p.runs["pcd"].to_dict()}, question=QUESTIONS["1.7"]))
+                           configs={"PCD": pcd_config.to_dict()}, question=QUESTIONS["1.7"]))
     generated = []
     for r, name, tag in ((ref, f"reference run (CD-{base.cd_k})", ""), (pcd, "PCD run", "-pcd")):
         fig, stats = generation_figure(r.model, figures / f"1.7-generation{tag}.png", shape, gen(), GENERATION,
@@ -146,7 +147,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     s.answer = generation_answer(*generated, GENERATION.steps)
 
     lab.say("1.8 Fewer and more hidden units")
-    variants = [(f"{n} hidden", base.replace(hidden=n)) for n in p.compare["hidden"]]
+    variants = [(f"{n} hidden", p.variant(f"{n} hidden", base.replace(hidden=n))) for n in p.compare["hidden"]]
     rs = [result(label, cfg) for label, cfg in variants]
     s = report.add(Section("1.8 Fewer and more hidden units", "The experiments above with other hidden layer sizes: weights, "
                            "reconstructions, usage and generation for each.",
@@ -180,6 +181,7 @@ def plan(p: Preset) -> list[Job]:
                 *((f"lr={lr:g}", base.replace(lr=lr)) for lr in p.compare["lr"]),
                 *((f"{n} hidden", base.replace(hidden=n)) for n in p.compare["hidden"]),
                 ("PCD", p.runs["pcd"])]
+    variants = [(label, p.variant(label, config)) for label, config in variants]
     return [Job("rbm", config, label, p.eval) for label, config in variants]
 
 

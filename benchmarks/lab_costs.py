@@ -1,0 +1,78 @@
+"""What each run of a finished lab cost: the measurements behind genlab.lab.budget's tables.
+
+    python benchmarks/lab_costs.py LAB_DIR [--preset quick]
+
+reads the run directories of ``genlab lab all --preset PRESET --out LAB_DIR`` and prints, for each run by
+its label in the plan (:data:`genlab.lab.presets.LAB_EPOCHS`), the path it took, the seconds of one epoch of
+all 60,000 training images on that path (its later epochs, scaled from the images it trained on), the
+seconds of its first epoch beyond that (the path's start: a trial, a compilation), its evaluation and its
+whole training, as ``config.json``, ``log.jsonl`` and ``eval.json`` recorded them. The lab's own work beside
+its runs is the lab's wall time (given with ``--wall``) less the runs' training and evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from genlab.lab import TASKS
+from genlab.lab.budget import TRAIN_IMAGES
+from genlab.lab.core import Lab
+from genlab.runs import Run
+
+# the labels of the lab's plans (genlab.lab.*.plan) as the cost tables name them
+LABELS = {"(RBM 1, as in task 1)": "reference", "(task 2: the top RBM)": "top RBM",
+          "(2.4: a top unit per pixel, W2 = W1^T)": "top RBM, 784 units", "(task 3: up-down fine-tuning)": "fine-tuning",
+          "(latent 20)": "latent 20", "(latent 2)": "latent 2", "(the VAE of task 4, for comparison)": "latent 20"}
+
+
+def epoch_times(run: Run) -> list[float]:
+    """The cumulative ``time_s`` of each epoch line of the run's last layer (a DBN's top RBM)."""
+    rows = [json.loads(line) for line in (run.path / "log.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "time_s" in r and "epoch" in r]
+    last = max((r.get("layer", 0) for r in rows), default=0)
+    return [r["time_s"] for r in rows if r.get("layer", 0) == last]
+
+
+def cost_row(run: Run) -> dict:
+    config = json.loads((run.path / "config.json").read_text())
+    images = config["config"].get("limit") or TRAIN_IMAGES
+    times = epoch_times(run)
+    epoch = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[0]
+    scale = TRAIN_IMAGES / images
+    evaluation = json.loads((run.path / "eval.json").read_text()).get("eval_time_s")
+    return {"path": config.get("path", "-"), "epoch_s": epoch * scale, "start_s": max(0.0, times[0] - epoch),
+            "eval_s": evaluation, "train_s": config.get("train_time_s"), "epochs": len(times), "images": images}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lab", type=Path)
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--wall", type=float, help="the lab's wall time in seconds, for the lab's own work")
+    args = parser.parse_args()
+    lab = Lab(args.lab, args.preset, "cpu", progress=False)
+    rows: dict[str, dict] = {}
+    for task in TASKS.values():
+        runs: dict[tuple, Run] = {}
+        for job in task.plan(task.presets[args.preset]):
+            parent = runs.get(job.parent.key) if job.parent is not None else None
+            path = lab.run_path(job.family, job.resolve(parent))
+            if not (path / "eval.json").is_file():  # not (yet) trained and evaluated
+                continue
+            seen = job.key in runs  # a run two labels share (k=1 is the reference) is counted once
+            run = runs[job.key] = Run.open(path)
+            if not seen and all(r["run"] != path for r in rows.values()):
+                rows.setdefault(LABELS.get(job.label, job.label), {"run": path, **cost_row(run)})
+    print(f"{'run':28s} {'path':7s} {'epoch_s':>8s} {'start_s':>8s} {'eval_s':>7s} {'train_s':>8s} epochs images")
+    for label, r in rows.items():
+        print(f"{label:28s} {r['path']:7s} {r['epoch_s']:8.2f} {r['start_s']:8.1f} {r['eval_s'] or 0:7.1f} "
+              f"{r['train_s'] or 0:8.1f} {r['epochs']:6d} {r['images']:,}")
+    runs_s = sum((r["eval_s"] or 0) + (r["train_s"] or 0) for r in rows.values())
+    print(f"runs: {runs_s:.0f} s of training and evaluation"
+          + ("" if args.wall is None else f"; the lab's own work: {args.wall - runs_s:.0f} s of {args.wall:.0f}"))
+
+
+if __name__ == "__main__":
+    main()
