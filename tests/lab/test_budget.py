@@ -66,3 +66,15 @@ def test_a_setting_given_with_set_replaces_the_plans_value_in_every_run():
     assert changed.variant("k=25", changed.runs["reference"].replace(cd_k=25)).epochs == 3
     kept = customized(p, None, parse(["eval.ais_runs=10"], [p]))
     assert kept.variant("k=25", RBMConfig()).epochs == presets.quick("k=25")["epochs"]
+
+
+def test_every_run_the_quick_plan_names_is_a_run_of_its_lab_and_gets_its_share():
+    from genlab.lab import dbn, dcgan, rbm, vae
+
+    jobs = [*rbm.plan(presets.RBM["quick"]), *dbn.plan_dbn(presets.DBN["quick"]), *vae.plan(presets.VAE["quick"]),
+            *dcgan.plan(presets.DCGAN["quick"])]
+    by_label = {job.label: job.config for job in jobs}
+    for label in (*presets.RBM_LABELS, *presets.DCGAN_LABELS):
+        assert by_label[label].epochs == presets.quick(label)["epochs"], label
+    assert by_label["(latent 20)"].epochs == presets.quick("latent 20")["epochs"]
+    assert by_label["(task 2: the top RBM)"].epochs == presets.quick("top RBM")["epochs"]
