@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from genlab.evaluation.config import QUICK, EvalConfig
 from genlab.lab.core import Lab, config_key
 from genlab.training import rbm as train_rbm
 from genlab.training.rbm import RBMConfig
@@ -76,3 +77,17 @@ def test_the_tiny_preset_trains_without_warnings_about_short_runs(tiny_dataset, 
         Lab(tmp_path / "tiny", "tiny", "cpu", progress=False).train("rbm", config)
         Lab(tmp_path / "quick", "quick", "cpu", progress=False).train("rbm", config)
     assert [type(w.message) for w in caught].count(FewUpdatesWarning) == 1  # the quick lab's only
+
+
+def test_a_quick_evaluation_is_reused_not_measured_again(tiny_dataset, tmp_path):
+    cfg = RBMConfig(dataset=str(tiny_dataset), hidden=8, epochs=1)
+    lab = Lab(tmp_path / "lab", "quick", device="cpu", progress=False)
+    run = lab.train("rbm", cfg)
+    quick = EvalConfig(quick=True, samples=0, raise_betas=0)
+    first = lab.evaluate(run, quick)
+    stamp = (run.path / "eval.json").stat().st_mtime_ns
+    assert first["eval_config"]["ais_betas"] == QUICK["ais_betas"]  # eval.json records the sizes measured
+    assert Lab(tmp_path / "lab", "quick", device="cpu", progress=False).evaluate(run, quick) == first
+    assert (run.path / "eval.json").stat().st_mtime_ns == stamp
+    lab.evaluate(run, quick.replace(seed=1))
+    assert (run.path / "eval.json").stat().st_mtime_ns != stamp

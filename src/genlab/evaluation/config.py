@@ -47,6 +47,12 @@ def quick_sizes(config: EvalConfig) -> EvalConfig:
 
 
 
+def measured_with(results: dict[str, Any] | None, config: EvalConfig) -> bool:
+    """Whether an ``eval.json``'s ``results`` were measured with ``config`` (which records its sizes as measured:
+    ``--quick``'s resolved by :func:`quick_sizes`), so that a lab re-uses them."""
+    return results is not None and results.get("eval_config") == quick_sizes(config).to_dict()
+
+
 def measured_images(test: data.ImageSet, config: EvalConfig) -> data.ImageSet:
     """The test images an evaluation measures: the first ``test_limit``, all of them, or with ``quick`` (and no
     ``test_limit``) every :data:`QUICK_TEST_STRIDE`-th."""

@@ -25,7 +25,7 @@ import torch
 from genlab import migrations
 from genlab.devices import describe, resolve_device
 from genlab.errors import ConfigError
-from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.config import EvalConfig, measured_with
 from genlab.families import FAMILIES, evaluate
 from genlab.lab.report import TaskReport
 from genlab.runs import CHECKPOINT, Run, is_finished
@@ -119,7 +119,7 @@ class Lab:
     def evaluate(self, run: Run, eval_config: EvalConfig) -> dict[str, Any]:
         """``eval.json`` of the run for this eval config: re-used when it matches, else computed."""
         previous = run.read_eval()
-        if previous is not None and previous.get("eval_config") == eval_config.to_dict():
+        if previous is not None and measured_with(previous, eval_config):
             return previous
         self.say(f"evaluating {run.path.name}")
         return evaluate(run, eval_config, self.device, self.data_dir, self.progress)

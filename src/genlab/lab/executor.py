@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from genlab import data
 from genlab.errors import ConfigError, GenlabError
-from genlab.evaluation.config import EvalConfig
+from genlab.evaluation.config import EvalConfig, measured_with
 from genlab.files import write_bytes
 from genlab.lab.core import Lab, config_key
 from genlab.metrics.classifier import ClassifierConfig, cached, classifier_dir, load_classifier
@@ -389,7 +389,7 @@ class Schedule:
         path = self.lab.run_path(step.family, step.config)
         if not is_finished(path):
             return False
-        return step.eval is None or (Run.open(path).read_eval() or {}).get("eval_config") == step.eval.to_dict()
+        return step.eval is None or measured_with(Run.open(path).read_eval(), step.eval)
 
     def submit(self, job: Job | None, step: Step, attempt: int = 0) -> None:
         runs = self.lab.out / "runs"
