@@ -202,3 +202,24 @@ def test_a_centred_rbm_s_plain_loop_draws_in_c_the_bits_of_the_pytorch_stream(mo
         ends.append(rbm.W)
     assert len(in_c) == 2 * (2 * 3 * 4)  # 2 epochs x 3 minibatches x 4 draws, in C twice (not with plain alone)
     assert torch.equal(ends[0], ends[1]) and torch.equal(ends[1], ends[2])
+
+
+@needs_kernel
+def test_an_estimator_draws_in_c_on_the_cpu_the_numbers_of_the_pytorch_stream(monkeypatch):
+    """AIS and the sampling chains take their draws from accel.estimator_draws: on the CPU a counter stream
+    computed in C, the same numbers as PyTorch operations (GENLAB_FAST_PATH=plain); so the same log Z."""
+    from genlab.accel import estimator_draws
+    from genlab.accel.threefry import CounterSequence
+    from genlab.evaluation.ais import ais_log_z
+
+    rbm = RBM(30, 12, 0.5, generator=torch.Generator().manual_seed(3))
+    in_c, counter_uniform = [], native.counter_uniform
+    monkeypatch.setattr(native, "counter_uniform", lambda *a: in_c.append(1) or counter_uniform(*a))
+    estimates, samples = [], []
+    for fast_path in ("kernel,plain", "plain"):
+        monkeypatch.setenv(choice.ENV, fast_path)
+        assert isinstance(estimator_draws(torch.Generator().manual_seed(0)), CounterSequence)
+        estimates.append(ais_log_z(rbm, runs=20, betas=300, generator=torch.Generator().manual_seed(0)).log_z)
+        samples.append(rbm.sample(7, estimator_draws(torch.Generator().manual_seed(1)), steps=5))
+    assert len(in_c) > 600  # the draws of the first pass were computed in C, two per distribution
+    assert estimates[0] == estimates[1] and torch.equal(samples[0], samples[1])

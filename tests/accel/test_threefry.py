@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from genlab.accel.threefry import CounterStream, as_int32, as_unsigned, new_key, threefry2x32
+from genlab.accel.threefry import CounterSequence, CounterStream, as_int32, as_unsigned, new_key, threefry2x32
 from genlab.rng import bernoulli
 
 M = 0xFFFFFFFF
@@ -114,3 +114,13 @@ def test_a_stream_refuses_more_draws_per_step_than_its_counters_hold():
         s.bits((1,))
     with pytest.raises(ValueError, match="at most"):
         s.bits((1,))
+
+
+def test_a_counter_sequence_draws_the_steps_of_one_key_one_after_the_other():
+    key = torch.tensor([5, 6])
+    sequence = CounterSequence(lambda step: CounterStream(key, torch.tensor(step)))
+    draws = [sequence.uniform((3, 2)) for _ in range(CounterStream.DRAWS_PER_STEP + 2)]
+    step0, step1 = CounterStream(key, torch.tensor(0)), CounterStream(key, torch.tensor(1))
+    expected = [step0.uniform((3, 2)) for _ in range(CounterStream.DRAWS_PER_STEP)] + [step1.uniform((3, 2)) for _ in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(draws, expected, strict=True))
+    assert sequence.step == 1 and len({tuple(d.flatten().tolist()) for d in draws}) == len(draws)

@@ -17,7 +17,8 @@ runner's ``path`` names it for the run's config.json (:func:`path_of`). The RBM'
 paths, plain included, draw from the same counter streams keyed from the run's generator, and
 the VAE's fused step takes the plain loop's noise, so every path computes the same numbers up to
 floating-point rounding. The DCGAN and up-down fine-tuning have no door: their steps run as they
-are. Only :mod:`genlab.training` imports this package (a contract checked in CI).
+are. Only :mod:`genlab.training` imports this package (a contract checked in CI), and the evaluation's
+random draws (:func:`estimator_draws`), through :mod:`genlab.evaluation.shards` alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Callable
 import torch
 
 from genlab.accel import choice, native, rbm, steps, vae
-from genlab.accel.threefry import CounterStream
+from genlab.accel.threefry import CounterSequence, CounterStream, new_key
 from genlab.algorithms.cd import CD, CDState
 from genlab.algorithms.dbn import greedy_step
 from genlab.models.dbn import DBN
@@ -53,6 +54,17 @@ def counter_streams(key: torch.Tensor, device: torch.device) -> Callable[[int], 
     if device.type == "cpu" and choice.preferred(["kernel"]) != PLAIN and native.library() is not None:
         return lambda step: native.NativeCounterStream(key, step)
     return lambda step: CounterStream(key, torch.tensor(step, device=device))
+
+
+def estimator_draws(generator: torch.Generator) -> torch.Generator | CounterSequence:
+    """Where an estimator seeded by ``generator`` (AIS, RAISE, Gibbs chains drawing samples) takes its uniform
+    draws: on the CPU, a :class:`~genlab.accel.threefry.CounterSequence` under a key drawn from ``generator``,
+    computed in C where the native library builds (about 8x faster per number than ``torch.rand``'s Mersenne
+    Twister, which takes most of a Gibbs chain's time) and as PyTorch operations elsewhere, the same numbers;
+    on a GPU the generator itself (its Philox draws cost little there)."""
+    if generator.device.type != "cpu":
+        return generator
+    return CounterSequence(counter_streams(new_key(generator), generator.device))
 
 
 def steps_wanted(device: torch.device, enabled: bool) -> bool:

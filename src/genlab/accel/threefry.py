@@ -10,6 +10,8 @@ plain loop included, draws the same bits for a seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from genlab.rng import device_of
@@ -103,6 +105,28 @@ class CounterStream:
         """float32 U[0, 1) draws with 24 random bits each (every value k / 2^24 equally likely), as ``torch.rand``."""
         top24 = (self.bits(shape) >> 8) & 0xFFFFFF
         return top24.to(torch.float32) * (1.0 / (1 << 24))
+
+
+class CounterSequence:
+    """An unbounded sequence of counter-stream draws under one key, for estimators that draw far more than one
+    step's :attr:`CounterStream.DRAWS_PER_STEP` (AIS, Gibbs chains): draw number n is draw ``n % DRAWS_PER_STEP``
+    of step ``n // DRAWS_PER_STEP`` of ``streams`` (an epoch's streams, :func:`genlab.accel.counter_streams`), so
+    its counter word is n itself."""
+
+    STEPS = (1 << 32) // CounterStream.DRAWS_PER_STEP  # the counter words of one key
+
+    def __init__(self, streams: Callable[[int], CounterStream]) -> None:
+        self.streams, self.step = streams, 0
+        self.current = streams(0)
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        if self.current.draws == CounterStream.DRAWS_PER_STEP:
+            if self.step + 1 == self.STEPS:
+                raise ValueError(f"a CounterSequence makes at most 2^32 draws ({self.STEPS:,} steps of "
+                                 f"{CounterStream.DRAWS_PER_STEP})")
+            self.step += 1
+            self.current = self.streams(self.step)
+        return self.current.uniform(shape)
 
 
 def new_key(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Tensor:

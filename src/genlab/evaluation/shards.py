@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.accel import estimator_draws
 from genlab.distributed import ShareOfDraws, broadcast_, current, gather, share
 from genlab.rng import RandomStream
 
@@ -26,12 +27,14 @@ Keep = slice | torch.Tensor  # the rows of a draw this rank keeps: a range, or t
 
 
 def stream(generator: torch.Generator | None, rows: int, keep: Keep, dtype: torch.dtype) -> RandomStream:
-    """Where the Bernoulli draws of this rank's rows ``keep`` (of ``rows``) come from: ``generator``
-    itself in one process (which keeps every row) or when it is None (PyTorch's global stream, which
-    no two processes share), else a :class:`~genlab.distributed.ShareOfDraws` of it."""
-    if generator is None or not current().distributed:
-        return generator
-    return ShareOfDraws(generator, rows, keep, dtype)
+    """Where the Bernoulli draws of this rank's rows ``keep`` (of ``rows``) come from: the draws an estimator seeded
+    by ``generator`` makes (:func:`genlab.accel.estimator_draws`: on the CPU a counter stream keyed from it,
+    computed in C), all of them in one process, else a :class:`~genlab.distributed.ShareOfDraws` of them; None
+    (PyTorch's global stream, which no two processes share) when ``generator`` is None."""
+    if generator is None:
+        return None
+    draws = estimator_draws(generator)
+    return ShareOfDraws(draws, rows, keep, dtype) if current().distributed else draws
 
 
 def own_rows(start: int, stop: int, n: int) -> slice:
