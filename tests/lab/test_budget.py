@@ -74,7 +74,9 @@ def test_every_run_the_quick_plan_names_is_a_run_of_its_lab_and_gets_its_share()
     jobs = [*rbm.plan(presets.RBM["quick"]), *dbn.plan_dbn(presets.DBN["quick"]), *vae.plan(presets.VAE["quick"]),
             *dcgan.plan(presets.DCGAN["quick"])]
     by_label = {job.label: job.config for job in jobs}
-    for label in (*presets.RBM_LABELS, *presets.DCGAN_LABELS):
+    rbm_labels = [label for label in presets.LAB_EPOCHS if label in presets.rbm_runs(presets.RBM["quick"])]
+    assert len(rbm_labels) == 14  # the reference, real-valued v, k = 3, 10, 25, 4 learning rates, 4 sizes, PCD
+    for label in (*rbm_labels, *presets.DCGAN_LABELS):
         assert by_label[label].epochs == presets.quick(label)["epochs"], label
     assert by_label["(latent 20)"].epochs == presets.quick("latent 20")["epochs"]
     assert by_label["(task 2: the top RBM)"].epochs == presets.quick("top RBM")["epochs"]

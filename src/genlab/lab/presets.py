@@ -119,16 +119,27 @@ def rbm_preset(name: str, base: RBMConfig, e: EvalConfig, changes: Mapping[str, 
     return Preset(name, {"reference": base, "pcd": base.replace(persistent=True)}, e, note, compare, changes or {})
 
 
-RBM_LABELS = ("real-valued v", "k=3", "k=10", "k=25", "lr=0.01", "lr=0.03", "lr=0.3", "lr=1", "25 hidden", "50 hidden",
-              "250 hidden", "500 hidden", "PCD")  # the runs that change the reference's setting, as the lab names them
+def rbm_runs(p: Preset) -> dict[str, RBMConfig]:
+    """Every run of the RBM lab (SPEC 1.1-1.8) by its label, as the preset ``p`` plans it: the reference, each
+    change of one of its settings (a change to the reference's own value, such as k=1, is the reference's run),
+    and the reference trained with persistent chains (PCD)."""
+    base = p.runs["reference"]
+    runs = {"reference": base, "real-valued v": base.replace(binarize=False),
+            **{f"k={k}": base.replace(cd_k=k) for k in p.compare["cd_k"]},
+            **{f"lr={lr:g}": base.replace(lr=lr) for lr in p.compare["lr"]},
+            **{f"{n} hidden": base.replace(hidden=n) for n in p.compare["hidden"]},
+            "PCD": p.runs["pcd"]}
+    return {label: p.variant(label, config) for label, config in runs.items()}
 
 
 def quick_rbm() -> Preset:
     """The RBM lab's quick preset: the reference run and each variant with the epochs the quick plan gives it."""
     base = RBMConfig(**quick("reference"))
-    p = rbm_preset("quick", base, QUICK_EVAL, {label: quick(label) for label in RBM_LABELS})
-    runs = {"reference": base, **{label: p.variant(label, base) for label in RBM_LABELS}}
-    return dataclasses.replace(p, note=f"{p.note} {quick_note(runs)}")
+    unplanned = rbm_preset("quick", base, QUICK_EVAL)
+    variants = [label for label, config in rbm_runs(unplanned).items() if label in LAB_EPOCHS and config != base]
+    p = dataclasses.replace(unplanned, changes={label: quick(label) for label in variants})
+    planned = {label: config for label, config in rbm_runs(p).items() if label in LAB_EPOCHS}
+    return dataclasses.replace(p, note=f"{p.note} {quick_note(planned)}")
 
 
 RBM_FULL = RBMConfig(eval_every=10)

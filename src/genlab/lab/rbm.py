@@ -48,7 +48,7 @@ from genlab.lab.findings.rbm import (
     usage_observations,
     weights_answer,
 )
-from genlab.lab.presets import Preset
+from genlab.lab.presets import Preset, rbm_runs
 from genlab.lab.questions import QUESTIONS
 from genlab.lab.report import Figure, Section, plural
 from genlab.lab.task import TITLES
@@ -62,7 +62,8 @@ SAMPLE_STEPS = 1000  # Gibbs steps of 1.7's free chains from random images
 def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str | Path | None = None,
         progress: bool = True) -> Path:
     """``genlab lab rbm``: SPEC 1.1-1.8 with the preset ``p``; returns OUT/rbm."""
-    base = p.runs["reference"]
+    runs = rbm_runs(p)
+    base = runs["reference"]
     lab = Lab(out, p.name, device, data_dir, progress)
     task = lab.task_dir("rbm")
     figures = task / "figures"
@@ -110,11 +111,11 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     comparisons = [
         ("1.4 Training on pixel probabilities instead of binary samples", "Training on the real-valued pixels themselves instead of a fresh Bernoulli sample of "
          "them (--no-binarize), against the reference run.", "1.4-binarize",
-         [("reference (sampled v)", base), ("real-valued v", p.variant("real-valued v", base.replace(binarize=False)))], lambda rs: binarize_answer(*rs)),
+         [("reference (sampled v)", base), ("real-valued v", runs["real-valued v"])], lambda rs: binarize_answer(*rs)),
         ("1.5 Gibbs steps k in CD-k", "CD-k with several k, otherwise the reference settings.", "1.5-k",
-         [(f"k={k}", p.variant(f"k={k}", base.replace(cd_k=k))) for k in p.compare["cd_k"]], k_answer),
+         [(f"k={k}", runs[f"k={k}"]) for k in p.compare["cd_k"]], k_answer),
         ("1.6 Learning rate", "Several learning rates, otherwise the reference settings.", "1.6-lr",
-         [(f"lr={lr:g}", p.variant(f"lr={lr:g}", base.replace(lr=lr))) for lr in p.compare["lr"]], lr_answer),
+         [(f"lr={lr:g}", runs[f"lr={lr:g}"]) for lr in p.compare["lr"]], lr_answer),
     ]
     for title, text, tag, variants, answer in comparisons:
         lab.say(title)
@@ -127,7 +128,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
         s.answer = answer(rs)
 
     lab.say("1.7 Generation")
-    pcd_config = p.variant("PCD", p.runs["pcd"])
+    pcd_config = runs["PCD"]
     pcd = result("PCD", pcd_config)
     s = report.add(Section("1.7 Generation", f"Chains started from set hidden states: {GENERATION.fraction:.0%} of the units "
                            f"on at {GENERATION.gain:g}, and single units at {GENERATION.strength:g}; "
@@ -147,7 +148,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
     s.answer = generation_answer(*generated, GENERATION.steps)
 
     lab.say("1.8 Fewer and more hidden units")
-    variants = [(f"{n} hidden", p.variant(f"{n} hidden", base.replace(hidden=n))) for n in p.compare["hidden"]]
+    variants = [(f"{n} hidden", runs[f"{n} hidden"]) for n in p.compare["hidden"]]
     rs = [result(label, cfg) for label, cfg in variants]
     s = report.add(Section("1.8 Fewer and more hidden units", "The experiments above with other hidden layer sizes: weights, "
                            "reconstructions, usage and generation for each.",
@@ -175,14 +176,7 @@ def run(p: Preset, out: Path, device: str | torch.device = "auto", data_dir: str
 
 def plan(p: Preset) -> list[Job]:
     """The runs :func:`run` trains with the preset ``p`` (for :mod:`genlab.lab.executor`)."""
-    base = p.runs["reference"]
-    variants = [("reference", base), ("real-valued v", base.replace(binarize=False)),
-                *((f"k={k}", base.replace(cd_k=k)) for k in p.compare["cd_k"]),
-                *((f"lr={lr:g}", base.replace(lr=lr)) for lr in p.compare["lr"]),
-                *((f"{n} hidden", base.replace(hidden=n)) for n in p.compare["hidden"]),
-                ("PCD", p.runs["pcd"])]
-    variants = [(label, p.variant(label, config)) for label, config in variants]
-    return [Job("rbm", config, label, p.eval) for label, config in variants]
+    return [Job("rbm", config, label, p.eval) for label, config in rbm_runs(p).items()]
 
 
 def comparison_figures(rs: list[Result], test: ImageSet, figures: Path, tag: str) -> list[Figure]:
