@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from genlab.cli import main
 from genlab.lab.literature import PRESETS, REFERENCES, family_of, observations, references_of, rows

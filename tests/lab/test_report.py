@@ -54,6 +54,12 @@ def test_table_html_escapes_and_formats():
     assert "a&lt;b" in html and "&lt;i&gt;" in html and "0.1235" in html and "n/a" in html
 
 
+def test_a_column_of_nats_prints_two_decimals_and_the_others_four_below_ten():
+    table = Table("t", ["gap (nats)", "recon error"], [[-1.56, 0.0123456], [12.345, 1.5]])
+    assert table.cells(table.rows[0]) == ["-1.56", "0.0123"] and table.cells(table.rows[1]) == ["12.35", "1.5000"]
+    assert "<td>-1.56</td>" in table_html(table) and "| -1.56 | 0.0123 |" in table.markdown()
+
+
 def test_combined_report_puts_the_summary_first(tmp_path):
     d = make_task(tmp_path)
     fig = plots.grid_figure(torch.rand(4, 8, 8), tmp_path / "figures" / "side.png", nrow=4)

@@ -112,7 +112,7 @@ PRESETS = {
 }
 
 COLUMNS = ["model", "genlab (nats)", "interval", "conservative (nats)", "published model", "published (nats)",
-           "genlab minus published", "source", "genlab's protocol", "published protocol", "train time (s)", "device"]
+           "genlab minus published (nats)", "source", "genlab's protocol", "published protocol", "train time (s)", "device"]
 
 
 def rows(label: str, config: TrainConfig, ev: dict[str, Any], meta: dict[str, Any]) -> list[list[Any]]:

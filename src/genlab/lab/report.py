@@ -43,10 +43,14 @@ class Table:
 
     def markdown(self) -> str:
         lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(self.cells(row)) + " |" for row in self.rows]
         if self.note:
             lines += ["", f"_{self.note}_"]
         return "\n".join(lines)
+
+    def cells(self, row: list[Any]) -> list[str]:
+        """A row's values as the table prints them: :func:`fmt`, nats (a column named so) to 2 decimals."""
+        return [fmt(v, 2 if "nats" in column else None) for column, v in zip(self.columns, row, strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
@@ -66,8 +70,8 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {form(n, one, many)}"
 
 
-def fmt(value: Any) -> str:
-    """Numbers as a reader wants them in a table."""
+def fmt(value: Any, decimals: int | None = None) -> str:
+    """Numbers as a reader wants them in a table; a float with ``decimals`` below 1,000 to that many decimals."""
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -77,6 +81,8 @@ def fmt(value: Any) -> str:
             return "n/a"
         if abs(value) >= 1000 or value == int(value) and abs(value) >= 100:
             return f"{value:,.0f}"
+        if decimals is not None:
+            return f"{value:.{decimals}f}"
         if abs(value) >= 10:
             return f"{value:.2f}"
         return f"{value:.4f}"
@@ -234,7 +240,7 @@ def section_entries(results: dict[str, Any]) -> list[tuple[str, str]]:
 def table_html(table: Table | dict[str, Any]) -> str:
     t = table if isinstance(table, Table) else Table(**table)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in t.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in t.rows)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in t.cells(row)) + "</tr>" for row in t.rows)
     note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
     return f"<table><caption>{html.escape(t.title)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
 
