@@ -26,7 +26,7 @@ from genlab.training.updown import FinetuneConfig
 def tiny_preset(dataset) -> Preset:
     common = {"dataset": str(dataset), "epochs": 1}
     return dbn_preset("tiny", RBMConfig(hidden=9, **common), DBNConfig(top_hidden=4, **common), FinetuneConfig(**common),
-                      EvalConfig(samples=0), "a tiny data set")
+                      EvalConfig(quick=True, samples=0), "a tiny data set")  # the lab's quick evaluation
 
 
 def answered(results: dict, numbers: list[str]) -> None:
@@ -57,7 +57,8 @@ def test_both_labs_write_reports_and_share_their_runs(tiny_dataset, tmp_path, mo
     assert table["columns"][1:3] == ["test log p(v) [nats]", "method"]
     assert [row[2] for row in table["rows"]] == ["exact", "bound", "bound", "bound"]
     rbm_loglik, init_bound = table["rows"][0][1], table["rows"][2][1]
-    assert abs(rbm_loglik - init_bound) < 0.05  # the wide DBN at initialisation is RBM 1 (MC error only)
+    # the wide DBN at initialisation is RBM 1 (MC error only), measured on the same (every 5th) test images
+    assert abs(rbm_loglik - init_bound) < 0.05
     for section in results["sections"]:
         for figure in section["figures"]:
             assert (task / figure["path"]).read_bytes()[:4] == b"\x89PNG"

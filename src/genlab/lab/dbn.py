@@ -19,6 +19,7 @@ import torch
 
 from genlab import data
 from genlab.data import ImageSet
+from genlab.evaluation.config import measured_images
 from genlab.evaluation.dbn import measure
 from genlab.figures import plots
 from genlab.figures.dbn import (
@@ -148,7 +149,7 @@ def train_stack(lab: Lab, p: Preset) -> Stack:
     train = data.load_split(source, "train", lab.device, limit=p.runs["rbm"].limit)
     test = data.load_split(source, "test", lab.device)
     return Stack(rbm_run, dbn_run, train_rbm.load(rbm_run, lab.device), train_dbn.load(dbn_run, lab.device), test, train,
-                 test.head(p.eval.test_limit))
+                 measured_images(test, p.eval))
 
 
 def measured_once(path: Path, key: dict[str, Any], measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:

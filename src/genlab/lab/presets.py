@@ -44,12 +44,17 @@ class Preset:
 
     name: str
     runs: Mapping[str, TrainConfig]  # the base config of each run, by its role in the task
-    eval: EvalConfig  # how every run is measured
+    eval: EvalConfig  # how every run is measured (--quick's sizes resolved: quick_sizes)
     note: str  # what the preset reduces from the SPEC reference, for the report
     compare: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # setting -> the values an experiment compares
     # what the preset gives single runs instead of their base config's settings, by the run's label (the budget
     # a plan gave them: epochs, images, path; genlab.lab.budget)
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the sizes measured, so that a lab's own measurements beside eval.json (samples drawn, estimators run
+        # on a model outside a run) take the sizes its runs' evaluations take
+        object.__setattr__(self, "eval", quick_sizes(self.eval))
 
     def variant(self, label: str, config: TrainConfig) -> TrainConfig:
         """The config of the run ``label``: ``config`` with this preset's changes for that run."""
