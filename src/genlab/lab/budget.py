@@ -125,40 +125,41 @@ def budget_note(configs: Mapping[str, Any], lab_epochs: Mapping[str, int], names
 
 # What each run of ``genlab lab all`` costs on a 2-core AMD EPYC with AVX-512 (the CPU class of this project's
 # test machines), by its label in the lab, with the quick preset's evaluation (``EvalConfig(quick=True)``); epochs
-# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on a quick
-# lab from empty caches (docs/lab.md, "The quick preset"), on the path each run took there; the other path's
-# numbers (``start_s`` of a run that took the plain loop, ``plain_epoch_s`` of one that compiled, and every plain
-# epoch, since the plain loop's random numbers are computed in C) from runs of 1 or 2 epochs on the same machine.
+# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on the quick
+# lab of genlab 0.3.2 from empty caches (docs/lab.md, "The quick preset"), on the path each run took there; the
+# other path's numbers (``start_s`` of a run that took the plain loop, ``epoch_s`` of the compiled steps of one that
+# took the plain loop) from the quick lab of 0.3.1 and runs of 1 or 2 epochs on the same machine. The reference's
+# evaluation includes training the metrics classifier (once per cache, about 22 s).
 CPU_COSTS: dict[str, Cost] = {
     # task 1: CD-1 on genlab's kernel (the reference's start: building the kernel and timing it against the steps)
-    "reference": Cost(0.44, start_s=52.0, eval_s=33.0),
-    "real-valued v": Cost(1.24, start_s=19.0, plain_epoch_s=1.39, eval_s=39.0),
-    "lr=0.01": Cost(0.62, eval_s=39.0),
-    "lr=0.03": Cost(0.46, eval_s=37.0),
-    "lr=0.3": Cost(0.51, eval_s=34.0),
-    "lr=1": Cost(0.51, eval_s=35.0),
-    "25 hidden": Cost(0.37, eval_s=22.0),
-    "50 hidden": Cost(0.30, eval_s=25.0),
-    "250 hidden": Cost(0.72, eval_s=49.0),
-    "500 hidden": Cost(1.53, eval_s=81.0),
+    "reference": Cost(0.49, start_s=36.1, eval_s=49.6),
+    "real-valued v": Cost(1.24, start_s=19.0, plain_epoch_s=0.93, eval_s=24.7),
+    "lr=0.01": Cost(0.35, eval_s=27.8),
+    "lr=0.03": Cost(0.47, eval_s=23.4),
+    "lr=0.3": Cost(0.45, eval_s=26.6),
+    "lr=1": Cost(0.4, eval_s=29.6),
+    "25 hidden": Cost(0.39, eval_s=22.3),
+    "50 hidden": Cost(0.47, eval_s=24.9),
+    "250 hidden": Cost(0.98, eval_s=46.7),
+    "500 hidden": Cost(1.31, eval_s=68.9),
     # CD-k and PCD: the compiled steps (their start: compiling the step, which grows with k) or the plain loop
-    "k=3": Cost(1.27, start_s=48.0, plain_epoch_s=1.82, eval_s=37.0),
-    "k=10": Cost(2.65, start_s=145.0, plain_epoch_s=5.59, eval_s=39.0),
-    "k=25": Cost(6.6, start_s=360.0, plain_epoch_s=11.6, eval_s=45.0),
-    "PCD": Cost(1.02, start_s=73.0, plain_epoch_s=1.86, eval_s=29.0),
+    "k=3": Cost(1.27, start_s=48.0, plain_epoch_s=1.35, eval_s=24.9),
+    "k=10": Cost(2.65, start_s=145.0, plain_epoch_s=4.28, eval_s=25.6),
+    "k=25": Cost(6.6, start_s=360.0, plain_epoch_s=9.24, eval_s=21.3),
+    "PCD": Cost(1.02, start_s=73.0, plain_epoch_s=1.41, eval_s=28.6),
     # tasks 2 and 3 (the top RBMs on compiled steps; fine-tuning has no fast path)
-    "top RBM": Cost(0.58, start_s=52.0, plain_epoch_s=0.92, eval_s=19.0),
-    "top RBM, 784 units": Cost(1.80, start_s=59.0, plain_epoch_s=1.61, eval_s=72.0),
-    "fine-tuning": Cost(2.29, eval_s=21.0),
+    "top RBM": Cost(0.58, start_s=52.0, plain_epoch_s=0.87, eval_s=14.7),
+    "top RBM, 784 units": Cost(1.8, start_s=59.0, plain_epoch_s=1.78, eval_s=55.9),
+    "fine-tuning": Cost(1.89, eval_s=15.5),
     # task 4: the fused Adam step compiled, or the plain loop
-    "latent 20": Cost(1.5, start_s=21.0, plain_epoch_s=1.7, eval_s=14.0),
-    "latent 2": Cost(1.5, start_s=21.0, plain_epoch_s=1.8, eval_s=9.0),
+    "latent 20": Cost(1.5, start_s=21.0, plain_epoch_s=1.51, eval_s=13.1),
+    "latent 2": Cost(1.5, start_s=21.0, plain_epoch_s=1.71, eval_s=7.5),
     # task 5: an epoch of 60,000 images at minibatch 16
-    "reference: 1 D / 1 G step": Cost(1304.0, eval_s=14.0),
-    "2 D steps per G step": Cost(950.0, eval_s=15.0),
-    "2 G steps per D step": Cost(1770.0, eval_s=14.0),
-    "no batch norm": Cost(1264.0, eval_s=14.0),
+    "reference: 1 D / 1 G step": Cost(1181, eval_s=13.9),
+    "2 D steps per G step": Cost(919, eval_s=14.0),
+    "2 G steps per D step": Cost(1710, eval_s=14.7),
+    "no batch norm": Cost(1223, eval_s=14.9),
 }
-# The lab's own work beside its runs: the metrics classifier (trained once per cache), figures, the chains and
-# measurements of the reports, the cross-model table (the same lab's wall time less its runs')
-CPU_OVERHEAD_S = 490.0
+# The lab's own work beside its runs: figures, the chains and measurements of the reports, the cross-model table
+# (the same lab's wall time less its runs')
+CPU_OVERHEAD_S = 145.0
