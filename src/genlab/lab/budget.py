@@ -125,11 +125,11 @@ def budget_note(configs: Mapping[str, Any], lab_epochs: Mapping[str, int], names
 
 # What each run of ``genlab lab all`` costs on a 2-core AMD EPYC with AVX-512 (the CPU class of this project's
 # test machines), by its label in the lab, with the quick preset's evaluation (``EvalConfig(quick=True)``); epochs
-# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on the quick
-# lab of genlab 0.3.2 from empty caches (docs/lab.md, "The quick preset"), on the path each run took there; the
-# other path's numbers (``start_s`` of a run that took the plain loop, ``epoch_s`` of the compiled steps of one that
-# took the plain loop) from the quick lab of 0.3.1 and runs of 1 or 2 epochs on the same machine. The reference's
-# evaluation includes training the metrics classifier (once per cache, about 22 s).
+# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on the
+# quick lab of genlab 0.3.2 (commit 5e6b00c) from empty caches (docs/lab.md, "The quick preset"), on the path
+# each run took there; the other path's numbers (``start_s`` of a run that took the plain loop, ``epoch_s`` of
+# the compiled steps of one that took the plain loop) from the quick lab of 0.3.1 and runs of 1 or 2 epochs on
+# the same machine. The reference's evaluation includes training the metrics classifier (once per cache, 22 s).
 CPU_COSTS: dict[str, Cost] = {
     # task 1: CD-1 on genlab's kernel (the reference's start: building the kernel and timing it against the steps)
     "reference": Cost(0.49, start_s=36.1, eval_s=49.6),
