@@ -11,8 +11,8 @@ from genlab.evaluation.config import QUICK, EvalConfig, measured_images, quick_s
 def test_quick_takes_its_sizes_for_the_options_left_at_their_defaults():
     assert quick_sizes(EvalConfig()) == EvalConfig()
     quick = quick_sizes(EvalConfig(quick=True))
-    sizes = (quick.ais_runs, quick.ais_betas, quick.raise_betas, quick.iwae_k, quick.samples)
-    assert sizes == (100, 4000, 300, 500, 1000) == tuple(QUICK.values())
+    sizes = (quick.ais_runs, quick.ais_betas, quick.raise_betas, quick.iwae_k, quick.samples, quick.probe_images)
+    assert sizes == (100, 4000, 300, 500, 1000, 10_000) == tuple(QUICK.values())
     assert quick.quick and quick.to_dict()["quick"] is True
     mine = quick_sizes(EvalConfig(quick=True, samples=0, ais_betas=1000))
     assert (mine.samples, mine.ais_betas, mine.iwae_k) == (0, 1000, 500)

@@ -45,7 +45,7 @@ from genlab.data import binarized
 from genlab.distributed import gather
 from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.probe import linear_probe
 from genlab.evaluation.progress import bar
 from genlab.evaluation.rbm import TRAIN_LOGLIK_IMAGES
 from genlab.evaluation.reverse_ais import raise_log_prob
@@ -177,7 +177,6 @@ def measure(
     results["train_loglik"] = train_bound.mean()
 
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(split_rows(model.features, train_x), train.labels,
-                                               split_rows(model.features, test_x), test.labels, progress=progress)
+    results.update(linear_probe(lambda x: split_rows(model.features, x), train, test, config.probe_images, progress))
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from genlab import data
 from genlab.distributed import current
 from genlab.evaluation.progress import step
 from genlab.evaluation.shards import same_on_every_rank
@@ -38,3 +41,13 @@ def probe_accuracy(
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np_(train_features), np_(train_labels).astype(int))
     return same_on_every_rank(float(model.score(np_(test_features), np_(test_labels).astype(int))))
+
+
+def linear_probe(features: Callable[[torch.Tensor], torch.Tensor], train: data.ImageSet, test: data.ImageSet,
+                 images: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """``probe_accuracy`` on the test images of a probe fitted on the first ``images`` training images (all when
+    None), and ``probe_images``, their number; ``features`` maps rows of pixel values in [0, 1] to features."""
+    fit = train.head(images)
+    accuracy = probe_accuracy(features(data.as_float(fit.images)), fit.labels, features(data.as_float(test.images)),
+                              test.labels, progress=progress)
+    return {"probe_accuracy": accuracy, "probe_images": len(fit)}

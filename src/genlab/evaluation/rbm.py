@@ -14,7 +14,7 @@ from genlab.data import binarized
 from genlab.evaluation import loglik
 from genlab.evaluation.ais import base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.probe import linear_probe
 from genlab.evaluation.reverse_ais import raise_log_prob
 from genlab.evaluation.shards import split_rows
 from genlab.models.rbm import RBM
@@ -105,7 +105,6 @@ def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalC
     results.update(logliks(model, d, results))
     results.update(conservative_loglik(model, d, results, config, generator, progress))
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(split_rows(model.p_h, train_x), train.labels,
-                                               split_rows(model.p_h, test_x), test.labels, progress=progress)
+    results.update(linear_probe(lambda x: split_rows(model.p_h, x), train, test, config.probe_images, progress))
     results["n_params"] = sum(t.numel() for t in model.tensors().values())
     return results

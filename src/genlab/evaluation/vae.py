@@ -26,7 +26,7 @@ from genlab import data
 from genlab.data import binarized, chunks
 from genlab.distributed import all_reduce_sum, gather
 from genlab.evaluation.config import EvalConfig
-from genlab.evaluation.probe import probe_accuracy
+from genlab.evaluation.probe import linear_probe
 from genlab.evaluation.progress import bar
 from genlab.evaluation.shards import own_rows
 from genlab.models.vae import VAE
@@ -139,7 +139,6 @@ def measure(model: VAE, train: data.ImageSet, test: data.ImageSet, config: EvalC
     results.update(latent_usage(*posterior(model, test_v)))
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
     results["recon_error"] = recon_error(model, test_x, generator)
-    results["probe_accuracy"] = probe_accuracy(posterior(model, train_x)[0], train.labels, posterior(model, test_x)[0],
-                                               test.labels, progress=progress)
+    results.update(linear_probe(lambda x: posterior(model, x)[0], train, test, config.probe_images, progress))
     results["n_params"] = sum(p.numel() for p in model.parameters())
     return results

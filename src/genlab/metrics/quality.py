@@ -25,6 +25,8 @@ docs/metrics.md), which would otherwise be charged to the model.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -119,31 +121,59 @@ def sample_quality(
     """
     classifier, record = shared_classifier(source, classifier_config, progress)
     classifier = classifier.to(device)
-    test = data.read_split(source, "test").head(test_limit)
-    train = data.read_split(source, "train").head(samples.shape[0])
-    shape = test.image_shape
+    shape = tuple(record["image_shape"])
     size = tuple(as_images(samples[:1], shape).shape[-2:])
+    real = reference(classifier, record, source, size, test_limit, samples.shape[0], progress)
     f_samples, p_samples = classify(classifier, as_data_images(samples, shape), progress=progress,
                                     desc="classifier features of the samples")
-    f_test, p_test = classify(classifier, real_images(test, size), progress=progress,
-                              desc="classifier features of the test images")
-    f_train, _ = classify(classifier, real_images(train, size), progress=progress,
-                          desc="classifier features of the training images")
     classes = p_samples.shape[1]
     entropy, min_share = coverage(p_samples.argmax(1), classes)
     return {
-        "frechet_classifier_distance": frechet_distance_of(f_samples, f_test),
-        "frechet_classifier_distance_floor": frechet_distance_of(f_train, f_test),
+        "frechet_classifier_distance": frechet_distance_of(f_samples, real.test_features),
+        "frechet_classifier_distance_floor": real.floor,
         "classifier_score": classifier_score(p_samples),
-        "classifier_score_real": classifier_score(p_test),
+        "classifier_score_real": real.test_score,
         "coverage": entropy,
         "coverage_min_share": min_share,
         "coverage_max": torch.log2(torch.tensor(float(classes))).item(),
         "metric_samples": samples.shape[0],
-        "metric_test_images": len(test),
+        "metric_test_images": real.test_images,
         "metric_sample_size": list(size),
         "classifier_test_accuracy": record["test_accuracy"],
     }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the metrics set a model's samples against, the same for every model of a data set: the classifier's
+    features of the test images, their classifier score, and the floor (the Frechet distance of as many
+    training images as samples)."""
+
+    test_features: torch.Tensor
+    test_score: float
+    test_images: int
+    floor: float
+
+
+_REFERENCES: dict[tuple[Any, ...], Reference] = {}  # computed once per process (a lab evaluates dozens of runs)
+
+
+def reference(classifier: Classifier, record: dict[str, Any], source: data.DataSource, size: tuple[int, int],
+              test_limit: int | None, n: int, progress: bool = False) -> Reference:
+    """The :class:`Reference` for N samples of ``size`` from the test split (its first ``test_limit`` images),
+    computed on first use and then kept for this process, keyed by the classifier's weights, the data set's
+    checksums and these options."""
+    device = next(classifier.parameters()).device
+    key = (record["weights_sha256"], json.dumps(record["data_sha256"], sort_keys=True), size, test_limit, n, str(device))
+    if key not in _REFERENCES:
+        test = data.read_split(source, "test").head(test_limit)
+        train = data.read_split(source, "train").head(n)
+        f_test, p_test = classify(classifier, real_images(test, size), progress=progress,
+                                  desc="classifier features of the test images")
+        f_train, _ = classify(classifier, real_images(train, size), progress=progress,
+                              desc="classifier features of the training images")
+        _REFERENCES[key] = Reference(f_test, classifier_score(p_test), len(test), frechet_distance_of(f_train, f_test))
+    return _REFERENCES[key]
 
 
 def shared_classifier(source: data.DataSource, config: ClassifierConfig | None,
