@@ -121,14 +121,15 @@ def compare_options(p_compare: argparse.ArgumentParser) -> None:
 
 def lab_options(p_lab: argparse.ArgumentParser) -> None:
     from genlab.lab import ALL, EXTRA, PRESET_NAMES, TASKS
-    from genlab.lab.presets import QUICK_BUDGET_S
+    from genlab.lab.presets import CPU_BUDGET_S, QUICK_BUDGET_S
 
     tasks = "; ".join(f"{name} ({task.title})" for name, task in TASKS.items())
     extra = "; ".join(f"{name} ({task.title}; presets {', '.join(task.presets)})" for name, task in EXTRA.items())
     p_lab.add_argument("task", metavar="TASK", choices=[*TASKS, ALL, *EXTRA],
                        help=f"{tasks}; {ALL} (every task, then one report); {extra}")
     p_lab.add_argument("--preset", choices=PRESET_NAMES, default="quick", help="tiny (a smoke test of every step in a few minutes; numbers not meaningful), quick (lab all planned for "
-                       f"{QUICK_BUDGET_S / 60:g} minutes on a 2-core CPU, from measured costs), full (the reference configs of every task), or cpu (literature only: about an hour on a 2-core CPU) (default: quick)")
+                       f"{QUICK_BUDGET_S / 60:g} minutes on a 2-core CPU, from measured costs), cpu (lab all planned for {CPU_BUDGET_S / 60:g} minutes "
+                       "on a 2-core CPU, tasks 1-4 first; literature: about an hour), full (the reference configs of every task) (default: quick)")
     p_lab.add_argument("--out", required=True, metavar="DIR", help="output directory (finished runs in it are re-used)")
     p_lab.add_argument("--dataset", metavar="NAME|DIR", help="train and measure every run on mnist, fashion-mnist, or a directory holding the four IDX files (default: each preset's, mnist)")
     p_lab.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -48,14 +48,14 @@ def test_a_share_below_one_epoch_trains_one_epoch_on_the_images_it_buys():
 
 
 def test_the_quick_preset_is_its_plan_within_its_budget():
-    predicted = budget.predicted_s(presets.QUICK_ITEMS, presets.QUICK_SHARES, budget.CPU_OVERHEAD_S)
+    predicted = budget.predicted_s(presets.QUICK.items, presets.QUICK.shares, budget.CPU_OVERHEAD_S)
     assert predicted <= presets.QUICK_BUDGET_S + 1e-6
     rbm = presets.RBM["quick"]
     reference = rbm.runs["reference"]
     assert reference.limit is None  # every training image
-    assert reference.epochs == presets.quick("reference")["epochs"]
+    assert reference.epochs == presets.QUICK.changes("reference")["epochs"]
     assert presets.DBN["quick"].runs["rbm"] == reference  # tasks 2 and 3 stand on the RBM lab's reference run
-    assert rbm.variant("k=25", reference).epochs == presets.quick("k=25")["epochs"]
+    assert rbm.variant("k=25", reference).epochs == presets.QUICK.changes("k=25")["epochs"]
     assert "Budget of each run against the lab's settings" in rbm.note and "(lab: 100)" in rbm.note
 
 
@@ -65,7 +65,7 @@ def test_a_setting_given_with_set_replaces_the_plans_value_in_every_run():
     assert changed.runs["reference"].epochs == 3
     assert changed.variant("k=25", changed.runs["reference"].replace(cd_k=25)).epochs == 3
     kept = customized(p, None, parse(["eval.ais_runs=10"], [p]))
-    assert kept.variant("k=25", RBMConfig()).epochs == presets.quick("k=25")["epochs"]
+    assert kept.variant("k=25", RBMConfig()).epochs == presets.QUICK.changes("k=25")["epochs"]
 
 
 def test_every_run_the_quick_plan_names_is_a_run_of_its_lab_and_gets_its_share():
@@ -77,6 +77,20 @@ def test_every_run_the_quick_plan_names_is_a_run_of_its_lab_and_gets_its_share()
     rbm_labels = [label for label in presets.LAB_EPOCHS if label in presets.rbm_runs(presets.RBM["quick"])]
     assert len(rbm_labels) == 14  # the reference, real-valued v, k = 3, 10, 25, 4 learning rates, 4 sizes, PCD
     for label in (*rbm_labels, *presets.DCGAN_LABELS):
-        assert by_label[label].epochs == presets.quick(label)["epochs"], label
-    assert by_label["(latent 20)"].epochs == presets.quick("latent 20")["epochs"]
-    assert by_label["(task 2: the top RBM)"].epochs == presets.quick("top RBM")["epochs"]
+        assert by_label[label].epochs == presets.QUICK.changes(label)["epochs"], label
+    assert by_label["(latent 20)"].epochs == presets.QUICK.changes("latent 20")["epochs"]
+    assert by_label["(task 2: the top RBM)"].epochs == presets.QUICK.changes("top RBM")["epochs"]
+
+
+def test_the_cpu_preset_keeps_tasks_1_to_4_at_one_share_and_gives_the_dcgans_the_rest():
+    plan = presets.CPU
+    assert budget.predicted_s(plan.items, plan.shares, budget.CPU_OVERHEAD_S) <= presets.CPU_BUDGET_S + 1e-6
+    kept = {label: share.epochs for label, share in plan.shares.items() if label not in presets.DCGAN_LABELS}
+    assert len(set(kept.values())) == 1  # every run of tasks 1 to 4 at one fraction of its lab epochs
+    # more than the quick plan gives its kept runs, and the quick plan's runs beyond them (k=25, the VAE) far more
+    assert presets.QUICK.shares["reference"].epochs < kept["reference"] <= 100
+    assert presets.QUICK.shares["k=25"].epochs < kept["k=25"] and presets.QUICK.shares["latent 20"].epochs < kept["latent 20"]
+    assert presets.RBM["cpu"].variant("k=25", presets.RBM["cpu"].runs["reference"]).epochs == plan.changes("k=25")["epochs"]
+    assert presets.DBN["cpu"].runs["rbm"] == presets.RBM["cpu"].runs["reference"]
+    assert presets.DCGAN["cpu"].runs["vae"] == presets.VAE["cpu"].runs["latent 20"]
+    assert "Planned for 60 minutes" in presets.VAE["cpu"].note

@@ -1,9 +1,11 @@
-"""What each lab task trains and how it measures, under the presets ``tiny``, ``quick`` and ``full``.
+"""What each lab task trains and how it measures, under the presets ``tiny``, ``quick``, ``cpu`` and ``full``.
 
 * ``tiny``: a smoke test of every step in a few minutes (its numbers mean nothing);
 * ``quick``: planned for :data:`QUICK_BUDGET_S` of ``genlab lab all`` on a 2-core CPU from the costs of every run
   measured there (:mod:`genlab.lab.budget`): as many of the lab's epochs as fit, the CD-1 runs of task 1 and tasks
   2 and 3 first, and the quick evaluation (``EvalConfig(quick=True)``);
+* ``cpu``: planned the same way for :data:`CPU_BUDGET_S` (an hour), every run of tasks 1 to 4 first, the DCGANs
+  after them;
 * ``full``: the SPEC reference configs.
 
 Every task's preset is a :class:`Preset`: the base config of each run it trains, how
@@ -28,7 +30,7 @@ from genlab.training.session import TrainConfig
 from genlab.training.updown import FinetuneConfig
 from genlab.training.vae import VAEConfig
 
-NAMES = ("tiny", "quick", "full")
+NAMES = ("tiny", "quick", "cpu", "full")
 
 # What the tiny preset of every lab trains on and measures with.
 TINY_IMAGES = 500  # first training images
@@ -61,13 +63,11 @@ class Preset:
         return config.replace(**self.changes.get(label, {}))
 
 
-# ----------------------------------------------------------------------------- the quick plan
+# ----------------------------------------------------------------------------- the planned presets
 
 QUICK_BUDGET_S = 30 * 60 + 30  # genlab lab all --preset quick on a 2-core CPU (docs/lab.md, "The quick preset": why not 15)
+CPU_BUDGET_S = 60 * 60  # genlab lab all --preset cpu on a 2-core CPU
 QUICK_EVAL = EvalConfig(quick=True)  # every 5th test image, AIS 100 x 4,000, RAISE 300, IWAE k = 500, 1,000 samples
-# the runs kept at the lab's settings first: task 1's CD-1 runs, tasks 2 and 3
-QUICK_KEEP = {"reference", "real-valued v", "lr=0.01", "lr=0.03", "lr=0.3", "lr=1", "25 hidden", "50 hidden",
-              "250 hidden", "500 hidden", "top RBM", "top RBM, 784 units", "fine-tuning"}
 
 # The DCGAN lab's runs, in every preset: label, short name (file names), the change from the reference config.
 DCGAN_VARIANTS = (
@@ -77,27 +77,48 @@ DCGAN_VARIANTS = (
     ("no batch norm", "no-batchnorm", {"batchnorm": False}),
 )
 DCGAN_LABELS = tuple(label for label, _, _ in DCGAN_VARIANTS)
-QUICK_DCGAN_BATCH = 16  # more iterations from the few images a CPU can afford (docs/dcgan.md)
+PLANNED_DCGAN_BATCH = 16  # more iterations from the few images a CPU can afford (docs/dcgan.md)
 # the lab's epochs of every run: 100, the DCGAN's 20
 LAB_EPOCHS = {label: 20 if label in DCGAN_LABELS else 100 for label in budget.CPU_COSTS}
-# the least training of the other runs, whatever the budget: enough epochs for CD-k, PCD and the VAE to learn,
+# the least training of the runs not kept, whatever the budget: enough epochs for CD-k, PCD and the VAE to learn,
 # and 6,000 images (375 iterations) for each DCGAN
-QUICK_MINIMUM = {"k=3": 5, "k=10": 5, "k=25": 5, "PCD": 10, "latent 20": 10, "latent 2": 10,
-                 **{label: 0.1 for label in DCGAN_LABELS}}
-QUICK_ITEMS = [budget.Item(label, LAB_EPOCHS[label], cost, label in QUICK_KEEP, QUICK_MINIMUM.get(label, 1.0))
-               for label, cost in budget.CPU_COSTS.items()]
-QUICK_SHARES = budget.shares(QUICK_ITEMS, QUICK_BUDGET_S, budget.CPU_OVERHEAD_S)
+MINIMUM = {"k=3": 5, "k=10": 5, "k=25": 5, "PCD": 10, "latent 20": 10, "latent 2": 10,
+           **{label: 0.1 for label in DCGAN_LABELS}}
+# the runs each plan keeps at the lab's settings first. quick: task 1's CD-1 runs, tasks 2 and 3; cpu: tasks 1 to 4
+QUICK_KEEP = {"reference", "real-valued v", "lr=0.01", "lr=0.03", "lr=0.3", "lr=1", "25 hidden", "50 hidden",
+              "250 hidden", "500 hidden", "top RBM", "top RBM, 784 units", "fine-tuning"}
+CPU_KEEP = {label for label in LAB_EPOCHS if label not in DCGAN_LABELS}
 
 
-def quick(label: str, batch_size: int = 100) -> dict[str, Any]:
-    """The config changes the quick plan gives the run ``label``: its epochs (and images), and its path."""
-    return QUICK_SHARES[label].changes(LAB_EPOCHS[label], batch_size)
+@dataclass(frozen=True)
+class Plan:
+    """A preset planned for ``budget_s`` of ``genlab lab all`` on a 2-core CPU from the measured costs
+    (:mod:`genlab.lab.budget`): each run's share of its lab epochs, the ``keep`` runs first."""
+
+    name: str
+    budget_s: float
+    items: tuple[budget.Item, ...]
+    shares: Mapping[str, budget.Share]
+
+    def changes(self, label: str, batch_size: int = 100) -> dict[str, Any]:
+        """The config changes this plan gives the run ``label``: its epochs (and images), and its path."""
+        return self.shares[label].changes(LAB_EPOCHS[label], batch_size)
+
+    def note(self, configs: Mapping[str, TrainConfig], names: Mapping[str, str] | None = None) -> str:
+        """What this plan gave these runs (by their labels in the plan), against the lab's settings."""
+        return (f"Planned for {self.budget_s / 60:g} minutes of genlab lab all on a 2-core CPU from measured costs. "
+                + budget.budget_note(configs, LAB_EPOCHS, names))
 
 
-def quick_note(configs: Mapping[str, TrainConfig], names: Mapping[str, str] | None = None) -> str:
-    """What the quick plan gave each of these runs (by their labels in the plan), against the lab's settings."""
-    return (f"Planned for {QUICK_BUDGET_S / 60:g} minutes of genlab lab all on a 2-core CPU from measured costs. "
-            + budget.budget_note(configs, LAB_EPOCHS, names))
+def plan(name: str, budget_s: float, keep: set[str]) -> Plan:
+    """The :class:`Plan` of every run of the lab in ``budget_s``, the ``keep`` runs at the lab's settings first."""
+    items = tuple(budget.Item(label, LAB_EPOCHS[label], cost, label in keep, 1.0 if label in keep else MINIMUM.get(label, 1.0))
+                  for label, cost in budget.CPU_COSTS.items())
+    return Plan(name, budget_s, items, budget.shares(items, budget_s, budget.CPU_OVERHEAD_S))
+
+
+QUICK = plan("quick", QUICK_BUDGET_S, QUICK_KEEP)
+CPU = plan("cpu", CPU_BUDGET_S, CPU_KEEP)
 
 
 # ----------------------------------------------------------------------------- task 1: RBM
@@ -137,14 +158,14 @@ def rbm_runs(p: Preset) -> dict[str, RBMConfig]:
     return {label: p.variant(label, config) for label, config in runs.items()}
 
 
-def quick_rbm() -> Preset:
-    """The RBM lab's quick preset: the reference run and each variant with the epochs the quick plan gives it."""
-    base = RBMConfig(**quick("reference"))
-    unplanned = rbm_preset("quick", base, QUICK_EVAL)
+def planned_rbm(plan: Plan) -> Preset:
+    """The RBM lab's preset of a plan: the reference run and each variant with the epochs the plan gives it."""
+    base = RBMConfig(**plan.changes("reference"))
+    unplanned = rbm_preset(plan.name, base, QUICK_EVAL)
     variants = [label for label, config in rbm_runs(unplanned).items() if label in LAB_EPOCHS and config != base]
-    p = dataclasses.replace(unplanned, changes={label: quick(label) for label in variants})
+    p = dataclasses.replace(unplanned, changes={label: plan.changes(label) for label in variants})
     planned = {label: config for label, config in rbm_runs(p).items() if label in LAB_EPOCHS}
-    return dataclasses.replace(p, note=f"{p.note} {quick_note(planned)}")
+    return dataclasses.replace(p, note=f"{p.note} {plan.note(planned)}")
 
 
 RBM_FULL = RBMConfig(eval_every=10)
@@ -152,7 +173,8 @@ RBM = {
     "tiny": rbm_preset("tiny", RBMConfig(limit=TINY_IMAGES, epochs=2),
                        EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, raise_betas=TINY_RAISE_BETAS, samples=TINY_TEST),
                        cd_k=(1, 3), lr=(0.03, 0.1), hidden=(20, 100)),
-    "quick": quick_rbm(),
+    "quick": planned_rbm(QUICK),
+    "cpu": planned_rbm(CPU),
     "full": rbm_preset("full", RBM_FULL, EvalConfig()),
 }
 
@@ -169,6 +191,17 @@ def dbn_preset(name: str, rbm: RBMConfig, dbn: DBNConfig, finetune: FinetuneConf
     return Preset(name, {"rbm": rbm, "dbn": dbn, "finetune": finetune}, e, note, {"recon_steps": (dbn.cd_k,)})
 
 
+def planned_dbn(plan: Plan) -> Preset:
+    """The DBN labs' preset of a plan, with the quick evaluation."""
+    rbm, dbn, finetune = (RBMConfig(**plan.changes("reference")), DBNConfig(**plan.changes("top RBM")),
+                          FinetuneConfig(**plan.changes("fine-tuning")))
+    note = plan.note({"reference": rbm, "top RBM": dbn, "fine-tuning": finetune},
+                     {"reference": "RBM 1 (the RBM lab's reference)"}).rstrip(".")
+    return dbn_preset(plan.name, rbm, dbn, finetune, QUICK_EVAL,
+                      "the quick evaluation (every 5th test image, AIS with 100 runs and 4,000 distributions instead of "
+                      f"14,500). {note}")
+
+
 DBN = {
     "tiny": dbn_preset(
         "tiny",
@@ -178,14 +211,8 @@ DBN = {
         f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs per layer and of "
         f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
     ),
-    "quick": dbn_preset(
-        "quick", RBMConfig(**quick("reference")), DBNConfig(**quick("top RBM")), FinetuneConfig(**quick("fine-tuning")),
-        QUICK_EVAL,
-        "planned for the quick lab: the quick evaluation (every 5th test image, AIS with 100 runs and 4,000 "
-        "distributions instead of 14,500). " + quick_note({"reference": RBMConfig(**quick("reference")), "top RBM": DBNConfig(**quick("top RBM")),
-                                                           "fine-tuning": FinetuneConfig(**quick("fine-tuning"))},
-                                                          {"reference": "RBM 1 (the RBM lab's reference)"}).rstrip("."),
-    ),
+    "quick": planned_dbn(QUICK),
+    "cpu": planned_dbn(CPU),
     "full": dbn_preset(
         "full", RBMConfig(), DBNConfig(), FinetuneConfig(), EvalConfig(),
         "the reference configs: 60,000 training images, 100 epochs per layer and of fine-tuning, "
@@ -213,13 +240,20 @@ def vae_preset(name: str, e: EvalConfig, note: str, changes: Mapping[str, Mappin
     return Preset(name, runs, e, note)
 
 
+def planned_vae(plan: Plan) -> Preset:
+    """The VAE lab's preset of a plan, with the quick evaluation."""
+    changes = {label: plan.changes(label) for label in ("latent 20", "latent 2")}
+    note = plan.note({label: VAEConfig(**c) for label, c in changes.items()})
+    return vae_preset(plan.name, QUICK_EVAL, f"the quick evaluation (every 5th test image, IWAE with k = 500 instead of "
+                      f"5,000). {note}", changes=changes)
+
+
 VAE = {
     "tiny": vae_preset("tiny", EvalConfig(iwae_k=10, test_limit=TINY_TEST, samples=TINY_TEST),
                        f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs, "
                        f"the first {TINY_TEST} test images, IWAE with k = 10", epochs=2, limit=TINY_IMAGES),
-    "quick": vae_preset("quick", QUICK_EVAL, "the quick evaluation (every 5th test image, IWAE with k = 500 instead of "
-                        f"5,000). {quick_note({'latent 20': VAEConfig(**quick('latent 20')), 'latent 2': VAEConfig(**quick('latent 2'))})}",
-                        changes={"latent 20": quick("latent 20"), "latent 2": quick("latent 2")}),
+    "quick": planned_vae(QUICK),
+    "cpu": planned_vae(CPU),
     "full": vae_preset("full", EvalConfig(iwae_k=5000),
                        "nothing: the reference runs and IWAE with k = 5000, plus one run beyond the reference",
                        longer=TOWARD_BURDA),
@@ -228,17 +262,23 @@ VAE = {
 # ----------------------------------------------------------------------------- task 5: DCGAN
 
 # Each DCGAN preset holds the VAE lab's 20-D reference run of the same name ("vae"), to compare samples with.
+def planned_dcgan(plan: Plan) -> Preset:
+    """The DCGAN lab's preset of a plan: minibatch :data:`PLANNED_DCGAN_BATCH`, 5,000 samples per metric."""
+    changes = {label: plan.changes(label, PLANNED_DCGAN_BATCH) for label in DCGAN_LABELS}
+    note = plan.note({label: DCGANConfig(batch_size=PLANNED_DCGAN_BATCH, **c) for label, c in changes.items()})
+    return Preset(plan.name, {"reference": DCGANConfig(batch_size=PLANNED_DCGAN_BATCH), "vae": VAE[plan.name].runs["latent 20"]},
+                  EvalConfig(samples=5000),
+                  f"{plan.name} preset: minibatch {PLANNED_DCGAN_BATCH} (reference: 128), 5,000 samples per metric. {note}",
+                  changes=changes)
+
+
 DCGAN = {
     "tiny": Preset("tiny", {"reference": DCGANConfig(limit=256, epochs=1, batch_size=32), "vae": VAE["tiny"].runs["latent 20"]},
                    EvalConfig(samples=TINY_TEST, test_limit=TINY_TEST),
                    f"tiny preset, a smoke test and not a measurement: the first 256 training images, 1 epoch, "
                    f"minibatch 32, {TINY_TEST} samples against the first {TINY_TEST} test images"),
-    "quick": Preset("quick", {"reference": DCGANConfig(batch_size=QUICK_DCGAN_BATCH), "vae": VAE["quick"].runs["latent 20"]},
-                    EvalConfig(samples=5000),
-                    f"quick preset: minibatch {QUICK_DCGAN_BATCH} (reference: 128), 5,000 samples per metric. "
-                    + quick_note({label: DCGANConfig(batch_size=QUICK_DCGAN_BATCH, **quick(label, QUICK_DCGAN_BATCH))
-                                  for label in DCGAN_LABELS}),
-                    changes={label: quick(label, QUICK_DCGAN_BATCH) for label in DCGAN_LABELS}),
+    "quick": planned_dcgan(QUICK),
+    "cpu": planned_dcgan(CPU),
     "full": Preset("full", {"reference": DCGANConfig(), "vae": VAE["full"].runs["latent 20"]}, EvalConfig(samples=10_000),
                    "full preset: the reference run, 60,000 images, 20 epochs, minibatch 128, 10,000 samples per metric"),
 }
