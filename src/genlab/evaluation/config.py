@@ -34,7 +34,7 @@ class EvalConfig(Config):
 
 # What --quick changes, for the options left at their defaults. AIS of 100 runs x 4,000 distributions is the
 # lab's quick preset (docs/rbm.md), as are RAISE's 300 distributions; 1,000 samples is the lab's quick sample count, so that the FCD compares with
-# its tables; the probe's logistic regression on 10,000 training images instead of 60,000 costs a sixth (docs/metrics.md
+# its tables; the probe's logistic regression on 10,000 training images instead of 60,000 costs a sixth (docs/lab.md
 # gives what it changes); every QUICK_TEST_STRIDE-th test image keeps both halves of the MNIST test set, which differ in
 # difficulty (the first half is the cleaner one).
 QUICK = {"ais_runs": 100, "ais_betas": 4_000, "raise_betas": 300, "iwae_k": 500, "samples": 1_000, "probe_images": 10_000}
