@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from genlab.cli import main
+from genlab.errors import ConfigError
+from genlab.lab import run_lab
 from genlab.lab.literature import PRESETS, REFERENCES, family_of, observations, references_of, rows
 from genlab.training.rbm import RBMConfig
 from genlab.training.vae import VAEConfig
@@ -46,7 +49,7 @@ def test_a_row_per_published_number_with_the_gap_and_the_prose_following_its_sig
     assert "reach" not in first and "passes" not in first
 
 
-def test_lab_literature_runs_end_to_end_and_refuses_an_unknown_preset(tmp_path, mnist_subset_dir, capsys):
+def test_lab_literature_runs_end_to_end_and_refuses_an_unknown_preset(tmp_path, mnist_subset_dir):
     out = tmp_path / "lit"
     sets = ["--set", "epochs=1", "--set", "limit=200", "--set", "eval.test_limit=40", "--set", "eval.raise_betas=10",
             "--set", "rbm.hidden=20", "--set", "dbn.top_hidden=30"]
@@ -60,5 +63,5 @@ def test_lab_literature_runs_end_to_end_and_refuses_an_unknown_preset(tmp_path, 
     for r in table["rows"]:
         assert -800 < r[1] < 0 and r[6] == round(r[1] - r[5], 2) and "static test binarisation" in r[8]
     assert len(section["observations"]) == len(table["rows"])
-    assert main(["lab", "rbm", "--preset", "cpu", "--out", str(out)]) == 2
-    assert "--preset: lab rbm has the presets tiny, quick, full, got 'cpu'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"^--preset: lab rbm has the presets tiny, quick, cpu, full, got 'huge'$"):
+        run_lab("rbm", "huge", out)
