@@ -98,7 +98,7 @@ def recon_error(rbm: RBM, x: torch.Tensor, generator: torch.Generator | None = N
 def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalConfig, generator: torch.Generator,
             progress: bool = False) -> dict[str, Any]:
     """Every number of an RBM's eval.json, measured on the splits ``train`` and ``test``."""
-    train_x, test_x = data.as_float(train.images), data.as_float(test.images)
+    test_x = data.as_float(test.images)
 
     d = LoglikData.of(train, test)
     results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress)

@@ -137,7 +137,7 @@ def measure(model: VAE, train: data.ImageSet, test: data.ImageSet, config: EvalC
         iwae_ms_per_image=round(1000 * iwae_time / len(test), 3),
     )
     results.update(latent_usage(*posterior(model, test_v)))
-    train_x, test_x = data.as_float(train.images), data.as_float(test.images)
+    test_x = data.as_float(test.images)
     results["recon_error"] = recon_error(model, test_x, generator)
     results.update(linear_probe(lambda x: posterior(model, x)[0], train, test, config.probe_images, progress))
     results["n_params"] = sum(p.numel() for p in model.parameters())

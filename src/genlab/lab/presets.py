@@ -112,7 +112,7 @@ class Plan:
 
 def plan(name: str, budget_s: float, keep: set[str]) -> Plan:
     """The :class:`Plan` of every run of the lab in ``budget_s``, the ``keep`` runs at the lab's settings first."""
-    items = tuple(budget.Item(label, LAB_EPOCHS[label], cost, label in keep, 1.0 if label in keep else MINIMUM.get(label, 1.0))
+    items = tuple(budget.Item(label, LAB_EPOCHS[label], cost, label in keep, MINIMUM.get(label, 1.0))
                   for label, cost in budget.CPU_COSTS.items())
     return Plan(name, budget_s, items, budget.shares(items, budget_s, budget.CPU_OVERHEAD_S))
 
