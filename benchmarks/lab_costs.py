@@ -1,6 +1,6 @@
-"""What each run of a finished lab cost: the measurements behind genlab.lab.budget's tables.
+"""What each run of finished labs cost: the measurements behind genlab.lab.budget's tables.
 
-    python benchmarks/lab_costs.py LAB_DIR [--preset quick]
+    python benchmarks/lab_costs.py LAB_DIR [LAB_DIR ...] [--preset quick ...] [--wall SECONDS ...]
 
 reads the run directories of ``genlab lab all --preset PRESET --out LAB_DIR`` and prints, for each run by
 its label in the plan (:data:`genlab.lab.presets.LAB_EPOCHS`), the path it took, the seconds of one epoch of
@@ -8,6 +8,10 @@ all 60,000 training images on that path (its later epochs, scaled from the image
 seconds of its first epoch beyond that (the path's start: a trial, a compilation), its evaluation and its
 whole training, as ``config.json``, ``log.jsonl`` and ``eval.json`` recorded them. The lab's own work beside
 its runs is the lab's wall time (given with ``--wall``) less the runs' training and evaluation.
+
+Given several labs (their presets and wall times in the same order), it also prints the costs pooled over
+them, as lines of :data:`genlab.lab.budget.CPU_COSTS`: each path's epoch weighted by the later epochs each lab
+measured, the starts and evaluations averaged (a path no lab took is left out: its numbers stay the table's).
 """
 
 from __future__ import annotations
@@ -43,20 +47,17 @@ def cost_row(run: Run) -> dict:
     scale = TRAIN_IMAGES / images
     evaluation = json.loads((run.path / "eval.json").read_text()).get("eval_time_s")
     return {"path": config.get("path", "-"), "epoch_s": epoch * scale, "start_s": max(0.0, times[0] - epoch),
-            "eval_s": evaluation, "train_s": config.get("train_time_s"), "epochs": len(times), "images": images}
+            "eval_s": evaluation or 0.0, "train_s": config.get("train_time_s") or 0.0, "epochs": len(times),
+            "images": images}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lab", type=Path)
-    parser.add_argument("--preset", default="quick")
-    parser.add_argument("--wall", type=float, help="the lab's wall time in seconds, for the lab's own work")
-    args = parser.parse_args()
-    lab = Lab(args.lab, args.preset, "cpu", progress=False)
+def lab_costs(out: Path, preset: str) -> dict[str, dict]:
+    """The cost row of every finished run of one lab, by its label in the plan."""
+    lab = Lab(out, preset, "cpu", progress=False)
     rows: dict[str, dict] = {}
     for task in TASKS.values():
         runs: dict[tuple, Run] = {}
-        for job in task.plan(task.presets[args.preset]):
+        for job in task.plan(task.presets[preset]):
             parent = runs.get(job.parent.key) if job.parent is not None else None
             path = lab.run_path(job.family, job.resolve(parent))
             if not (path / "eval.json").is_file():  # not (yet) trained and evaluated
@@ -65,13 +66,55 @@ def main() -> None:
             run = runs[job.key] = Run.open(path)
             if not seen and all(r["run"] != path for r in rows.values()):
                 rows.setdefault(LABELS.get(job.label, job.label), {"run": path, **cost_row(run)})
-    print(f"{'run':28s} {'path':7s} {'epoch_s':>8s} {'start_s':>8s} {'eval_s':>7s} {'train_s':>8s} epochs images")
-    for label, r in rows.items():
-        print(f"{label:28s} {r['path']:7s} {r['epoch_s']:8.2f} {r['start_s']:8.1f} {r['eval_s'] or 0:7.1f} "
-              f"{r['train_s'] or 0:8.1f} {r['epochs']:6d} {r['images']:,}")
-    runs_s = sum((r["eval_s"] or 0) + (r["train_s"] or 0) for r in rows.values())
-    print(f"runs: {runs_s:.0f} s of training and evaluation"
-          + ("" if args.wall is None else f"; the lab's own work: {args.wall - runs_s:.0f} s of {args.wall:.0f}"))
+    return rows
+
+
+def pooled(labs: list[dict[str, dict]]) -> dict[str, dict[str, dict[str, float]]]:
+    """label -> path -> the epoch (weighted by each lab's later epochs), start and evaluation over the labs."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for rows in labs:
+        for label, r in rows.items():
+            p = out.setdefault(label, {}).setdefault(r["path"], {"weighted": 0.0, "weight": 0.0, "starts": [], "evals": []})
+            weight = max(1, r["epochs"] - 1) * r["images"] / TRAIN_IMAGES
+            p["weighted"] += r["epoch_s"] * weight
+            p["weight"] += weight
+            p["starts"].append(r["start_s"])
+            p["evals"].append(r["eval_s"])
+    return {label: {path: {"epoch_s": p["weighted"] / p["weight"], "start_s": sum(p["starts"]) / len(p["starts"]),
+                           "eval_s": sum(p["evals"]) / len(p["evals"])} for path, p in paths.items()}
+            for label, paths in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labs", type=Path, nargs="+")
+    parser.add_argument("--preset", nargs="+", default=["quick"], help="each lab's preset (one for all: the same)")
+    parser.add_argument("--wall", type=float, nargs="+", help="each lab's wall time in seconds, for the lab's own work")
+    args = parser.parse_args()
+    presets = args.preset * len(args.labs) if len(args.preset) == 1 else args.preset
+    walls = args.wall or [None] * len(args.labs)
+    if len(presets) != len(args.labs) or len(walls) != len(args.labs):
+        parser.error("give one --preset (or one for all) and one --wall (or none) for each lab")
+    labs, own = [], []
+    for out, preset, wall in zip(args.labs, presets, walls):
+        rows = labs.append(lab_costs(out, preset)) or labs[-1]
+        print(f"{out} (preset {preset})")
+        print(f"{'run':28s} {'path':7s} {'epoch_s':>8s} {'start_s':>8s} {'eval_s':>7s} {'train_s':>8s} epochs images")
+        for label, r in rows.items():
+            print(f"{label:28s} {r['path']:7s} {r['epoch_s']:8.2f} {r['start_s']:8.1f} {r['eval_s']:7.1f} "
+                  f"{r['train_s']:8.1f} {r['epochs']:6d} {r['images']:,}")
+        runs_s = sum(r["eval_s"] + r["train_s"] for r in rows.values())
+        if wall is not None:
+            own.append(wall - runs_s)
+        print(f"runs: {runs_s:.0f} s of training and evaluation"
+              + ("" if wall is None else f"; the lab's own work: {wall - runs_s:.0f} s of {wall:.0f}") + "\n")
+    if len(labs) > 1:
+        print("pooled (label: path -> epoch_s, start_s, eval_s)")
+        for label, paths in pooled(labs).items():
+            shown = "; ".join(f"{path} {p['epoch_s']:.2f}, {p['start_s']:.1f}, {p['eval_s']:.1f}" for path, p in paths.items())
+            print(f"  {label!r}: {shown}")
+        if own:
+            print(f"the lab's own work: {sum(own) / len(own):.0f} s on average")
 
 
 if __name__ == "__main__":
