@@ -114,7 +114,7 @@ def threads_scale(size: int = 1024, calls: int = 12) -> float:
 def rbm_genlab(x: torch.Tensor, device: torch.device, epochs: int = 1, torch_steps: bool = False,
                **options) -> Callable[[], object]:
     """``epochs`` of genlab's training epochs, as ``fit`` runs them; with ``torch_steps`` through the
-    torch.compile'd minibatch steps, never genlab's own CD-1 kernels. Every call
+    torch.compile'd minibatch steps, never genlab's own CD kernels. Every call
     continues the same run, so that on CUDA each variant's calls after the warm-up replay its CUDA graph."""
     from genlab.accel import rbm_epochs
     from genlab.accel.steps import CompiledSteps
@@ -341,6 +341,9 @@ def main() -> None:
     parser.add_argument("--repeat-slow-rounds", action="store_true", help="on the CPU, time a round of a benchmark's "
                         "variants again when a probe just before or after it finds the threads not scaling (a virtual "
                         "machine whose cores come and go), at most 2 x --repeats times; the count is printed")
+    parser.add_argument("--cd-k", type=int, default=1, help="the RBM epochs' Gibbs steps (CD-k); above 1 without "
+                        "scikit-learn and the notebook loop (CD-1 only), and above 3 without the compiled steps "
+                        "(minutes of compiling)")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -390,10 +393,13 @@ def main() -> None:
         x = data.as_float(train.images).to(device)
         # genlab takes the path measured fastest here (its own CD-1 kernel or the torch.compile'd steps); each of
         # the others for comparison
-        variants = {"genlab": {}, "genlab --no-compile": {"compile": False},
-                    "genlab, torch.compile'd steps": {"torch_steps": True}}
-        cases = genlab_cases("RBM epoch", rbm_genlab, x, variants, rbm_per_call)
-        if "rbm" in parts and device.type == "cpu":
+        k = {"cd_k": args.cd_k}
+        variants = {"genlab": k, "genlab --no-compile": {"compile": False, **k}}
+        if args.cd_k <= 3:
+            variants["genlab, torch.compile'd steps"] = {"torch_steps": True, **k}
+        name = "RBM epoch" if args.cd_k == 1 else f"RBM epoch, CD-{args.cd_k}"
+        cases = genlab_cases(name, rbm_genlab, x, variants, rbm_per_call)
+        if "rbm" in parts and device.type == "cpu" and args.cd_k == 1:
             cases += [Case("RBM epoch", "scikit-learn BernoulliRBM", rbm_sklearn(x.numpy())),
                       Case("RBM epoch", "notebook loop (Dataset + DataLoader)", rbm_notebook(train.images.numpy()))]
         measure(cases)
@@ -438,7 +444,7 @@ def main() -> None:
     for line in first_epochs:
         print(f"\n{line}", end="")
     print()
-    if "rate" in parts:
+    if "rate" in parts and args.cd_k == 1:  # (the dense rate compared with CD-1's products)
         rate = matmul_rate(device)
         genlab_epoch = fastest["RBM epoch"]
         achieved = rbm_epoch_macs(len(train)) / genlab_epoch

@@ -58,14 +58,14 @@ def eager_epoch(rbm: RBM, x: torch.Tensor, order: torch.Tensor, key: torch.Tenso
     return total
 
 
-def same_stream_case(visible: int, hidden: int, batch: int, rows: int):
-    """A small epoch for a kernel to run from the same start and counter stream as the PyTorch steps:
+def same_stream_case(visible: int, hidden: int, batch: int, rows: int, k: int = 1):
+    """A small epoch of CD-k for a kernel to run from the same start and counter stream as the PyTorch steps:
     (x, order, key, config, the start, the RBM the steps trained, their summed error)."""
     g = torch.Generator().manual_seed(visible)
     x = torch.rand(rows + 7, visible, generator=g)
     order = torch.randperm(rows + 7, generator=g)[:rows]
     key = torch.tensor([0x12345678, 0x9ABCDEF0])
-    config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, compile=True)
+    config = RBMConfig(hidden=hidden, batch_size=batch, lr=0.5, cd_k=k, compile=True)
     start = RBM(visible, hidden, 0.5, generator=g)
     eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
     return x, order, key, config, start, eager, eager_epoch(eager, x, order, key, config)

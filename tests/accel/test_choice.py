@@ -102,14 +102,40 @@ def test_the_rbm_takes_the_path_measured_faster_and_its_trials_leave_the_model_a
     x = torch.rand(300, 784, generator=torch.Generator().manual_seed(1))
     runner = rbm.cd_epochs(model, x, CD(lr=0.1, k=1), True, 10, CDState())
     assert set(pending) == {"kernel", "steps"}
-    assert isinstance(runner, rbm.NativeCD1 if faster == "kernel" else rbm.CompiledSteps)
+    assert isinstance(runner, rbm.NativeCD if faster == "kernel" else rbm.CompiledSteps)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert choice.read(choice.cache_file(native.machine_id()))  # remembered
 
 
 def test_a_single_path_is_taken_without_a_trial(monkeypatch):
-    """CD-2 has no kernel: the compiled steps run, nothing is timed."""
+    """PCD has no kernel: the compiled steps run, nothing is timed."""
     monkeypatch.setattr(choice, "best_time", lambda trial, repeats: pytest.fail("timed a single path"))
     model = RBM(784, 20, 0.01, generator=torch.Generator().manual_seed(0))
-    runner = rbm.cd_epochs(model, torch.rand(30, 784), CD(lr=0.1, k=2), True, 10, CDState())
+    runner = rbm.cd_epochs(model, torch.rand(30, 784), CD(lr=0.1, k=2, persistent=True), True, 10, CDState())
     assert isinstance(runner, rbm.CompiledSteps)
+
+
+@pytest.mark.skipif(native.library() is None, reason="no C compiler for the native kernel")
+def test_cd_k_takes_the_path_timed_at_cd_1_and_runs_its_own_k(monkeypatch):
+    """Which path wins is the machine's: CD-25 is timed with CD-1's runners (compiling CD-25's steps for a
+    trial would take minutes), under CD-1's task, and then runs CD-25 on the winner."""
+    built, timed_k = [], []
+    real_runners = rbm.runners
+    monkeypatch.setattr(rbm, "runners", lambda cd, *a: built.append(cd.k) or real_runners(cd, *a))
+    real_trials = rbm.trials
+    monkeypatch.setattr(rbm, "trials", lambda paths, *a: timed_k.append(built[-1]) or real_trials(paths, *a))
+    monkeypatch.setattr(choice, "best_time", lambda trial, repeats: {"kernel": 0.5, "steps": 1.0}[pending(trial)])
+    names = {}
+    pending = names.__getitem__
+    real_fastest = choice.fastest
+
+    def fastest(task, trials, machine):
+        names.update({t: n for n, t in trials.items()})
+        assert task.startswith("rbm CD-1, minibatch 10")
+        return real_fastest(task, trials, machine)
+
+    monkeypatch.setattr(choice, "fastest", fastest)
+    model = RBM(784, 20, 0.01, generator=torch.Generator().manual_seed(0))
+    runner = rbm.cd_epochs(model, torch.rand(300, 784), CD(lr=0.1, k=25), True, 10, CDState())
+    assert built == [25, 1] and timed_k == [1]
+    assert isinstance(runner, rbm.NativeCD) and runner.k == 25

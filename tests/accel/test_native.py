@@ -1,4 +1,4 @@
-"""genlab.accel.native: the CD-1 epoch kernel against the PyTorch steps it replaces, and the RBM's door."""
+"""genlab.accel.native: the CD-k epoch kernel against the PyTorch steps it replaces, and the RBM's door."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rbm_truth import same_stream_case
 
 from genlab import data
 from genlab.accel import choice, native, steps
-from genlab.accel.rbm import cd1_kernels_apply
+from genlab.accel.rbm import kernels_apply
 from genlab.accel.steps import CompiledSteps
 from genlab.accel.threefry import CounterStream
 from genlab.algorithms.cd import CDState, rbm_step
@@ -21,14 +21,16 @@ needs_kernel = pytest.mark.skipif(native.compiler() is None, reason="no C compil
 
 @needs_kernel
 @pytest.mark.parametrize(
-    ("visible", "hidden", "batch", "rows"),
-    [(13, 5, 4, 9), (20, 70, 8, 30), (784, 100, 100, 250)],  # odd draws, short last minibatches, 64/16/1-wide columns
+    ("visible", "hidden", "batch", "rows", "k"),
+    # odd draws, short last minibatches, 64/16/1-wide columns; CD-1, CD-3 and CD-25 (51 draws a minibatch)
+    [(13, 5, 4, 9, 1), (20, 70, 8, 30, 1), (784, 100, 100, 250, 1), (13, 5, 4, 9, 3), (20, 70, 8, 30, 3),
+     (784, 100, 100, 250, 25)],
 )
-def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows):
-    x, order, key, config, start, eager, expected = same_stream_case(visible, hidden, batch, rows)
-    fast = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
+def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visible, hidden, batch, rows, k):
+    x, order, key, config, start, eager, expected = same_stream_case(visible, hidden, batch, rows, k)
+    fast = RBM.from_tensors({name: t.clone() for name, t in start.tensors().items()})
 
-    error = native.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, batch)
+    error = native.cd_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, batch, k)
 
     assert error == pytest.approx(expected, rel=1e-5)
     for name, t in eager.tensors().items():
@@ -50,7 +52,7 @@ def test_native_epoch_stays_finite_where_the_units_saturate_beyond_the_exp_range
     eager = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
     expected = eager_epoch(eager, x, order, key, config)
     fast = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-    error = native.cd1_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, 100)
+    error = native.cd_epoch(fast.W.data, fast.v_bias.data, fast.h_bias.data, x, order, key, config.lr, 100)
     assert all(torch.isfinite(t).all() for t in fast.tensors().values()) and error == pytest.approx(expected, rel=1e-4)
     for name, t in eager.tensors().items():
         assert torch.allclose(fast.tensors()[name], t, rtol=0, atol=1e-4), name
@@ -67,7 +69,7 @@ def test_native_epoch_gives_the_same_bits_on_any_number_of_threads():
         for n in (1, 2, 3):
             torch.set_num_threads(n)
             rbm = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-            errors.append(native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, 0.1, 100))
+            errors.append(native.cd_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, 0.1, 100))
             results.append(rbm.tensors())
     finally:
         torch.set_num_threads(threads)
@@ -88,10 +90,10 @@ def test_a_build_without_avx512_trains_the_same(tmp_path):
     x, order = torch.rand(300, 784, generator=g), torch.randperm(300, generator=g)
     start = RBM(784, 100, 0.1, generator=g)
     default = RBM.from_tensors({k: t.clone() for k, t in start.tensors().items()})
-    error = native.cd1_epoch(default.W.data, default.v_bias.data, default.h_bias.data, x, order,
+    error = native.cd_epoch(default.W.data, default.v_bias.data, default.h_bias.data, x, order,
                              torch.tensor([3, 4]), 0.1, 100)
     W, v_bias, h_bias = (t.clone() for t in (start.W.data, start.v_bias.data, start.h_bias.data))
-    portable_error = portable.genlab_cd1_epoch(x.data_ptr(), order.data_ptr(), 300, 784, 100, 100, W.data_ptr(),
+    portable_error = portable.genlab_cd_epoch(x.data_ptr(), order.data_ptr(), 300, 784, 100, 100, 1, W.data_ptr(),
                                                v_bias.data_ptr(), h_bias.data_ptr(), 0.1, 3, 4, torch.get_num_threads())
     assert portable_error == pytest.approx(error, rel=1e-6)
     for name, t in (("W", W), ("v_bias", v_bias), ("h_bias", h_bias)):
@@ -106,8 +108,8 @@ def test_cd1_on_the_cpu_runs_in_the_native_kernel_by_default_and_learns_as_the_p
     x = data.as_float(data.load_split(data.resolve("mnist", mnist_dir), "train", torch.device("cpu"), limit=2000).images)
     config = RBMConfig(epochs=1)
     calls = []
-    kernel = native.cd1_epoch
-    monkeypatch.setattr(native, "cd1_epoch", lambda *a, **k: calls.append(1) or kernel(*a, **k))
+    kernel = native.cd_epoch
+    monkeypatch.setattr(native, "cd_epoch", lambda *a, **k: calls.append(1) or kernel(*a, **k))
 
     def train(runner) -> tuple[RBM, float]:
         rbm = RBM(784, 100, 0.1, generator=torch.Generator().manual_seed(0))
@@ -143,22 +145,22 @@ def test_arguments_the_kernel_cannot_check_are_refused_before_it_runs(change, me
     args = {"W": W, "v_bias": torch.zeros(6), "h_bias": torch.zeros(3), "x": torch.rand(10, 6),
             "order": torch.arange(10), "key": torch.tensor([1, 2]), "lr": 0.1, "batch_size": 4, **change}
     with pytest.raises(ValueError, match=message):
-        native.cd1_epoch(**args)
+        native.cd_epoch(**args)
     assert torch.equal(W, torch.zeros(6, 3))
 
 
 @pytest.mark.parametrize(
-    "options", [{"compile": False}, {"cd_k": 2}, {"persistent": True}, {"momentum": 0.5}, {"weight_decay": 1e-4},
-                {"binarize": False}, {"batch_size": 40_000}],
+    "options", [{"compile": False}, {"persistent": True}, {"momentum": 0.5}, {"weight_decay": 1e-4},
+                {"binarize": False}, {"batch_size": 40_000}, {"centering": True}, {"temperatures": 2}],
 )
 def test_other_configs_run_the_pytorch_steps(options):
-    def kernels_apply(config: RBMConfig) -> bool:
+    def applies(config: RBMConfig) -> bool:
         if not config.compile:
             return False
-        return cd1_kernels_apply(config.cd(), config.binarize, config.batch_size)
+        return kernels_apply(config.cd(), config.binarize, config.batch_size)
 
-    assert kernels_apply(RBMConfig(compile=True))
-    assert not kernels_apply(RBMConfig(**{"compile": True, **options}))
+    assert applies(RBMConfig(compile=True)) and applies(RBMConfig(cd_k=25))
+    assert not applies(RBMConfig(**{"compile": True, **options}))
 
 
 def test_without_a_working_compiler_the_kernel_is_not_built_and_training_uses_the_pytorch_steps(monkeypatch, tmp_path):

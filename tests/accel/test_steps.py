@@ -65,7 +65,7 @@ def test_compile_without_a_cpu_compiler_is_a_one_line_config_error(monkeypatch):
 
 
 def test_without_a_cpu_compiler_training_takes_the_plain_loop_and_says_so(monkeypatch, tmp_path, tiny_dataset):
-    """CD-2 has no kernel, and the compiled steps need a C++ compiler: the plain loop runs, in config.json."""
+    """PCD has no kernel, and the compiled steps need a C++ compiler: the plain loop runs, in config.json."""
     import shutil
 
     from genlab.runs import Run
@@ -73,7 +73,7 @@ def test_without_a_cpu_compiler_training_takes_the_plain_loop_and_says_so(monkey
 
     monkeypatch.setenv("GENLAB_FAST_PATH", "steps")
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    run = rbm.train(RBMConfig(hidden=4, cd_k=2, epochs=1, dataset=str(tiny_dataset)), tmp_path / "run", "cpu",
+    run = rbm.train(RBMConfig(hidden=4, persistent=True, epochs=1, dataset=str(tiny_dataset)), tmp_path / "run", "cpu",
                     progress=False)
     assert Run.open(run.path).meta["path"] == "plain"
 

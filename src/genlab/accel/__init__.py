@@ -8,7 +8,7 @@ means. What is here:
 * :mod:`~genlab.accel.steps` — any step compiled by ``torch.compile``, drawing from a
   counter stream; :mod:`~genlab.accel.graphs` — CUDA graphs of whole epochs;
 * :mod:`~genlab.accel.native` (``cd_epoch.c``) and :mod:`~genlab.accel.cd_cuda` — genlab's
-  own CD-1 kernels, in C for the CPU and in Triton for CUDA;
+  own CD kernels: CD-k in C for the CPU, CD-1 in Triton for CUDA;
 * :mod:`~genlab.accel.vae` — the VAE's gradient and Adam update as one compiled step.
 
 The doors below return a faster runner, or None where the plain loop runs: the run asked for
@@ -74,7 +74,7 @@ def steps_wanted(device: torch.device, enabled: bool) -> bool:
 
 
 def rbm_epochs(model: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int, state: CDState,
-               enabled: bool) -> rbm.NativeCD1 | rbm.TritonCD1 | steps.CompiledSteps | None:
+               enabled: bool) -> rbm.Runner | None:
     """RBM: ``runner(generator)`` trains ``model`` for one epoch of CD on the rows of ``x`` and returns
     the summed squared reconstruction error (:func:`genlab.accel.rbm.cd_epochs`); None for the plain loop,
     which alone does centring and tempering."""

@@ -1,14 +1,15 @@
-/* One epoch of CD-1 for a binary RBM on the CPU, exploiting that its states are binary.
+/* One epoch of CD-k for a binary RBM on the CPU, exploiting that its states are binary.
  *
  * The same update as genlab.algorithms.cd.rbm_step with binarised data, drawing the
  * same random bits from the same counter stream (genlab.accel.threefry.CounterStream):
  *
- *   v0 ~ Bernoulli(x),  p0 = p(h | v0) = sigmoid(c + v0 W),  h0 ~ Bernoulli(p0),
- *   pv = p(v | h0) = sigmoid(b + h0 W^T),  v1 ~ Bernoulli(pv),  p1 = sigmoid(c + v1 W),
- *   W += lr/n (v0^T p0 - v1^T p1),  b += lr/n sum(v0 - v1),  c += lr/n sum(p0 - p1).
+ *   v0 ~ Bernoulli(x),  p0 = p(h | v0) = sigmoid(c + v0 W),  then k Gibbs steps from v0:
+ *   h_t ~ Bernoulli(p(h | v_t)),  pv = p(v | h_t) = sigmoid(b + h_t W^T),  v_t+1 ~ Bernoulli(pv),
+ *   pk = p(h | v_k) = sigmoid(c + v_k W),
+ *   W += lr/n (v0^T p0 - v_k^T pk),  b += lr/n sum(v0 - v_k),  c += lr/n sum(p0 - pk).
  *
- * v0, h0 and v1 are 0/1 vectors, so every product is a sum of rows: v0 W adds the rows
- * of W at v0's ones, h0 W^T the rows of W^T at h0's ones, and row k of v0^T p0 adds the
+ * v0, the h_t and the v_t are 0/1 vectors, so every product is a sum of rows: v W adds the rows
+ * of W at v's ones, h W^T the rows of W^T at h's ones, and row k of v0^T p0 adds the
  * rows p0[i] of the images i with a one v0[i, k]. With MNIST's ~13 % of pixels on, that is
  * a sixth of a dense product's work. The sums run in another order than a dense
  * product's, so the results agree with it up to rounding.
@@ -170,14 +171,15 @@ static int first_at_least(const int16_t *ones, int count, int64_t k) {
 /* -- the epoch ---------------------------------------------------------------------------- */
 
 /* Minibatch i (rows order[i*B : (i+1)*B] of x, n_visible floats each) draws from counter
- * words i * 256 + {0, 1, 2}. W is n_visible x n_hidden, row-major. Returns the summed
- * squared error between the minibatches' pixels and p(v | h0), or -1 if out of memory. */
-double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, int64_t V, int64_t H, int64_t B,
-                        float *W, float *v_bias, float *h_bias, float lr, uint32_t key0, uint32_t key1,
-                        int threads) {
+ * words i * 256 + d: d = 0 for v0, 1 + 2t for h_t and 2 + 2t for v_t+1 (t < k). W is n_visible x n_hidden,
+ * row-major. Returns the summed squared error between the minibatches' pixels and p(v | h0), or -1 if out
+ * of memory. */
+double genlab_cd_epoch(const float *x, const int64_t *order, int64_t n_rows, int64_t V, int64_t H, int64_t B,
+                       int k, float *W, float *v_bias, float *h_bias, float lr, uint32_t key0, uint32_t key1,
+                       int threads) {
     float *WT = malloc(sizeof(float) * H * V);                         /* W^T, kept in step with W */
-    float *u0 = malloc(sizeof(float) * B * V), *u1 = malloc(sizeof(float) * B * H),
-          *u2 = malloc(sizeof(float) * B * V);                         /* the three draws */
+    float *u0 = malloc(sizeof(float) * B * V), *uh = malloc(sizeof(float) * k * B * H),
+          *uv = malloc(sizeof(float) * k * B * V);                     /* the draws: v0, each h_t, each v_t+1 */
     float *p0 = malloc(sizeof(float) * B * H), *p1 = malloc(sizeof(float) * B * H);
     float *pv = malloc(sizeof(float) * B * V);
     const int64_t S = padded(V > H ? V : H);                           /* a row's 0/1 states, padded with zeros */
@@ -191,13 +193,13 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
     float *sums = malloc(sizeof(float) * threads * 2 * H), *zeros = calloc(H, sizeof(float));
     double *row_error = malloc(sizeof(double) * B);
     double error = 0;
-    if (!WT || !u0 || !u1 || !u2 || !p0 || !p1 || !pv || !bits || !ones0 || !ones1 || !onesh || !count0 || !count1 || !row_error ||
-        !lists || !list_counts || !sums || !zeros) {
+    if (!WT || !u0 || !uh || !uv || !p0 || !p1 || !pv || !bits || !ones0 || !ones1 || !onesh || !count0 || !count1 ||
+        !row_error || !lists || !list_counts || !sums || !zeros) {
         error = -1;
         goto done;
     }
-    for (int64_t k = 0; k < V; k++)
-        for (int64_t j = 0; j < H; j++) WT[j * V + k] = W[k * H + j];
+    for (int64_t r = 0; r < V; r++)
+        for (int64_t j = 0; j < H; j++) WT[j * V + r] = W[r * H + j];
 
     for (int64_t start = 0, step = 0; start < n_rows; start += B, step++) {
         const int64_t n = n_rows - start < B ? n_rows - start : B;
@@ -207,10 +209,12 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
 #pragma omp parallel num_threads(threads)
         {
             uniforms24(key0, key1, draw + 0, n * V, u0);
-            uniforms24(key0, key1, draw + 1, n * H, u1);
-            uniforms24(key0, key1, draw + 2, n * V, u2);
+            for (int t = 0; t < k; t++) {
+                uniforms24(key0, key1, draw + 1 + 2 * (uint32_t)t, n * H, uh + (size_t)t * B * H);
+                uniforms24(key0, key1, draw + 2 + 2 * (uint32_t)t, n * V, uv + (size_t)t * B * V);
+            }
             uint8_t *s = bits + (size_t)omp_get_thread_num() * S;
-            /* each row's Gibbs step: v0 -> p0, h0 -> pv, v1 -> p1 */
+            /* each row's chain: v0 -> p0, then k Gibbs steps h_t -> pv -> v_t+1 -> p(h | v_t+1), in p1 */
 #pragma omp for schedule(dynamic, 2)
             for (int64_t i = 0; i < n; i++) {
                 const float *xi = x + rows[i] * V;
@@ -219,15 +223,21 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
                 count0[i] = sample_ones(u0 + i * V, xi, V, s, o0);
                 sum_rows(p0i, h_bias, W, H, o0, count0[i], H);
                 sigmoid(p0i, H);
-                int counth = sample_ones(u1 + i * H, p0i, H, s, oh);
-                sum_rows(pvi, v_bias, WT, V, oh, counth, V);
-                sigmoid(pvi, V);
-                double sq = 0;
-                for (int64_t k = 0; k < V; k++) sq += (double)((xi[k] - pvi[k]) * (xi[k] - pvi[k]));
-                row_error[i] = sq;
-                count1[i] = sample_ones(u2 + i * V, pvi, V, s, o1);
-                sum_rows(p1i, h_bias, W, H, o1, count1[i], H);
-                sigmoid(p1i, H);
+                const float *ph = p0i;
+                for (int t = 0; t < k; t++) {
+                    int counth = sample_ones(uh + (size_t)t * B * H + i * H, ph, H, s, oh);
+                    sum_rows(pvi, v_bias, WT, V, oh, counth, V);
+                    sigmoid(pvi, V);
+                    if (t == 0) {
+                        double sq = 0;
+                        for (int64_t r = 0; r < V; r++) sq += (double)((xi[r] - pvi[r]) * (xi[r] - pvi[r]));
+                        row_error[i] = sq;
+                    }
+                    count1[i] = sample_ones(uv + (size_t)t * B * V + i * V, pvi, V, s, o1);
+                    sum_rows(p1i, h_bias, W, H, o1, count1[i], H);
+                    sigmoid(p1i, H);
+                    ph = p1i;
+                }
             }
             /* the update, in blocks of rows of W handed out as threads come free (a thread on a busy
                core does less); each block also refreshes its columns of W^T */
@@ -237,7 +247,7 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
 #pragma omp for schedule(dynamic, 1)
             for (int64_t lo = 0; lo < V; lo += ROW_BLOCK) {
                 const int64_t hi = lo + ROW_BLOCK < V ? lo + ROW_BLOCK : V;
-                /* for each row k of the block, the images whose v0 (v1) has a one at k */
+                /* for each row r of the block, the images whose v0 (v_k) has a one at r */
                 int16_t *with0 = lists + (size_t)omp_get_thread_num() * 2 * ROW_BLOCK * B, *with1 = with0 + ROW_BLOCK * B;
                 int *n0 = list_counts + (size_t)omp_get_thread_num() * 2 * ROW_BLOCK, *n1 = n0 + ROW_BLOCK;
                 memset(n0, 0, sizeof(int) * 2 * ROW_BLOCK);
@@ -249,24 +259,24 @@ double genlab_cd1_epoch(const float *x, const int64_t *order, int64_t n_rows, in
                     for (int m = first_at_least(o, count1[i], lo); m < count1[i] && o[m] < hi; m++)
                         with1[(o[m] - lo) * B + n1[o[m] - lo]++] = (int16_t)i;
                 }
-                /* W[k] += eta (sum of p0 over those images - sum of p1 over these), summed in registers */
+                /* W[r] += eta (sum of p0 over those images - sum of pk over these), summed in registers */
                 float *plus = sums + (size_t)omp_get_thread_num() * 2 * H, *minus = plus + H;
-                for (int64_t k = lo; k < hi; k++) {
-                    sum_rows(plus, zeros, p0, H, with0 + (k - lo) * B, n0[k - lo], H);
-                    sum_rows(minus, zeros, p1, H, with1 + (k - lo) * B, n1[k - lo], H);
-                    float *Wk = W + k * H;
+                for (int64_t r = lo; r < hi; r++) {
+                    sum_rows(plus, zeros, p0, H, with0 + (r - lo) * B, n0[r - lo], H);
+                    sum_rows(minus, zeros, p1, H, with1 + (r - lo) * B, n1[r - lo], H);
+                    float *Wr = W + r * H;
 #pragma omp simd
-                    for (int64_t j = 0; j < H; j++) Wk[j] += eta * (plus[j] - minus[j]);
-                    v_bias[k] += eta * (float)(n0[k - lo] - n1[k - lo]);
+                    for (int64_t j = 0; j < H; j++) Wr[j] += eta * (plus[j] - minus[j]);
+                    v_bias[r] += eta * (float)(n0[r - lo] - n1[r - lo]);
                 }
                 for (int64_t j = 0; j < H; j++) /* row by row of W^T: its stores are contiguous */
-                    for (int64_t k = lo; k < hi; k++) WT[j * V + k] = W[k * H + j];
+                    for (int64_t r = lo; r < hi; r++) WT[j * V + r] = W[r * H + j];
             }
         }
         for (int64_t i = 0; i < n; i++) error += row_error[i]; /* in row order: the same sum on any threads */
     }
 done:
-    free(WT), free(u0), free(u1), free(u2), free(p0), free(p1), free(pv), free(bits);
+    free(WT), free(u0), free(uh), free(uv), free(p0), free(p1), free(pv), free(bits);
     free(ones0), free(ones1), free(onesh), free(count0), free(count1), free(row_error);
     free(lists), free(list_counts), free(sums), free(zeros);
     return error;

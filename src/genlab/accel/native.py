@@ -1,6 +1,6 @@
 """Native CPU kernels: C sources shipped with genlab, built on first use by the system's C compiler.
 
-``cd_epoch.c`` runs a whole CD-1 epoch of a binary RBM with binarised data (see its
+``cd_epoch.c`` runs a whole CD-k epoch of a binary RBM with binarised data (see its
 header comment): its products are sums of the rows picked by the 0/1 states, a sixth
 of a dense product's work on MNIST. The library is built once per machine into
 genlab's cache directory (``$GENLAB_CACHE_DIR/native`` or ``~/.cache/genlab/native``),
@@ -31,6 +31,7 @@ from genlab.data import cache_root
 SOURCE = Path(__file__).with_name("cd_epoch.c")
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-shared", "-fPIC")
 MAX_INDEX = 32767  # the kernel's lists hold int16 indices: units of a layer, images of a minibatch
+MAX_GIBBS_STEPS = (CounterStream.DRAWS_PER_STEP - 1) // 2  # CD-k draws 2k + 1 times from a step of the stream
 
 
 def compiler() -> str | None:
@@ -62,10 +63,10 @@ def library() -> ctypes.CDLL | None:
 def load(path: Path) -> ctypes.CDLL:
     """A built copy of the kernels, with its function's signature declared."""
     lib = ctypes.CDLL(str(path))
-    lib.genlab_cd1_epoch.restype = ctypes.c_double
+    lib.genlab_cd_epoch.restype = ctypes.c_double
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
-    lib.genlab_cd1_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, pointer,
-                                     ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+    lib.genlab_cd_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, pointer,
+                                    ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
     lib.genlab_counter_uniform.restype = None
     lib.genlab_counter_uniform.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, i64, pointer, ctypes.c_int]
     return lib
@@ -98,30 +99,32 @@ def build(cc: str, flags: tuple[str, ...], path: Path) -> bool:
 
 
 def supports(x: torch.Tensor, W: torch.Tensor) -> bool:
-    """Whether :func:`cd1_epoch` can train ``W`` on ``x`` (CPU float32, at most MAX_INDEX units a layer)."""
+    """Whether :func:`cd_epoch` can train ``W`` on ``x`` (CPU float32, at most MAX_INDEX units a layer)."""
     return (x.device.type == "cpu" and W.device.type == "cpu" and x.dtype == W.dtype == torch.float32
             and max(W.shape) <= MAX_INDEX and library() is not None)
 
 
-def cd1_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
-              key: torch.Tensor, lr: float, batch_size: int) -> float:
-    """One CD-1 epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
+def cd_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
+             key: torch.Tensor, lr: float, batch_size: int, k: int = 1) -> float:
+    """One CD-k epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
 
     Minibatch i draws from the counter stream (``key``, i) exactly as the compiled step does
-    (:class:`genlab.accel.threefry.CounterStream`: v0 ~ Bernoulli(x), then h0, then v1). Returns the summed
-    squared error between the pixels and p(v | h0).
+    (:class:`genlab.accel.threefry.CounterStream`: v0 ~ Bernoulli(x), then h0, v1, h1, ..., v_k). Returns the
+    summed squared error between the pixels and p(v | h0).
     """
     lib = library()
     if lib is None or not supports(x, W):
-        raise RuntimeError("genlab's native CD-1 kernel is not available for these tensors")
+        raise RuntimeError("genlab's native CD kernel is not available for these tensors")
     check_arguments(W, v_bias, h_bias, x, order, key, batch_size)
+    if not 1 <= k <= MAX_GIBBS_STEPS:
+        raise ValueError(f"cd_epoch: k must be in [1, {MAX_GIBBS_STEPS}] (2k + 1 draws of a counter-stream step), got {k}")
     x, order = x.contiguous(), order.to(torch.int64).contiguous()
     key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
-    error = lib.genlab_cd1_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size,
-                                 W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1,
-                                 torch.get_num_threads())
+    error = lib.genlab_cd_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size, k,
+                                W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1,
+                                torch.get_num_threads())
     if error < 0:
-        raise MemoryError("genlab's native CD-1 kernel could not allocate its buffers")
+        raise MemoryError("genlab's native CD kernel could not allocate its buffers")
     return error
 
 
@@ -156,16 +159,16 @@ def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor,
     ``order_values=False`` leaves out the check of the row numbers' range, which waits for a GPU."""
     n_visible, n_hidden = W.shape
     if not all(p.is_contiguous() and p.dtype == torch.float32 for p in (W, v_bias, h_bias)):
-        raise ValueError("cd1_epoch updates W, v_bias and h_bias in place: they must be contiguous float32 tensors")
+        raise ValueError("cd_epoch updates W, v_bias and h_bias in place: they must be contiguous float32 tensors")
     if v_bias.shape != (n_visible,) or h_bias.shape != (n_hidden,):
-        raise ValueError(f"cd1_epoch: v_bias and h_bias must have shapes ({n_visible},) and ({n_hidden},) for W of "
+        raise ValueError(f"cd_epoch: v_bias and h_bias must have shapes ({n_visible},) and ({n_hidden},) for W of "
                          f"shape {tuple(W.shape)}, got {tuple(v_bias.shape)} and {tuple(h_bias.shape)}")
     if x.dim() != 2 or x.shape[1] != n_visible:
-        raise ValueError(f"cd1_epoch: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
+        raise ValueError(f"cd_epoch: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
     if order.dim() != 1 or order.dtype.is_floating_point or (order_values and order.numel() and (
             int(order.min()) < 0 or int(order.max()) >= x.shape[0])):
-        raise ValueError(f"cd1_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
+        raise ValueError(f"cd_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
     if key.numel() != 2:
-        raise ValueError(f"cd1_epoch: key must hold two 32-bit words, got {key.numel()} values")
+        raise ValueError(f"cd_epoch: key must hold two 32-bit words, got {key.numel()} values")
     if not 1 <= batch_size <= MAX_INDEX:
-        raise ValueError(f"cd1_epoch: batch_size must be in [1, {MAX_INDEX}], got {batch_size}")
+        raise ValueError(f"cd_epoch: batch_size must be in [1, {MAX_INDEX}], got {batch_size}")

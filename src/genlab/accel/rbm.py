@@ -1,18 +1,19 @@
 """The RBM's fast paths: CD epochs in genlab's own kernels, or as compiled steps.
 
-Compiled CD-1 with binarised data and plain updates (the reference run, and a DBN's
-first layer) can run whole epochs in genlab's own kernels: on the CPU the native C kernel
-(:mod:`genlab.accel.native`) where this machine can build it, on CUDA the Triton kernels
-(:mod:`genlab.accel.cd_cuda`), replayed as one CUDA graph an epoch from the second on.
-Everything else runs :func:`genlab.algorithms.cd.rbm_step` as compiled steps
+CD-k with binarised data and plain updates (the reference run, a DBN's first layer, the
+CD-k runs of the lab) can run whole epochs in genlab's own kernels: on the CPU the native C
+kernel (:mod:`genlab.accel.native`, any k) where this machine can build it, on CUDA the
+Triton kernels (:mod:`genlab.accel.cd_cuda`, CD-1), replayed as one CUDA graph an epoch from
+the second on. Everything else runs :func:`genlab.algorithms.cd.rbm_step` as compiled steps
 (:class:`genlab.accel.steps.CompiledSteps`); where both can, the faster on this machine runs,
-measured once (:mod:`genlab.accel.choice`). All of them draw the counter stream's key and
+measured once at CD-1 (:mod:`genlab.accel.choice`). All of them draw the counter stream's key and
 the minibatch order from the run's generator the same way, and the same random bits.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -30,25 +31,27 @@ from genlab.models.rbm import RBM
 MAX_GIBBS_STEPS = CounterStream.DRAWS_PER_STEP // 2 - 1
 
 
-def cd1_kernels_apply(cd: CD, binarize: bool, batch_size: int) -> bool:
-    """Whether genlab's own kernels do this update: CD-1 with binarised data and plain updates (no
-    persistence, momentum, weight decay or centring), minibatches of at most ``native.MAX_INDEX`` images."""
-    return (cd.k == 1 and binarize and not cd.persistent and not cd.momentum and not cd.weight_decay
-            and not cd.centering and batch_size <= native.MAX_INDEX)
+def kernels_apply(cd: CD, binarize: bool, batch_size: int) -> bool:
+    """Whether genlab's own kernels do this update: CD-k with binarised data and plain updates (no
+    persistence, momentum, weight decay or centring), minibatches of at most ``native.MAX_INDEX`` images
+    (the Triton kernels: CD-1 only)."""
+    return (binarize and not cd.persistent and not cd.momentum and not cd.weight_decay and not cd.centering
+            and cd.temperatures == 1 and batch_size <= native.MAX_INDEX)
 
 
-class NativeCD1:
-    """Epochs of CD-1 in the native C kernel; ``runner(generator)`` -> the epoch's summed squared error."""
+class NativeCD:
+    """Epochs of CD-k in the native C kernel; ``runner(generator)`` -> the epoch's summed squared error."""
 
     path = "kernel"
 
-    def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int) -> None:
-        self.rbm, self.x, self.lr, self.batch_size = rbm, x, lr, batch_size
+    def __init__(self, rbm: RBM, x: torch.Tensor, lr: float, batch_size: int, k: int = 1) -> None:
+        self.rbm, self.x, self.lr, self.batch_size, self.k = rbm, x, lr, batch_size, k
 
     def __call__(self, generator: torch.Generator) -> torch.Tensor:
         rbm, x = self.rbm, self.x
         key, order = epoch_draws(x.shape[0], generator, x.device)
-        error = native.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size)
+        error = native.cd_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size,
+                                self.k)
         return torch.tensor(error)
 
 
@@ -70,7 +73,7 @@ class TritonCD1:
         return cd_cuda.cd1_epoch(rbm.W.data, rbm.v_bias.data, rbm.h_bias.data, x, order, key, self.lr, self.batch_size)
 
 
-Runner = NativeCD1 | TritonCD1 | CompiledSteps
+Runner = NativeCD | TritonCD1 | CompiledSteps
 MakeRunner = Callable[[RBM, torch.Tensor, CDState], Runner]
 
 
@@ -79,25 +82,33 @@ def cd_epochs(rbm: RBM, x: torch.Tensor, cd: CD, binarize: bool, batch_size: int
     epoch on the rows of ``x`` (pixel probabilities) and returns the summed squared reconstruction error;
     None when no fast path can be built here (no compiler) or ``$GENLAB_FAST_PATH`` prefers the plain loop.
 
-    Where genlab's own kernel does the update (:func:`cd1_kernels_apply`), it and the compiled steps are
-    timed on this machine the first time (:func:`genlab.accel.choice.fastest`, at the size of that first
-    model) and the faster runs."""
+    Where genlab's own kernel does the update (:func:`kernels_apply`), it and the compiled steps are
+    timed on this machine the first time (:func:`genlab.accel.choice.fastest`, at CD-1 and the size of that
+    first model) and the faster runs."""
+    paths = runners(cd, binarize, batch_size, x, rbm)
+    if not paths or choice.preferred(paths) == choice.PLAIN:
+        return None
+    # which path wins is the machine's (its vector units, its compiler), not the model's: timed at CD-1 at the
+    # first size this machine trains, it holds for the others, which then start at once (a trial compiles the
+    # steps for a size: 30 to 50 s on a 2-core CPU at CD-1, minutes at CD-25)
+    task = f"rbm CD-1, minibatch {batch_size}, {device_name(x.device)}"
+    at_cd1 = runners(dataclasses.replace(cd, k=1), binarize, batch_size, x, rbm)
+    timed = trials(at_cd1 if at_cd1.keys() == paths.keys() else paths, rbm, x, batch_size)
+    name = choice.fastest(task, timed, native.machine_id())
+    return paths[name](rbm, x, state)
+
+
+def runners(cd: CD, binarize: bool, batch_size: int, x: torch.Tensor, rbm: RBM) -> dict[str, MakeRunner]:
+    """The fast paths that can run these settings here, by name: the compiled steps, genlab's own kernel."""
     paths: dict[str, MakeRunner] = {}
     if steps_available(x.device):
         paths["steps"] = lambda model, rows, st: CompiledSteps(rbm_step, model, rows, batch_size, cd, binarize, st)
-    if cd1_kernels_apply(cd, binarize, batch_size):
+    if kernels_apply(cd, binarize, batch_size):
         if native.supports(x, rbm.W):
-            paths["kernel"] = lambda model, rows, st: NativeCD1(model, rows, cd.lr, batch_size)
-        elif cd_cuda.supports(x, rbm.W):
+            paths["kernel"] = lambda model, rows, st: NativeCD(model, rows, cd.lr, batch_size, cd.k)
+        elif cd.k == 1 and cd_cuda.supports(x, rbm.W):
             paths["kernel"] = lambda model, rows, st: TritonCD1(model, rows, cd.lr, batch_size)
-    if not paths or choice.preferred(paths) == choice.PLAIN:
-        return None
-    # which path wins is the machine's (its vector units, its compiler), not the model size's: timed at the
-    # first size this machine trains, it holds for the others, which then start at once (a trial compiles the
-    # steps for a size: 30 to 50 s on a 2-core CPU)
-    task = f"rbm CD-1, minibatch {batch_size}, {device_name(x.device)}"
-    name = choice.fastest(task, trials(paths, rbm, x, batch_size), native.machine_id())
-    return paths[name](rbm, x, state)
+    return paths
 
 
 TRIAL_MINIBATCHES = 20  # minibatches of a path's timed trial

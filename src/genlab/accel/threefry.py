@@ -3,7 +3,7 @@
 Salmon et al., "Parallel random numbers: as easy as 1, 2, 3" (2011), written in plain
 integer tensor arithmetic. A :class:`CounterStream` keeps no state on the device, so a
 compiled training step draws its random numbers inside its own fused kernels, and it
-gives the same bits on every device, eager or compiled. genlab's own CD-1 kernels (C and
+gives the same bits on every device, eager or compiled. genlab's own CD kernels (C and
 Triton) compute the same function, so every path of the RBM's and the DBN's training, the
 plain loop included, draws the same bits for a seed.
 """

@@ -125,43 +125,44 @@ def budget_note(configs: Mapping[str, Any], lab_epochs: Mapping[str, int], names
 
 # What each run of ``genlab lab all`` costs on a 2-core AMD EPYC with AVX-512 (the CPU class of this project's
 # test machines), by its label in the lab, with the quick preset's evaluation (``EvalConfig(quick=True)``); epochs
-# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on two labs
-# of genlab 0.3.3 (commit 1aa793a) from empty caches, pooled: the quick lab (38 epochs of the runs kept, 5-10 of
-# the rest) and the cpu lab (76 epochs of every run of tasks 1-4) of docs/lab.md; on the path each run took there.
-# The other path's numbers (``epoch_s`` and ``start_s`` of the compiled steps of a run that took the plain loop)
-# are from the quick labs of 0.3.1 and 0.3.2 and runs of 1 or 2 epochs on the same machine. The reference's start
-# includes building genlab's kernel and timing it against the steps; its evaluation, training the metrics
-# classifier (once per cache, 22 s).
+# of all 60,000 training images (the DCGAN's at minibatch 16). Measured by ``benchmarks/lab_costs.py`` on three
+# labs from empty caches, pooled: the quick lab (38 epochs of the runs kept, 5-10 of the rest) and the cpu lab
+# (76 epochs of every run of tasks 1-4) of genlab 0.3.3, and the cpu lab of 100 epochs (commit dbab775) of
+# docs/lab.md; on the path each run took there. The CD-k runs' kernel (genlab 0.3.4): ``genlab train rbm
+# --cd-k K --epochs 3`` (docs/lab.md). The other path's numbers (``epoch_s`` and ``start_s`` of the compiled steps
+# of a run that took the plain loop) are from the quick labs of 0.3.1 and 0.3.2 and runs of 1 or 2 epochs on the
+# same machine. The reference's start includes building genlab's kernel and timing it against the steps; its
+# evaluation, training the metrics classifier (once per cache, 22 s).
 CPU_COSTS: dict[str, Cost] = {
-    # task 1: CD-1 on genlab's kernel
-    "reference": Cost(0.49, start_s=49.4, eval_s=50.9),
-    "real-valued v": Cost(1.24, start_s=19.0, plain_epoch_s=0.84, eval_s=18.8),
-    "lr=0.01": Cost(0.43, eval_s=16.4),
-    "lr=0.03": Cost(0.34, eval_s=16.1),
-    "lr=0.3": Cost(0.37, eval_s=18.9),
-    "lr=1": Cost(0.36, eval_s=18.0),
-    "25 hidden": Cost(0.30, eval_s=11.9),
-    "50 hidden": Cost(0.23, eval_s=12.8),
-    "250 hidden": Cost(0.84, eval_s=29.2),
-    "500 hidden": Cost(1.12, eval_s=48.0),
-    # CD-k and PCD: the compiled steps (their start: compiling the step, which grows with k) or the plain loop
-    "k=3": Cost(1.27, start_s=48.0, plain_epoch_s=1.56, eval_s=20.3),
-    "k=10": Cost(2.65, start_s=145.0, plain_epoch_s=3.17, eval_s=17.2),
-    "k=25": Cost(6.6, start_s=360.0, plain_epoch_s=7.54, eval_s=16.5),
-    "PCD": Cost(1.02, start_s=73.0, plain_epoch_s=1.18, eval_s=17.5),
+    # task 1: CD-1 and CD-k on genlab's kernel
+    "reference": Cost(0.48, start_s=47.2, eval_s=51.8),
+    "real-valued v": Cost(1.24, start_s=19.0, plain_epoch_s=0.94, eval_s=18.3),
+    "k=3": Cost(0.80, plain_epoch_s=1.72, eval_s=19.5),
+    "k=10": Cost(1.65, plain_epoch_s=3.67, eval_s=18.2),
+    "k=25": Cost(3.69, plain_epoch_s=8.82, eval_s=17.1),
+    "lr=0.01": Cost(0.44, eval_s=16.8),
+    "lr=0.03": Cost(0.39, eval_s=17.2),
+    "lr=0.3": Cost(0.43, eval_s=21.1),
+    "lr=1": Cost(0.41, eval_s=19.8),
+    "25 hidden": Cost(0.31, eval_s=12.1),
+    "50 hidden": Cost(0.26, eval_s=13.3),
+    "250 hidden": Cost(0.85, eval_s=30.0),
+    "500 hidden": Cost(1.26, eval_s=52.4),
+    # PCD: the compiled steps (their start: compiling the step) or the plain loop
+    "PCD": Cost(1.02, start_s=73.0, plain_epoch_s=1.27, eval_s=18.2),
     # tasks 2 and 3 (the top RBMs on compiled steps; fine-tuning has no fast path)
-    "top RBM": Cost(0.58, start_s=52.0, plain_epoch_s=0.57, eval_s=9.5),
-    "top RBM, 784 units": Cost(1.8, start_s=59.0, plain_epoch_s=1.57, eval_s=27.0),
-    "fine-tuning": Cost(2.09, eval_s=14.1),
+    "top RBM": Cost(0.58, start_s=52.0, plain_epoch_s=0.68, eval_s=10.1),
+    "top RBM, 784 units": Cost(1.8, start_s=59.0, plain_epoch_s=1.64, eval_s=28.3),
+    "fine-tuning": Cost(2.23, eval_s=13.0),
     # task 4: the fused Adam step compiled, or the plain loop
-    "latent 20": Cost(1.5, start_s=21.0, plain_epoch_s=1.47, eval_s=5.4),
-    "latent 2": Cost(1.5, start_s=21.0, plain_epoch_s=1.30, eval_s=5.7),
+    "latent 20": Cost(1.5, start_s=21.0, plain_epoch_s=1.57, eval_s=5.7),
+    "latent 2": Cost(1.5, start_s=21.0, plain_epoch_s=1.51, eval_s=5.9),
     # task 5: an epoch of 60,000 images at minibatch 16
-    "reference: 1 D / 1 G step": Cost(1011, eval_s=12.4),
-    "2 D steps per G step": Cost(842, eval_s=10.6),
-    "2 G steps per D step": Cost(1524, eval_s=10.9),
-    "no batch norm": Cost(1188, eval_s=10.1),
+    "reference: 1 D / 1 G step": Cost(1084, eval_s=13.1),
+    "2 D steps per G step": Cost(884, eval_s=10.6),
+    "2 G steps per D step": Cost(1595, eval_s=11.1),
+    "no batch norm": Cost(1200, eval_s=10.0),
 }
 # The lab's own work beside its runs: figures, the chains and measurements of the reports, the cross-model table
 # (the same labs' wall times less their runs')
-CPU_OVERHEAD_S = 94.0
+CPU_OVERHEAD_S = 97.0

@@ -5,7 +5,7 @@ The update itself, CD-k or persistent CD with momentum and weight decay, is
 minibatches. Minibatch i of an epoch draws its random numbers from the counter stream (key, i)
 (:class:`genlab.accel.threefry.CounterStream`), the key and the order of the rows drawn from the
 run's generator at the start of the epoch. By default (``compile``) the epochs run on the fastest
-path this machine has for the settings (:func:`genlab.accel.rbm_epochs`: genlab's own CD-1
+path this machine has for the settings (:func:`genlab.accel.rbm_epochs`: genlab's own CD
 kernels, or compiled steps), which draw the same numbers: the path changes the speed and the
 floating-point rounding, nothing else. The path taken is written into config.json.
 
@@ -87,8 +87,8 @@ class RBMConfig(TrainConfig):
         check=non_negative,
     )
     compile: bool = option(
-        True, "run on the fastest path this machine has for the settings: genlab's own kernels for CD-1 with "
-        "binarised data (native C on the CPU, Triton on CUDA), torch.compile'd steps otherwise, the plain loop where "
+        True, "run on the fastest path this machine has for the settings: genlab's own kernels for CD-k with "
+        "binarised data (native C on the CPU, Triton on CUDA for CD-1), torch.compile'd steps otherwise, the plain loop where "
         "neither applies or can be built; the same random numbers on every path", identity=False,
         negated="run the plain PyTorch loop (for reading and debugging): the same random numbers as the fast paths, "
         "other floating-point rounding",
