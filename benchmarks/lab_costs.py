@@ -97,7 +97,8 @@ def main() -> None:
         parser.error("give one --preset (or one for all) and one --wall (or none) for each lab")
     labs, own = [], []
     for out, preset, wall in zip(args.labs, presets, walls):
-        rows = labs.append(lab_costs(out, preset)) or labs[-1]
+        rows = lab_costs(out, preset)
+        labs.append(rows)
         print(f"{out} (preset {preset})")
         print(f"{'run':28s} {'path':7s} {'epoch_s':>8s} {'start_s':>8s} {'eval_s':>7s} {'train_s':>8s} epochs images")
         for label, r in rows.items():
