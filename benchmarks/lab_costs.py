@@ -11,7 +11,8 @@ its runs is the lab's wall time (given with ``--wall``) less the runs' training 
 
 Given several labs (their presets and wall times in the same order), it also prints the costs pooled over
 them, as lines of :data:`genlab.lab.budget.CPU_COSTS`: each path's epoch weighted by the later epochs each lab
-measured, the starts and evaluations averaged (a path no lab took is left out: its numbers stay the table's).
+measured, the starts averaged, and the evaluations averaged over those with the same sizes (the table's are
+the quick evaluation's; a path no lab took is left out: its numbers stay the table's).
 """
 
 from __future__ import annotations
@@ -45,10 +46,17 @@ def cost_row(run: Run) -> dict:
     times = epoch_times(run)
     epoch = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[0]
     scale = TRAIN_IMAGES / images
-    evaluation = json.loads((run.path / "eval.json").read_text()).get("eval_time_s")
+    evaluation = json.loads((run.path / "eval.json").read_text())
     return {"path": config.get("path", "-"), "epoch_s": epoch * scale, "start_s": max(0.0, times[0] - epoch),
-            "eval_s": evaluation or 0.0, "train_s": config.get("train_time_s") or 0.0, "epochs": len(times),
-            "images": images}
+            "eval_s": evaluation.get("eval_time_s") or 0.0, "eval": sizes(evaluation.get("eval_config", {})),
+            "train_s": config.get("train_time_s") or 0.0, "epochs": len(times), "images": images}
+
+
+def sizes(eval_config: dict) -> str:
+    """The estimators' sizes of an evaluation, in a few words (evaluations are pooled by them)."""
+    test = "every 5th test image" if eval_config.get("quick") and eval_config.get("test_limit") is None else "test set"
+    return (f"AIS {eval_config.get('ais_runs')} x {eval_config.get('ais_betas')}, RAISE {eval_config.get('raise_betas')}, "
+            f"IWAE {eval_config.get('iwae_k')}, {eval_config.get('samples')} samples, {test}")
 
 
 def lab_costs(out: Path, preset: str) -> dict[str, dict]:
@@ -69,19 +77,20 @@ def lab_costs(out: Path, preset: str) -> dict[str, dict]:
     return rows
 
 
-def pooled(labs: list[dict[str, dict]]) -> dict[str, dict[str, dict[str, float]]]:
-    """label -> path -> the epoch (weighted by each lab's later epochs), start and evaluation over the labs."""
+def pooled(labs: list[dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """label -> path -> the epoch (weighted by each lab's later epochs), start and evaluation (by its sizes:
+    ``eval_s`` maps them to the seconds) over the labs."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for rows in labs:
         for label, r in rows.items():
-            p = out.setdefault(label, {}).setdefault(r["path"], {"weighted": 0.0, "weight": 0.0, "starts": [], "evals": []})
+            p = out.setdefault(label, {}).setdefault(r["path"], {"weighted": 0.0, "weight": 0.0, "starts": [], "evals": {}})
             weight = max(1, r["epochs"] - 1) * r["images"] / TRAIN_IMAGES
             p["weighted"] += r["epoch_s"] * weight
             p["weight"] += weight
             p["starts"].append(r["start_s"])
-            p["evals"].append(r["eval_s"])
+            p["evals"].setdefault(r["eval"], []).append(r["eval_s"])
     return {label: {path: {"epoch_s": p["weighted"] / p["weight"], "start_s": sum(p["starts"]) / len(p["starts"]),
-                           "eval_s": sum(p["evals"]) / len(p["evals"])} for path, p in paths.items()}
+                           "eval_s": {e: sum(s) / len(s) for e, s in p["evals"].items()}} for path, p in paths.items()}
             for label, paths in out.items()}
 
 
@@ -110,9 +119,10 @@ def main() -> None:
         print(f"runs: {runs_s:.0f} s of training and evaluation"
               + ("" if wall is None else f"; the lab's own work: {wall - runs_s:.0f} s of {wall:.0f}") + "\n")
     if len(labs) > 1:
-        print("pooled (label: path -> epoch_s, start_s, eval_s)")
+        print("pooled (label: path -> epoch_s, start_s, eval_s by the evaluation's sizes)")
         for label, paths in pooled(labs).items():
-            shown = "; ".join(f"{path} {p['epoch_s']:.2f}, {p['start_s']:.1f}, {p['eval_s']:.1f}" for path, p in paths.items())
+            shown = "; ".join(f"{path} {p['epoch_s']:.2f}, {p['start_s']:.1f}, "
+                              + ", ".join(f"{s:.1f} ({e})" for e, s in p["eval_s"].items()) for path, p in paths.items())
             print(f"  {label!r}: {shown}")
         if own:
             print(f"the lab's own work: {sum(own) / len(own):.0f} s on average")

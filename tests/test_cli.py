@@ -253,6 +253,9 @@ def test_eval_quick_records_its_sizes_and_protocol_and_says_so_and_a_quiet_eval_
     assert results["protocol"]["test_split"] == "test set of 100 images, every 5th (20) measured"
     assert results["protocol"]["estimator"] == "exact (every hidden state summed)"  # 8 hidden units
     assert err.startswith("note: A quick evaluation (--quick)") and results["notes"][0].startswith("A quick evaluation")
+    code, out, _ = run_cli(capsys, "eval", str(run), "--quiet", "--device", "cpu", "--samples", "0", "--quick",
+                           "--ais-betas", "14500")
+    assert code == 0 and json.loads(out)["eval_config"]["ais_betas"] == 14500  # given, so kept: though the default
 
 
 def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys, tiny_dataset, tmp_path):
@@ -265,10 +268,11 @@ def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys,
     runs = [train_rbm.train(RBMConfig(dataset=str(tiny_dataset), epochs=1, hidden=h, lr=lr), tmp_path / name,
                             device="cpu", progress=False)
             for name, h, lr in (("a", 8, 0.1), ("b", 12, 0.1), ("c", 8, 0.05))]
-    runs[0].write_eval({"family": "rbm", "test_loglik": -100.5, "recon_error": 0.0625, "notes": [],
-                        "eval_config": EvalConfig(samples=0).to_dict()})
+    quick = EvalConfig(samples=0, quick=True)
+    runs[0].write_eval({"family": "rbm", "test_loglik": -100.5, "recon_error": 0.0625, "notes": [],  # quick's sizes
+                        "eval_config": quick.replace(quick=False).to_dict()})  # on every test image
     runs[1].write_eval({"family": "rbm", "test_loglik": -90.25, "fid": 12.5, "notes": [],  # an old name: read as the FCD
-                        "eval_config": EvalConfig(samples=0, quick=True).to_dict()})  # c: not evaluated
+                        "eval_config": quick.to_dict()})  # c: not evaluated
     paths = [str(run.path) for run in runs]
     code, out, err = run_cli(capsys, "compare", *paths, "--csv", str(tmp_path / "t.csv"))
     lines = [line.split() for line in out.splitlines()]

@@ -57,7 +57,7 @@ def one_of(*choices: str) -> Check:
 
 def option(
     default: Any, help: str, *, check: Check | None = None, flag: str | None = None, identity: bool = True,
-    negated: str | None = None,
+    negated: str | None = None, shown: str | None = None,
 ) -> Any:
     """A config field with its default, help text, validation and CLI flag.
 
@@ -65,11 +65,12 @@ def option(
     ``--NAME``; for one whose default is True it is ``--no-NAME``, and ``negated`` says
     what that flag does (required for such booleans). ``identity=False`` marks where
     something is (a path whose content another field pins by checksum) or how often
-    something is saved, not what the run is: :meth:`Config.identity` leaves it out.
+    something is saved, not what the run is: :meth:`Config.identity` leaves it out. ``shown`` is the
+    default as ``--help`` gives it, for a field whose default (None) the config resolves from its other fields.
     """
     if default is True and negated is None:
         raise TypeError(f"option {help!r}: a boolean that defaults to True needs the help of its --no- flag (negated=)")
-    metadata = {"help": help, "check": check, "flag": flag, "identity": identity, "negated": negated}
+    metadata = {"help": help, "check": check, "flag": flag, "identity": identity, "negated": negated, "shown": shown}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -184,7 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
             else:
                 parser.add_argument(flag, dest=field.name, action="store_true", default=argparse.SUPPRESS, help=help_text)
             continue
-        default = "none" if field.default is None else field.default
+        default = field.metadata.get("shown") or ("none" if field.default is None else field.default)
         check = field.metadata.get("check")
         choices = getattr(check, "choices", None)
         parser.add_argument(

@@ -25,7 +25,7 @@ from genlab.evaluation import dbn as evaluate_dbn
 from genlab.evaluation import dcgan as evaluate_dcgan
 from genlab.evaluation import rbm as evaluate_rbm
 from genlab.evaluation import vae as evaluate_vae
-from genlab.evaluation.config import EvalConfig, measured_images, quick_sizes
+from genlab.evaluation.config import EvalConfig, measured_images
 from genlab.evaluation.notes import interval_notes, quick_note
 from genlab.evaluation.protocol import protocol
 from genlab.figures.plots import as_images
@@ -108,7 +108,7 @@ def evaluate(
     model; writes ``eval.json`` and returns the results. Under ``torchrun`` (a process group already
     set up) the ranks share the work and rank 0 alone writes ``eval.json``."""
     run = run if isinstance(run, Run) else Run.open(run)
-    config = quick_sizes(config or EvalConfig())
+    config = config or EvalConfig()
     unfinished = require_finished(run, config.unfinished)
     dev = resolve_device(device)
     family = family_of(run)

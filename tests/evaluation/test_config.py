@@ -5,17 +5,30 @@ from __future__ import annotations
 import torch
 
 from genlab import data
-from genlab.evaluation.config import QUICK, EvalConfig, measured_images, quick_sizes
+from genlab.evaluation.config import QUICK, SIZES, EvalConfig, measured_images
 
 
-def test_quick_takes_its_sizes_for_the_options_left_at_their_defaults():
-    assert quick_sizes(EvalConfig()) == EvalConfig()
-    quick = quick_sizes(EvalConfig(quick=True))
-    sizes = (quick.ais_runs, quick.ais_betas, quick.raise_betas, quick.iwae_k, quick.samples, quick.probe_images)
-    assert sizes == (100, 4000, 300, 500, 1000, 10_000) == tuple(QUICK.values())
+def sizes(c: EvalConfig) -> tuple:
+    return (c.ais_runs, c.ais_betas, c.raise_betas, c.iwae_k, c.samples, c.probe_images)
+
+
+def test_the_sizes_not_given_take_the_defaults_or_with_quick_the_quick_ones():
+    assert sizes(EvalConfig()) == (100, 14_500, 1000, 5000, 10_000, None) == tuple(SIZES.values())
+    quick = EvalConfig(quick=True)
+    assert sizes(quick) == (100, 4000, 300, 500, 1000, 10_000) == tuple(QUICK.values())
     assert quick.quick and quick.to_dict()["quick"] is True
-    mine = quick_sizes(EvalConfig(quick=True, samples=0, ais_betas=1000))
+    mine = EvalConfig(quick=True, samples=0, ais_betas=1000)
     assert (mine.samples, mine.ais_betas, mine.iwae_k) == (0, 1000, 500)
+
+
+def test_a_size_given_is_kept_with_quick_even_when_it_is_the_default():
+    # --quick --ais-betas 14500 anneals over 14,500 distributions, not quick's 4,000
+    assert EvalConfig(quick=True, ais_betas=14_500, iwae_k=5000).ais_betas == 14_500
+    assert EvalConfig(quick=True, ais_betas=14_500, iwae_k=5000).iwae_k == 5000
+    # a config rebuilt from its record (a lab re-reading eval.json) or changed by replace keeps its sizes
+    quick = EvalConfig(quick=True, ais_betas=14_500)
+    assert EvalConfig.from_dict(quick.to_dict()) == quick
+    assert quick.replace(seed=1).ais_betas == 14_500 and quick.replace(seed=1).raise_betas == 300
 
 
 def test_quick_measures_every_fifth_test_image_unless_a_test_limit_is_given():

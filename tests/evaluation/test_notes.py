@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genlab.evaluation import ais
-from genlab.evaluation.config import EvalConfig, quick_sizes
+from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.notes import interval_notes, quick_note
 from genlab.evaluation.rbm import LoglikData, logliks
 from genlab.models.rbm import RBM
@@ -71,7 +71,7 @@ def test_ais_weights_too_spread_for_a_lower_end_of_log_z_get_a_note_on_the_missi
 
 
 def test_a_quick_evaluation_says_so_in_a_note():
-    [note] = quick_note(quick_sizes(EvalConfig(quick=True)))
+    [note] = quick_note(EvalConfig(quick=True))
     assert note.startswith("A quick evaluation (--quick): AIS of 100 x 4,000, RAISE of 300, IWAE k = 500, 1,000 samples and every "
                            "5th test image")
     assert quick_note(EvalConfig()) == []

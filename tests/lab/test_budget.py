@@ -66,6 +66,9 @@ def test_a_setting_given_with_set_replaces_the_plans_value_in_every_run():
     assert changed.variant("k=25", changed.runs["reference"].replace(cd_k=25)).epochs == 3
     kept = customized(p, None, parse(["eval.ais_runs=10"], [p]))
     assert kept.variant("k=25", RBMConfig()).epochs == presets.QUICK.changes("k=25")["epochs"]
+    # a size given is measured, even genlab eval's own beside the quick evaluation's others
+    longer = customized(p, None, parse(["eval.ais_betas=14500"], [p])).eval
+    assert (longer.ais_betas, longer.raise_betas, longer.quick) == (14_500, 300, True)
 
 
 def test_every_run_the_quick_plan_names_is_a_run_of_its_lab_and_gets_its_share():

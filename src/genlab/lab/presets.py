@@ -22,7 +22,7 @@ from typing import Any
 
 from genlab.data import BINARIZE_SEED
 from genlab.lab import budget
-from genlab.evaluation.config import QUICK_TEST_STRIDE, EvalConfig, quick_sizes
+from genlab.evaluation.config import QUICK_TEST_STRIDE, EvalConfig
 from genlab.training.dbn import DBNConfig
 from genlab.training.dcgan import DCGANConfig
 from genlab.training.rbm import RBMConfig
@@ -46,17 +46,12 @@ class Preset:
 
     name: str
     runs: Mapping[str, TrainConfig]  # the base config of each run, by its role in the task
-    eval: EvalConfig  # how every run is measured (--quick's sizes resolved: quick_sizes)
+    eval: EvalConfig  # how every run is measured
     note: str  # what the preset reduces from the SPEC reference, for the report
     compare: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # setting -> the values an experiment compares
     # what the preset gives single runs instead of their base config's settings, by the run's label (the budget
     # a plan gave them: epochs, images, path; genlab.lab.budget)
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # the sizes measured, so that a lab's own measurements beside eval.json (samples drawn, estimators run
-        # on a model outside a run) take the sizes its runs' evaluations take
-        object.__setattr__(self, "eval", quick_sizes(self.eval))
 
     def variant(self, label: str, config: TrainConfig) -> TrainConfig:
         """The config of the run ``label``: ``config`` with this preset's changes for that run."""
@@ -128,7 +123,6 @@ def rbm_settings(base: RBMConfig, e: EvalConfig) -> str:
     images = "all training images" if base.limit is None else f"the first {base.limit:,} training images"
     test = ("all test images" if e.test_limit is None else f"the first {e.test_limit:,} test images") if not e.quick \
         else f"every {QUICK_TEST_STRIDE}th test image"
-    e = quick_sizes(e)
     return (f"{base.epochs} epochs on {images}; log-likelihood on {test} (binarised with seed {BINARIZE_SEED}), "
             f"by AIS of {e.ais_runs} runs x {e.ais_betas:,} distributions above 20 hidden units")
 
