@@ -31,6 +31,14 @@ def test_a_size_given_is_kept_with_quick_even_when_it_is_the_default():
     assert quick.replace(seed=1).ais_betas == 14_500 and quick.replace(seed=1).raise_betas == 300
 
 
+def test_turning_quick_on_or_off_changes_the_sizes_that_were_the_other_modes_defaults():
+    assert EvalConfig().replace(quick=True) == EvalConfig(quick=True)
+    assert EvalConfig(quick=True).replace(quick=False) == EvalConfig()
+    mine = EvalConfig(ais_betas=1000, samples=0).replace(quick=True)
+    assert (mine.ais_betas, mine.samples, mine.iwae_k, mine.quick) == (1000, 0, 500, True)
+    assert EvalConfig().replace(quick=True, iwae_k=5000).iwae_k == 5000  # given with it
+
+
 def test_quick_measures_every_fifth_test_image_unless_a_test_limit_is_given():
     test = data.ImageSet(torch.arange(20, dtype=torch.uint8)[:, None, None].expand(20, 2, 2), torch.arange(20))
     assert measured_images(test, EvalConfig()) is test

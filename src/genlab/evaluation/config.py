@@ -56,6 +56,14 @@ class EvalConfig(Config):
                 setattr(self, name, value)
         super().__post_init__()
 
+    def replace(self, **changes: Any) -> EvalConfig:
+        """This config with ``changes``; turning ``quick`` on or off also changes the sizes that were the other
+        mode's defaults (``--set eval.quick=true`` on a preset measuring with genlab eval's sizes)."""
+        if changes.get("quick", self.quick) != self.quick:
+            before = QUICK if self.quick else SIZES
+            changes = {**{name: None for name, value in before.items() if getattr(self, name) == value}, **changes}
+        return super().replace(**changes)
+
 
 def measured_with(results: dict[str, Any] | None, config: EvalConfig) -> bool:
     """Whether an ``eval.json``'s ``results`` were measured with ``config`` (which records its sizes as measured:
