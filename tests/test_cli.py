@@ -261,7 +261,7 @@ def test_eval_quick_records_its_sizes_and_protocol_and_says_so_and_a_quiet_eval_
 def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys, tiny_dataset, tmp_path):
     import csv
 
-    from genlab.evaluation.config import EvalConfig
+    from genlab.evaluation.config import QUICK, EvalConfig
     from genlab.training import rbm as train_rbm
     from genlab.training.rbm import RBMConfig
 
@@ -270,7 +270,7 @@ def test_compare_shows_runs_side_by_side_and_writes_the_same_rows_as_csv(capsys,
             for name, h, lr in (("a", 8, 0.1), ("b", 12, 0.1), ("c", 8, 0.05))]
     quick = EvalConfig(samples=0, quick=True)
     runs[0].write_eval({"family": "rbm", "test_loglik": -100.5, "recon_error": 0.0625, "notes": [],  # quick's sizes
-                        "eval_config": quick.replace(quick=False).to_dict()})  # on every test image
+                        "eval_config": EvalConfig(**{**QUICK, "samples": 0}).to_dict()})  # on every test image
     runs[1].write_eval({"family": "rbm", "test_loglik": -90.25, "fid": 12.5, "notes": [],  # an old name: read as the FCD
                         "eval_config": quick.to_dict()})  # c: not evaluated
     paths = [str(run.path) for run in runs]
