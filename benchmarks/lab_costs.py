@@ -21,6 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
+from genlab.evaluation.config import QUICK_TEST_STRIDE
 from genlab.lab import TASKS
 from genlab.lab.budget import TRAIN_IMAGES
 from genlab.lab.core import Lab
@@ -54,7 +55,8 @@ def cost_row(run: Run) -> dict:
 
 def sizes(eval_config: dict) -> str:
     """The estimators' sizes of an evaluation, in a few words (evaluations are pooled by them)."""
-    test = "every 5th test image" if eval_config.get("quick") and eval_config.get("test_limit") is None else "test set"
+    quick = eval_config.get("quick") and eval_config.get("test_limit") is None
+    test = f"every {QUICK_TEST_STRIDE}th test image" if quick else "test set"
     return (f"AIS {eval_config.get('ais_runs')} x {eval_config.get('ais_betas')}, RAISE {eval_config.get('raise_betas')}, "
             f"IWAE {eval_config.get('iwae_k')}, {eval_config.get('samples')} samples, {test}")
 
@@ -80,7 +82,7 @@ def lab_costs(out: Path, preset: str) -> dict[str, dict]:
 def pooled(labs: list[dict[str, dict]]) -> dict[str, dict[str, dict]]:
     """label -> path -> the epoch (weighted by each lab's later epochs), start and evaluation (by its sizes:
     ``eval_s`` maps them to the seconds) over the labs."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    out: dict[str, dict[str, dict]] = {}
     for rows in labs:
         for label, r in rows.items():
             p = out.setdefault(label, {}).setdefault(r["path"], {"weighted": 0.0, "weight": 0.0, "starts": [], "evals": {}})
