@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -78,34 +78,56 @@ static inline void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
 #define BLOCK 64                 /* columns summed at once, held in registers */
 #define PER_BLOCK (BLOCK / LANES) /* vectors a block: 4 (AVX-512), 8 (AVX2), 16 (NEON: 32 registers) */
 
+/* The first `part` floats at p (0 < part < LANES) and zeros: a masked load where the processor has one (it
+ * reads nothing past them, so no row's end is overrun), else a copy. */
+static inline vec load_part(const float *p, int part) {
+#if defined(__AVX512F__)
+    return (vec)_mm512_maskz_loadu_ps((__mmask16)((1u << part) - 1), p);
+#elif defined(__AVX__)
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return (vec)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(part), lane));
+#else
+    vec v = {0};
+    memcpy(&v, p, sizeof(float) * part);
+    return v;
+#endif
+}
+
+/* Columns j .. j + full * LANES + part of out = base + the listed rows of M, in one pass over the rows with
+ * full + (part > 0) vectors held in registers (full and part are constants where this is inlined). */
+static inline __attribute__((always_inline)) void sum_columns(float *out, const float *base, const float *M,
+                                                              int64_t ld, const int16_t *rows, int count,
+                                                              int64_t j, const int full, const int part) {
+    vec a[PER_BLOCK + 1];
+#pragma GCC unroll 16
+    for (int v = 0; v < full; v++) a[v] = load(base + j + v * LANES);
+    if (part) a[full] = load_part(base + j + full * LANES, part);
+    for (int i = 0; i < count; i++) {
+        const float *m = M + rows[i] * ld + j;
+#pragma GCC unroll 16
+        for (int v = 0; v < full; v++) a[v] += load(m + v * LANES);
+        if (part) a[full] += load_part(m + full * LANES, part);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < full; v++) store(out + j + v * LANES, a[v]);
+    if (part) memcpy(out + j + full * LANES, &a[full], sizeof(float) * part);
+}
+
 /* out[j] = base[j] + sum_i M[rows[i] * ld + j] for j < n: a binary vector (the list of its
- * ones) times M. Columns in blocks of 64 held in registers while the rows stream by; each
- * column adds the rows in list order whatever the vector width, so every build gives the
- * same sums. */
+ * ones) times M. Columns in blocks of 64 held in registers while the rows stream by, the last
+ * (fewer) columns likewise in one more pass; each column adds the rows in list order whatever
+ * the vector width, so every build gives the same sums. */
 static void sum_rows(float *out, const float *base, const float *M, int64_t ld, const int16_t *rows, int count,
                      int64_t n) {
     int64_t j = 0;
-    for (; j + BLOCK <= n; j += BLOCK) {
-        vec a[PER_BLOCK];
-#pragma GCC unroll 16
-        for (int v = 0; v < PER_BLOCK; v++) a[v] = load(base + j + v * LANES);
-        for (int i = 0; i < count; i++) {
-            const float *m = M + rows[i] * ld + j;
-#pragma GCC unroll 16
-            for (int v = 0; v < PER_BLOCK; v++) a[v] += load(m + v * LANES);
-        }
-#pragma GCC unroll 16
-        for (int v = 0; v < PER_BLOCK; v++) store(out + j + v * LANES, a[v]);
-    }
-    for (; j + LANES <= n; j += LANES) {
-        vec a = load(base + j);
-        for (int i = 0; i < count; i++) a += load(M + rows[i] * ld + j);
-        store(out + j, a);
-    }
-    for (; j < n; j++) {
-        float a = base[j];
-        for (int i = 0; i < count; i++) a += M[rows[i] * ld + j];
-        out[j] = a;
+    for (; j + BLOCK <= n; j += BLOCK) sum_columns(out, base, M, ld, rows, count, j, PER_BLOCK, 0);
+    const int full = (int)(n - j) / LANES, part = (int)(n - j) % LANES;
+    if (j == n) return;
+    switch (full) { /* a constant number of vectors each, so that they stay in registers */
+#define CASE(f) case f: if (f < PER_BLOCK) sum_columns(out, base, M, ld, rows, count, j, f, part); break;
+        CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+        CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
+#undef CASE
     }
 }
 
