@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genlab.evaluation import ais, loglik
@@ -61,3 +62,50 @@ def test_a_floor_above_the_ais_interval_becomes_the_lower_end_and_the_upper_end_
     assert part["log_z"] == part["log_z_low"] == floor and part["log_z_high"] is None
     ll = logliks(rbm, LoglikData(data, data, data), part)
     assert ll["test_loglik_low"] is None and abs(ll["test_loglik_high"] - ll["test_loglik"]) < 1e-9
+
+
+def test_packed_rows_are_equal_exactly_when_the_states_are():
+    states = loglik.all_states(10, dtype=torch.float32)
+    assert torch.unique(ais.packed(states), dim=0).shape[0] == 1024
+    v = (torch.rand(3, 784, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    v[1] = v[0]
+    v[2] = v[0]
+    v[2, 783] = 1 - v[2, 783]  # the last unit of the last, partial word
+    rows = ais.packed(v)
+    assert torch.equal(rows[0], rows[1]) and not torch.equal(rows[0], rows[2])
+
+
+def test_the_floor_sums_the_distinct_states_and_is_log_z_when_the_chains_visit_them_all():
+    """7 x 5 units: 1,000 Gibbs states visit all 128 visible (32 hidden) states, whose exp(-F) sum to Z."""
+    rbm = random_rbm(7, 5, std=0.5).double()
+    floor = ais.log_z_floor(rbm, chains=100, steps=10, generator=torch.Generator().manual_seed(0))
+    assert abs(floor - loglik.log_z_exact(rbm)) < 1e-9
+
+
+def test_the_floor_counts_a_state_once_however_often_the_chains_visit_it():
+    """Biases that hold 50 chains of 20 steps at the all-on state: the floor is that state's -F once (counted
+    at each of the 1,000 visits it would be log 1000 = 6.9 nats higher)."""
+    rbm = RBM(12, 9, init_std=0.0, dtype=torch.float64)
+    rbm.v_bias.data.fill_(30.0)
+    rbm.h_bias.data.fill_(30.0)
+    floor = ais.log_z_floor(rbm, chains=50, steps=20, generator=torch.Generator().manual_seed(0))
+    ones_v, ones_h = torch.ones(1, 12, dtype=torch.float64), torch.ones(1, 9, dtype=torch.float64)
+    single = max(-rbm.free_energy(ones_v).item(), -rbm.free_energy_h(ones_h).item())
+    assert floor == pytest.approx(single, abs=1e-9)
+
+
+def test_chains_from_the_data_find_a_mode_the_random_chains_miss():
+    """Units coupled so strongly that a chain stays in its mode: the all-on mode holds nearly all the mass
+    (log Z = 20.05), but uniformly random hidden states (about 10 of 20 on) drain into the all-off one (its
+    states sum to e^0.13). Half the chains start from the data (all-on images) and find it; the floor stays
+    below log Z."""
+    rbm = RBM(20, 20, init_std=0.0, dtype=torch.float64)
+    rbm.W.data.fill_(4.0)
+    rbm.v_bias.data.fill_(-74.0)
+    rbm.h_bias.data.fill_(-5.0)
+    exact = loglik.log_z_exact(rbm)
+    blind = ais.log_z_floor(rbm, chains=100, steps=20, generator=torch.Generator().manual_seed(0))
+    floor = ais.log_z_floor(rbm, torch.ones(5, 20, dtype=torch.float64), chains=100, steps=20,
+                            generator=torch.Generator().manual_seed(0))
+    assert blind < exact - 15
+    assert floor <= exact and exact - floor < 1e-6

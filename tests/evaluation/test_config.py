@@ -9,13 +9,13 @@ from genlab.evaluation.config import QUICK, SIZES, EvalConfig, measured_images
 
 
 def sizes(c: EvalConfig) -> tuple:
-    return (c.ais_runs, c.ais_betas, c.raise_betas, c.iwae_k, c.samples, c.probe_images)
+    return (c.ais_runs, c.ais_betas, c.floor_steps, c.raise_betas, c.iwae_k, c.samples, c.probe_images)
 
 
 def test_the_sizes_not_given_take_the_defaults_or_with_quick_the_quick_ones():
-    assert sizes(EvalConfig()) == (100, 14_500, 1000, 5000, 10_000, None) == tuple(SIZES.values())
+    assert sizes(EvalConfig()) == (100, 14_500, 1000, 1000, 5000, 10_000, None) == tuple(SIZES.values())
     quick = EvalConfig(quick=True)
-    assert sizes(quick) == (100, 4000, 300, 500, 1000, 10_000) == tuple(QUICK.values())
+    assert sizes(quick) == (100, 4000, 300, 300, 500, 1000, 10_000) == tuple(QUICK.values())
     assert quick.quick and quick.to_dict()["quick"] is True
     mine = EvalConfig(quick=True, samples=0, ais_betas=1000)
     assert (mine.samples, mine.ais_betas, mine.iwae_k) == (0, 1000, 500)

@@ -67,7 +67,7 @@ def estimates() -> dict[str, Any]:
     bound = variational_bound(dbn, v, log_z=3.0, samples=4, generator=make_generator(0), chunk=4)
     return {
         "ais": [ais.log_z, ais.log_z_low, ais.log_z_high],
-        "floor": log_z_floor(rbm, chains=7, steps=5, generator=make_generator(0)),
+        "floor": log_z_floor(rbm, v, chains=7, steps=5, generator=make_generator(0)),  # 3 chains from the data
         "raise": raise_log_prob(rbm, v, base, betas=30, runs=2, generator=make_generator(0)).tolist(),
         "bound": [bound.bound.tolist(), bound.iw.tolist(), bound.mc_se],
         "iwae": iwae(vae, v, k=4, generator=make_generator(0), max_rows=20).tolist(),  # 5 images a chunk

@@ -17,7 +17,7 @@ from genlab.models.rbm import RBM
 @pytest.fixture(autouse=True)
 def quick_floor(monkeypatch):
     """The certain floor of log Z from 100 Gibbs chains of 50 steps (enough for these models), not 1000 x 300."""
-    monkeypatch.setattr(ais, "log_z_floor", functools.partial(ais.log_z_floor, chains=100, steps=50))
+    monkeypatch.setattr(ais, "log_z_floor", functools.partial(ais.log_z_floor, chains=100))
 
 
 def far_mode_rbm() -> RBM:
@@ -31,7 +31,8 @@ def far_mode_rbm() -> RBM:
 
 
 def measured(rbm: RBM, data: torch.Tensor, runs: int, betas: int) -> dict:
-    part = ais.log_partition(rbm, data, runs=runs, betas=betas, generator=torch.Generator().manual_seed(0))
+    part = ais.log_partition(rbm, data, runs=runs, betas=betas, generator=torch.Generator().manual_seed(0),
+                             floor_steps=50)
     return {**part, **logliks(rbm, LoglikData(data, data, data), part)}
 
 

@@ -56,6 +56,16 @@ def test_a_dbn_bound_names_its_samples_and_how_log_z_was_estimated() -> None:
     assert p["conservative_estimator"] == "exact"
 
 
+def test_log_zs_floor_is_named_with_its_chains_and_steps_where_the_results_record_it() -> None:
+    floor = {"floor_chains": 1000, "floor_steps": 300}
+    p = protocol("rbm", {"binarize": True}, {**AIS, **floor}, EvalConfig(), 10000, 10000)
+    assert p["estimator"] == "AIS, 100 runs x 14,500 distributions, floor: 1,000 Gibbs chains x 300 steps"
+    bound = {"test_loglik_method": "bound", "bound_samples": 10, "log_z_method": "ais", "ais_runs": 100,
+             "ais_betas": 4000, **floor}
+    assert protocol("dbn", {}, bound, EvalConfig(), 10000, 10000)["estimator"].endswith(
+        "log Z of the top RBM by AIS (100 runs x 4,000 distributions, floor: 1,000 Gibbs chains x 300 steps)")
+
+
 def test_a_table_note_gives_one_protocol_for_rows_that_share_it_and_names_the_rows_otherwise() -> None:
     ais = {"protocol": protocol("rbm", {"binarize": True}, AIS, EvalConfig(), 10000, 10000)}
     exact = {"protocol": protocol("rbm", {"binarize": True}, {"test_loglik_method": "exact"}, EvalConfig(), 10000, 10000)}

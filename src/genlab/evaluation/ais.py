@@ -118,28 +118,61 @@ def ais_log_z(
 FLOOR_CHAINS, FLOOR_STEPS = 1000, 300  # Gibbs chains for the certain lower bound on log Z
 
 
+def packed(states: torch.Tensor) -> torch.Tensor:
+    """Rows of 0/1 values as rows of whole numbers, 24 units each (exact in float32), equal exactly when the
+    states are: the states times a matrix of powers of two."""
+    units = states.shape[1]
+    unit = torch.arange(units, device=states.device)
+    powers = torch.zeros(units, -(-units // 24), dtype=states.dtype, device=states.device)
+    powers[unit, unit // 24] = 2.0 ** (unit % 24).to(states.dtype)
+    return states @ powers
+
+
+def log_sum_distinct(states: list[torch.Tensor], values: list[torch.Tensor], beat: float = -math.inf) -> float:
+    """log sum_s exp(value(s)) over the distinct states s among ``states`` (:func:`packed` rows, every rank's),
+    each once; -inf without sorting the states out when that sum cannot exceed ``beat`` (its largest term
+    times the number of visits does not)."""
+    values = gather(torch.cat(values)).double()
+    if values.numel() == 0 or values.max().item() + math.log(values.numel()) <= beat:
+        return -math.inf
+    unique, first = torch.unique(gather(torch.cat(states)), dim=0, return_inverse=True)
+    per_state = torch.full((unique.shape[0],), -math.inf, dtype=torch.float64, device=values.device)
+    per_state.scatter_(0, first, values)  # a state's duplicates carry its one value
+    return torch.logsumexp(per_state, 0).item()
+
+
 @torch.no_grad()
-def log_z_floor(rbm: RBM, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
+def log_z_floor(rbm: RBM, data_x: torch.Tensor | None = None, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
                 generator: torch.Generator | None = None, progress: bool = False) -> float:
-    """A certain lower bound on log Z: Z >= exp(-F(v)) and Z >= exp(-F_h(h)) for any single
-    state, maximised over the states that Gibbs chains from uniformly random hidden states visit
-    (each rank of a distributed evaluation runs its share of the chains)."""
+    """A certain lower bound on log Z from the states that Gibbs chains visit: Z = sum_v exp(-F(v)) >= the
+    sum over the distinct visible states visited, and likewise Z = sum_h exp(-F_h(h)) >= the sum over the
+    distinct hidden states visited; the larger of the two. With ``data_x`` (rows of visible probabilities)
+    half the chains start at h ~ p(h | x) for its rows in turn, where the model's mass lies if it fits the
+    data; the others (all, without data) at uniformly random hidden states, which find modes far from the
+    data. Each rank of a distributed evaluation runs its share of the chains; the states are pooled before
+    the sums."""
     own = share(chains)
     random = stream(generator, chains, own, rbm.W.dtype)
-    h = bernoulli(torch.full((own.stop - own.start, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype),
-                  random)
-    best = -math.inf
+    start = torch.full((chains, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype)
+    if data_x is not None and data_x.shape[0]:
+        rows = torch.arange(chains // 2, device=data_x.device) % data_x.shape[0]
+        start[: chains // 2] = rbm.p_h(data_x[rows].to(rbm.W))
+    h = bernoulli(start[own.start : own.stop], random)
+    seen = {"v": ([], []), "h": ([], [])}  # packed states and their -F, step by step
     for _ in bar(range(steps), "log Z floor (Gibbs chains)", progress, unit="step"):
         _, v = rbm.sample_v(h, random)
         _, h = rbm.sample_h(v, random)
-        if own.stop > own.start:
-            best = max(best, (-rbm.free_energy(v)).max().item(), (-rbm.free_energy_h(h)).max().item())
-    return gather(torch.tensor([best], dtype=torch.float64, device=rbm.W.device)).max().item()
+        for layer, state, value in (("v", v, -rbm.free_energy(v)), ("h", h, -rbm.free_energy_h(h))):
+            seen[layer][0].append(packed(state))
+            seen[layer][1].append(value)
+    over_h = log_sum_distinct(*seen["h"])
+    return max(over_h, log_sum_distinct(*seen["v"], beat=over_h))
 
 
 @torch.no_grad()
 def log_partition(
-    rbm: RBM, data_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False
+    rbm: RBM, data_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False,
+    floor_steps: int = FLOOR_STEPS,
 ) -> dict[str, Any]:
     """log Z of an RBM as genlab reports it, for data ``data_x`` (rows of visible probabilities).
 
@@ -150,7 +183,8 @@ def log_partition(
       the data's pixel marginals,
     * AIS annealing over the hidden units (visible summed out: the RBM flipped) from the
       base-rate model of the marginals of p(h | data),
-    * :func:`log_z_floor`, a certain lower bound from the states of Gibbs chains.
+    * :func:`log_z_floor`, a certain lower bound from the states of Gibbs chains (``floor_steps`` steps of
+      1,000 chains, half of them from the data).
 
     AIS estimates Z without bias, so a log estimate exceeds log Z by t nats with probability
     at most e^-t; but a chain that never finds one of the model's modes underestimates log Z
@@ -167,7 +201,7 @@ def log_partition(
     over_visible = ais_log_z(rbm, base_rate_bias(data_x), runs, betas, generator, progress, "AIS over visible units")
     over_hidden = ais_log_z(flipped, base_rate_bias(rbm.p_h(data_x)), runs, betas, generator, progress,
                             "AIS over hidden units")
-    floor = log_z_floor(rbm, generator=generator, progress=progress)
+    floor = log_z_floor(rbm, data_x, steps=floor_steps, generator=generator, progress=progress)
     best = max(over_visible, over_hidden, key=lambda r: r.log_z)
     low, high = best.log_z_low, best.log_z_high
     if floor > best.log_z_high:
@@ -176,4 +210,5 @@ def log_partition(
         "log_z": max(best.log_z, floor), "log_z_low": low, "log_z_high": high, "test_loglik_method": "ais",
         "ais_runs": best.runs, "ais_betas": best.betas,
         "log_z_ais_visible": over_visible.log_z, "log_z_ais_hidden": over_hidden.log_z, "log_z_floor": floor,
+        "floor_chains": FLOOR_CHAINS, "floor_steps": floor_steps,
     }

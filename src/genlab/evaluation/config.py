@@ -11,13 +11,15 @@ from genlab.config import Check, Config, non_negative, option, positive, seed_ra
 
 
 # The estimators' sizes of an evaluation, and of ``--quick``. AIS of 100 runs x 4,000 distributions is the lab's
-# quick preset (docs/rbm.md), as are RAISE's 300 distributions; 1,000 samples is the lab's quick sample count, so
+# quick preset (docs/rbm.md), as are RAISE's 300 distributions and the log Z floor's 300 Gibbs steps (1,000 steps
+# raised the floor of a 100-epoch RBM by 4.6 nats; docs/rbm.md); 1,000 samples is the lab's quick sample count, so
 # that the FCD compares with its tables; the probe's logistic regression on 10,000 training images instead of 60,000
 # costs a sixth (docs/lab.md gives what it changes); every QUICK_TEST_STRIDE-th test image keeps both halves of the
 # MNIST test set, which differ in difficulty (the first half is the cleaner one).
-SIZES = {"ais_runs": 100, "ais_betas": 14_500, "raise_betas": 1000, "iwae_k": 5000, "samples": 10_000,
-         "probe_images": None}
-QUICK = {"ais_runs": 100, "ais_betas": 4_000, "raise_betas": 300, "iwae_k": 500, "samples": 1_000, "probe_images": 10_000}
+SIZES = {"ais_runs": 100, "ais_betas": 14_500, "floor_steps": 1000, "raise_betas": 1000, "iwae_k": 5000,
+         "samples": 10_000, "probe_images": None}
+QUICK = {"ais_runs": 100, "ais_betas": 4_000, "floor_steps": 300, "raise_betas": 300, "iwae_k": 500, "samples": 1_000,
+         "probe_images": 10_000}
 QUICK_TEST_STRIDE = 5
 
 
@@ -37,6 +39,8 @@ class EvalConfig(Config):
     test_limit: int | None = option(None, "evaluate on the first N test images only (quick checks)", check=positive)
     ais_runs: int | None = size("ais_runs", "AIS runs for log Z (RBM, DBN)", positive)
     ais_betas: int | None = size("ais_betas", "AIS intermediate distributions (RBM, DBN)", positive)
+    floor_steps: int | None = size("floor_steps", "Gibbs steps of the 1,000 chains whose distinct states give a "
+                                   "certain lower bound on log Z (RBM, DBN)", positive)
     raise_betas: int | None = size("raise_betas", "reverse-annealing (RAISE) distributions for the conservative test "
                                    "log-likelihood (RBM; 0 skips it)", non_negative)
     raise_runs: int = option(1, "RAISE walks per test image (RBM)", check=positive)
@@ -46,7 +50,7 @@ class EvalConfig(Config):
                                     positive)
     unfinished: bool = option(False, "evaluate a run whose training has not finished (its last saved epoch); "
                               "eval.json says so")
-    quick: bool = option(False, "a quicker, less precise evaluation: AIS of 100 x 4,000, RAISE of 300, IWAE k = 500, "
+    quick: bool = option(False, "a quicker, less precise evaluation: AIS of 100 x 4,000, a log Z floor of 300 Gibbs steps, RAISE of 300, IWAE k = 500, "
                          "1,000 samples, the probe fitted on 10,000 training images and every 5th test image, for the "
                          "sizes not given; eval.json says so")
 

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from genlab import data
 from genlab.data import binarized
 from genlab.distributed import gather
-from genlab.evaluation.ais import base_rate_bias, log_partition
+from genlab.evaluation.ais import FLOOR_STEPS, base_rate_bias, log_partition
 from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.probe import linear_probe
 from genlab.evaluation.progress import bar
@@ -126,11 +126,12 @@ def conservative_bound(model: BeliefNet, v: torch.Tensor, base_v_bias: torch.Ten
 
 
 def top_log_partition(
-    model: BeliefNet, train_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False
+    model: BeliefNet, train_x: torch.Tensor, runs: int, betas: int, generator: torch.Generator, progress: bool = False,
+    floor_steps: int = FLOOR_STEPS,
 ) -> dict[str, Any]:
     """log Z of the top RBM (:func:`genlab.evaluation.ais.log_partition`), its base-rate models
     from the training data: the marginals of q(h1 | x) for h1, of p(h2 | q(h1 | x)) for h2."""
-    return log_partition(model.top, model.p_h1(train_x), runs, betas, generator, progress)
+    return log_partition(model.top, model.p_h1(train_x), runs, betas, generator, progress, floor_steps)
 
 
 @torch.no_grad()
@@ -151,7 +152,8 @@ def measure(
     """Every number of a DBN's eval.json, measured on the splits ``train`` and ``test``."""
     train_x, test_x = data.as_float(train.images), data.as_float(test.images)
 
-    part = top_log_partition(model, train_x, config.ais_runs, config.ais_betas, generator, progress)
+    part = top_log_partition(model, train_x, config.ais_runs, config.ais_betas, generator, progress,
+                             config.floor_steps)
     results: dict[str, Any] = {"log_z_method": part.pop("test_loglik_method"), **part}
     log_z = results["log_z"]
 

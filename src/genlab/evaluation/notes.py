@@ -4,7 +4,7 @@ and an evaluation made with ``--quick``.
 A log-likelihood estimated with AIS comes with an interval (``test_loglik_low`` .. ``test_loglik_high``)
 from the interval of log Z (:func:`genlab.evaluation.ais.log_partition`). Either end can be missing:
 
-* the upper end of log Z, when a state found by Gibbs sampling proves log Z larger than both AIS
+* the upper end of log Z, when the states Gibbs chains visit prove log Z larger than both AIS
   estimates allow (AIS missed part of the model's probability mass): then the log-likelihood has no
   lower end;
 * the lower end of log Z, when the AIS runs' weights are so spread out that mean - 3 standard errors
@@ -35,10 +35,10 @@ def no_upper_end_of_log_z(results: dict[str, Any]) -> str:
         f"test_loglik_low is null: {what_is_measured(results)} is at most {results['test_loglik']:.2f} nats, "
         "but how far below that it lies is unknown. log Z, the model's normalising constant, was estimated "
         f"twice by AIS ({results['log_z_ais_visible']:.1f} annealing over the visible units, "
-        f"{results['log_z_ais_hidden']:.1f} over the hidden units), and a state found by Gibbs sampling proves "
+        f"{results['log_z_ais_hidden']:.1f} over the hidden units), and the states that Gibbs chains visited prove "
         f"log Z is at least {results['log_z_floor']:.1f}, above both: AIS missed part of the model's probability "
-        f"mass, so its error bars do not hold and log Z has no known upper end. With more {MORE_AIS}, AIS usually finds "
-        "that mass." + raise_estimate(results)
+        f"mass, so its error bars do not hold and log Z has no known upper end. With more {MORE_AIS}, AIS may find "
+        "that mass; longer chains (--floor-steps) may raise the floor." + raise_estimate(results)
     )
 
 

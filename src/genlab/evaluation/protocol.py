@@ -30,7 +30,7 @@ def estimator(results: dict[str, Any]) -> str:
     if method == "exact":
         return "exact (every hidden state summed)"
     if method == "ais":
-        return f"AIS, {results['ais_runs']:,} runs x {results['ais_betas']:,} distributions"
+        return f"AIS, {results['ais_runs']:,} runs x {results['ais_betas']:,} distributions{_floor(results)}"
     if method == "bound":
         return (f"variational lower bound, {results['bound_samples']:,} samples of q(h1|v) per image, log Z of the top "
                 f"RBM by {_log_z(results)}")
@@ -41,8 +41,15 @@ def estimator(results: dict[str, Any]) -> str:
 
 def _log_z(results: dict[str, Any]) -> str:
     if results.get("log_z_method") == "ais":
-        return f"AIS ({results['ais_runs']:,} runs x {results['ais_betas']:,} distributions)"
+        return f"AIS ({results['ais_runs']:,} runs x {results['ais_betas']:,} distributions{_floor(results)})"
     return str(results.get("log_z_method", "exact enumeration"))
+
+
+def _floor(results: dict[str, Any]) -> str:
+    """', floor: 1,000 Gibbs chains x 1,000 steps' where the results record log Z's floor (genlab 0.3.6 on)."""
+    if "floor_steps" not in results:
+        return ""
+    return f", floor: {results['floor_chains']:,} Gibbs chains x {results['floor_steps']:,} steps"
 
 
 def conservative_estimator(results: dict[str, Any]) -> str | None:

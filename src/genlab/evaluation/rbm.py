@@ -101,7 +101,8 @@ def measure(model: RBM, train: data.ImageSet, test: data.ImageSet, config: EvalC
     test_x = data.as_float(test.images)
 
     d = LoglikData.of(train, test)
-    results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress)
+    results = log_partition(model, d.train_x, config.ais_runs, config.ais_betas, generator, progress,
+                            config.floor_steps)
     results.update(logliks(model, d, results))
     results.update(conservative_loglik(model, d, results, config, generator, progress))
     results["recon_error"] = recon_error(model, test_x, generator)
