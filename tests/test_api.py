@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import genlab
 from genlab import api
 from genlab.cli import main
 from genlab.data import memory, read_split
+from genlab.evaluation.config import EvalConfig
 from genlab.families import sample_images
 from genlab.models.dbn import DBN, BeliefNet, UpDownDBN
 from genlab.models.dcgan import DCGAN
@@ -293,3 +295,10 @@ def test_the_api_reference_gives_each_functions_signature():
     text = (ROOT / "docs" / "api.md").read_text()
     for name in API:
         assert f"`genlab.{signature(name, getattr(api, name))}`" in text
+
+
+def test_the_api_reference_names_every_option_of_evaluate():
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("numbers as a dict. `options` are", 1)[1].split("\n\n", 1)[0]
+    missing = [f.name for f in fields(EvalConfig) if f"`{f.name}`" not in section]
+    assert not missing, f"docs/api.md, evaluate's options: {missing}"
