@@ -94,6 +94,27 @@ def test_the_floor_counts_a_state_once_however_often_the_chains_visit_it():
     assert floor == pytest.approx(single, abs=1e-9)
 
 
+def test_the_floor_of_long_chains_keeps_the_states_that_matter_and_the_same_sum(monkeypatch):
+    """A 60 x 40 RBM whose states spread over more than 40 nats of -F, 200 chains x 100 steps (20,000 visits
+    a layer): kept to 500 new states at a time (the distinct ones within 40 nats of the largest -F), the layers
+    hold at most a fifth of the visits, some distinct states are dropped, and the floor is that of all visits."""
+    rbm = random_rbm(60, 40, std=2.0).double()
+    everything = ais.log_z_floor(rbm, chains=200, steps=100, generator=torch.Generator().manual_seed(0))
+    pruned = []  # (rows held, distinct among them, distinct kept)
+    real = ais.distinct
+
+    def spy(states, values):
+        unique, per_state = real(states, values)
+        pruned.append((states.shape[0], unique.shape[0], (per_state >= per_state.max() - ais.FLOOR_NATS).sum().item()))
+        return unique, per_state
+
+    monkeypatch.setattr(ais, "distinct", spy)
+    bounded = ais.log_z_floor(rbm, chains=200, steps=100, generator=torch.Generator().manual_seed(0), keep=500)
+    assert bounded == pytest.approx(everything, abs=1e-12)
+    assert len(pruned) > 50 and max(held for held, _, _ in pruned) < 20_000 / 5
+    assert sum(unique - near for _, unique, near in pruned) > 0
+
+
 def test_chains_from_the_data_find_a_mode_the_random_chains_miss():
     """Units coupled so strongly that a chain stays in its mode: the all-on mode holds nearly all the mass
     (log Z = 20.05), but uniformly random hidden states (about 10 of 20 on) drain into the all-off one (its

@@ -116,6 +116,9 @@ def ais_log_z(
 
 
 FLOOR_CHAINS, FLOOR_STEPS = 1000, 300  # Gibbs chains for the certain lower bound on log Z
+# Past FLOOR_ROWS new states in a layer, the floor keeps only the distinct ones within FLOOR_NATS of the largest -F:
+# the dropped ones weigh less than e^-40 each against it, and a sum with fewer terms is still a lower bound
+FLOOR_ROWS, FLOOR_NATS = 2**20, 40.0
 
 
 def packed(states: torch.Tensor) -> torch.Tensor:
@@ -128,6 +131,12 @@ def packed(states: torch.Tensor) -> torch.Tensor:
     return states @ powers
 
 
+def distinct(states: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of ``states`` (:func:`packed`) and each one's value (its duplicates carry the same)."""
+    unique, first = torch.unique(states, dim=0, return_inverse=True)
+    return unique, values.new_empty(unique.shape[0]).scatter_(0, first, values)
+
+
 def log_sum_distinct(states: list[torch.Tensor], values: list[torch.Tensor], beat: float = -math.inf) -> float:
     """log sum_s exp(value(s)) over the distinct states s among ``states`` (:func:`packed` rows, every rank's),
     each once; -inf without sorting the states out when that sum cannot exceed ``beat`` (its largest term
@@ -135,22 +144,20 @@ def log_sum_distinct(states: list[torch.Tensor], values: list[torch.Tensor], bea
     values = gather(torch.cat(values)).double()
     if values.numel() == 0 or values.max().item() + math.log(values.numel()) <= beat:
         return -math.inf
-    unique, first = torch.unique(gather(torch.cat(states)), dim=0, return_inverse=True)
-    per_state = torch.full((unique.shape[0],), -math.inf, dtype=torch.float64, device=values.device)
-    per_state.scatter_(0, first, values)  # a state's duplicates carry its one value
-    return torch.logsumexp(per_state, 0).item()
+    return torch.logsumexp(distinct(gather(torch.cat(states)), values)[1], 0).item()
 
 
 @torch.no_grad()
 def log_z_floor(rbm: RBM, data_x: torch.Tensor | None = None, chains: int = FLOOR_CHAINS, steps: int = FLOOR_STEPS,
-                generator: torch.Generator | None = None, progress: bool = False) -> float:
+                generator: torch.Generator | None = None, progress: bool = False, keep: int = FLOOR_ROWS) -> float:
     """A certain lower bound on log Z from the states that Gibbs chains visit: Z = sum_v exp(-F(v)) >= the
     sum over the distinct visible states visited, and likewise Z = sum_h exp(-F_h(h)) >= the sum over the
     distinct hidden states visited; the larger of the two. With ``data_x`` (rows of visible probabilities)
     half the chains start at h ~ p(h | x) for its rows in turn, where the model's mass lies if it fits the
     data; the others (all, without data) at uniformly random hidden states, which find modes far from the
     data. Each rank of a distributed evaluation runs its share of the chains; the states are pooled before
-    the sums."""
+    the sums. Every ``keep`` new states of a layer, only the distinct ones within :data:`FLOOR_NATS` of the
+    largest -F are kept, which bounds the memory of long chains."""
     own = share(chains)
     random = stream(generator, chains, own, rbm.W.dtype)
     start = torch.full((chains, rbm.n_hidden), 0.5, device=rbm.W.device, dtype=rbm.W.dtype)
@@ -163,8 +170,13 @@ def log_z_floor(rbm: RBM, data_x: torch.Tensor | None = None, chains: int = FLOO
         _, v = rbm.sample_v(h, random)
         _, h = rbm.sample_h(v, random)
         for layer, state, value in (("v", v, -rbm.free_energy(v)), ("h", h, -rbm.free_energy_h(h))):
-            seen[layer][0].append(packed(state))
-            seen[layer][1].append(value)
+            states, values = seen[layer]
+            states.append(packed(state))
+            values.append(value)
+            if sum(s.shape[0] for s in states[1:]) >= keep:  # the rows since states[0], what was kept last
+                unique, per_state = distinct(torch.cat(states), torch.cat(values))
+                near = per_state >= per_state.max() - FLOOR_NATS
+                states[:], values[:] = [unique[near]], [per_state[near]]
     over_h = log_sum_distinct(*seen["h"])
     return max(over_h, log_sum_distinct(*seen["v"], beat=over_h))
 
