@@ -50,9 +50,9 @@ class EvalConfig(Config):
                                     positive)
     unfinished: bool = option(False, "evaluate a run whose training has not finished (its last saved epoch); "
                               "eval.json says so")
-    quick: bool = option(False, "a quicker, less precise evaluation: AIS of 100 x 4,000, a log Z floor of 300 Gibbs steps, RAISE of 300, IWAE k = 500, "
-                         "1,000 samples, the probe fitted on 10,000 training images and every 5th test image, for the "
-                         "sizes not given; eval.json says so")
+    quick: bool = option(False, "a quicker, less precise evaluation: AIS of 100 x 4,000, a log Z floor of 300 Gibbs "
+                         "steps, RAISE of 300, IWAE k = 500, 1,000 samples, the probe fitted on 10,000 training images "
+                         "and every 5th test image, for the sizes not given; eval.json says so")
 
     def __post_init__(self) -> None:
         for name, value in (QUICK if self.quick else SIZES).items():

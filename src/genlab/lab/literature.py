@@ -19,7 +19,7 @@ from genlab.evaluation.config import EvalConfig
 from genlab.evaluation.protocol import conservative_above_model, conservative_caveat, interval_text, protocol_line
 from genlab.lab.core import Lab
 from genlab.lab.executor import Job
-from genlab.lab.presets import TINY_FLOOR_STEPS, TINY_IMAGES, TINY_RAISE_BETAS, TINY_TEST, Preset
+from genlab.lab.presets import TINY_EVAL, TINY_IMAGES, Preset
 from genlab.lab.report import Section, Table
 from genlab.lab.task import TITLES
 from genlab.training.dbn import DBNConfig
@@ -97,8 +97,7 @@ def preset(name: str, epochs: dict[str, int], limit: int | None, iwae_k: int, e:
 NAMES = ("tiny", "quick", "cpu", "full")
 PRESETS = {
     "tiny": preset("tiny", {"rbm": 2, "dbn": 2, "vae": 2, "iwae": 2}, TINY_IMAGES, 2,
-                   EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, floor_steps=TINY_FLOOR_STEPS,
-                              raise_betas=TINY_RAISE_BETAS, iwae_k=10, samples=0),
+                   TINY_EVAL.replace(iwae_k=10, samples=0),
                    "a smoke test, not a measurement: 500 training images, 2 epochs, tiny estimators"),
     "quick": preset("quick", {"rbm": 10, "dbn": 10, "vae": 10, "iwae": 10}, 10_000, 5, EvalConfig(quick=True, samples=0),
                     "the trend only: the first 10,000 training images, 10 epochs each, the IWAE objective with k = 5, "

@@ -35,10 +35,10 @@ NAMES = ("tiny", "quick", "cpu", "full")
 # What the tiny preset of every lab trains on and measures with.
 TINY_IMAGES = 500  # first training images
 TINY_TEST = 500  # first test images
-# RAISE's distributions for the conservative log-likelihood (genlab eval: 1,000; the quick evaluation: 300): the
-# tiny presets take 50; and 20 Gibbs steps for the log Z floor (1,000; 300)
-TINY_RAISE_BETAS = 50
-TINY_FLOOR_STEPS = 20
+# The tiny RBM and DBN evaluation: AIS with 10 runs x 200 distributions, RAISE with 50 (genlab eval: 1,000; the
+# quick evaluation: 300) and 20 Gibbs steps for log Z's floor (1,000; 300)
+TINY_EVAL = EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, floor_steps=20, raise_betas=50,
+                       samples=TINY_TEST)
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,7 @@ def planned_rbm(plan: Plan) -> Preset:
 
 RBM_FULL = RBMConfig(eval_every=10)
 RBM = {
-    "tiny": rbm_preset("tiny", RBMConfig(limit=TINY_IMAGES, epochs=2),
-                       EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, floor_steps=TINY_FLOOR_STEPS,
-                                  raise_betas=TINY_RAISE_BETAS, samples=TINY_TEST),
+    "tiny": rbm_preset("tiny", RBMConfig(limit=TINY_IMAGES, epochs=2), TINY_EVAL,
                        cd_k=(1, 3), lr=(0.03, 0.1), hidden=(20, 100)),
     "quick": planned_rbm(QUICK),
     "cpu": planned_rbm(CPU),
@@ -203,8 +201,7 @@ DBN = {
         "tiny",
         RBMConfig(epochs=2, limit=TINY_IMAGES), DBNConfig(epochs=2, limit=TINY_IMAGES),
         FinetuneConfig(epochs=2, limit=TINY_IMAGES),
-        EvalConfig(test_limit=TINY_TEST, ais_runs=10, ais_betas=200, floor_steps=TINY_FLOOR_STEPS,
-                   raise_betas=TINY_RAISE_BETAS, samples=TINY_TEST),
+        TINY_EVAL,
         f"a smoke test, not a measurement: the first {TINY_IMAGES} training images, 2 epochs per layer and of "
         f"fine-tuning, the first {TINY_TEST} test images, AIS with 10 runs and 200 distributions",
     ),
