@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -74,6 +76,27 @@ def test_the_cache_is_reused_and_retrained_when_missing_or_tampered(tiny_dataset
 
     load_classifier(source, config.replace(epochs=2))  # another config is another cache entry
     assert len(trained) == 4 and classifier_dir(source, config.replace(epochs=2)) != directory
+
+
+def test_callers_asking_at_once_train_the_classifier_once(tiny_dataset, tmp_path, monkeypatch):
+    """Two threads asking for a classifier not yet cached (each opens the lock file itself, as processes do): one
+    trains it, the other waits and loads it; both get the same weights."""
+    monkeypatch.setenv("GENLAB_CACHE_DIR", str(tmp_path / "cache"))
+    source = data.resolve(str(tiny_dataset))
+    config = ClassifierConfig(epochs=1)
+    trainings = []
+
+    def slow_training(*args, **kwargs):
+        trainings.append(1)
+        time.sleep(1.0)  # long enough for the other caller to arrive
+        return train_classifier(*args, **kwargs)
+
+    monkeypatch.setattr(clf, "train_classifier", slow_training)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: load_classifier(source, config), range(2)))
+    assert len(trainings) == 1
+    (first, _), (second, _) = results
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
 
 
 def test_the_key_follows_the_data_set_checksums(tiny_dataset, tmp_path):

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from filelock import FileLock
 from torch import nn
 
 from genlab import data
@@ -145,12 +146,21 @@ def cached(directory: Path, config: ClassifierConfig) -> tuple[Classifier, dict[
 def load_classifier(
     source: data.DataSource, config: ClassifierConfig | None = None, progress: bool = False
 ) -> tuple[Classifier, dict[str, Any]]:
-    """The data set's classifier (on the CPU) and its record: from the cache, else trained now and cached."""
+    """The data set's classifier (on the CPU) and its record: from the cache, else trained now and cached. Processes
+    asking at once train it once: the others wait for it (a lock file beside the cache entry)."""
     config = config or ClassifierConfig()
     directory = classifier_dir(source, config)
     found = cached(directory, config)
     if found is not None:
         return found
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(directory.parent / f"{directory.name}.lock"):
+        return cached(directory, config) or train_and_cache(source, config, directory, progress)
+
+
+def train_and_cache(source: data.DataSource, config: ClassifierConfig, directory: Path,
+                    progress: bool) -> tuple[Classifier, dict[str, Any]]:
+    """Train the data set's classifier and write it to its cache ``directory``, its record last."""
     if progress:
         print(f"training the metrics classifier for {source.name} (once; cached in {directory})", file=sys.stderr, flush=True)
     train = data.read_split(source, "train")
