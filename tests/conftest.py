@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread a worker (and a worker's subprocesses): ./dev.sh test runs a worker per core, and two threads
+    # each would wait on each other; set before PyTorch starts its thread pool
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import torch
 
 if not torch.cuda.is_available():
@@ -50,8 +56,13 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def shared_cache_dir(tmp_path_factory) -> Path:
-    """One genlab cache for the whole test session: the metrics classifier of MNIST is trained once."""
-    return tmp_path_factory.mktemp("shared-cache")
+    """One genlab cache for the whole test session, all its worker processes: the metrics classifier of MNIST is
+    trained once (genlab locks a cache entry while it trains it)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's directory, above each worker's own
+    (root / "shared-cache").mkdir(exist_ok=True)
+    return root / "shared-cache"
 
 
 @pytest.fixture
