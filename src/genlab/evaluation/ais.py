@@ -166,6 +166,7 @@ def log_z_floor(rbm: RBM, data_x: torch.Tensor | None = None, chains: int = FLOO
         start[: chains // 2] = rbm.p_h(data_x[rows].to(rbm.W))
     h = bernoulli(start[own.start : own.stop], random)
     seen = {"v": ([], []), "h": ([], [])}  # packed states and their -F, step by step
+    fresh = {"v": 0, "h": 0}  # the rows appended since what was kept last
     for _ in bar(range(steps), "log Z floor (Gibbs chains)", progress, unit="step"):
         _, v = rbm.sample_v(h, random)
         _, h = rbm.sample_h(v, random)
@@ -173,7 +174,9 @@ def log_z_floor(rbm: RBM, data_x: torch.Tensor | None = None, chains: int = FLOO
             states, values = seen[layer]
             states.append(packed(state))
             values.append(value)
-            if sum(s.shape[0] for s in states[1:]) >= keep:  # the rows since states[0], what was kept last
+            fresh[layer] += state.shape[0]
+            if fresh[layer] >= keep:
+                fresh[layer] = 0
                 unique, per_state = distinct(torch.cat(states), torch.cat(values))
                 near = per_state >= per_state.max() - FLOOR_NATS
                 states[:], values[:] = [unique[near]], [per_state[near]]
