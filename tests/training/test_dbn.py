@@ -207,3 +207,34 @@ def test_top_rbm_epochs_replayed_as_a_cuda_graph_match_the_compiled_steps(monkey
     for name, t in plain.tensors().items():
         assert torch.allclose(graphed.tensors()[name], t, atol=2e-3), name
     assert graphed_errors == pytest.approx(plain_errors, rel=1e-3)
+
+
+@pytest.mark.parametrize("fast_path", ["", "plain"])  # the counter stream computed in C, or as PyTorch operations
+def test_fine_tuning_draws_minibatch_i_of_an_epoch_from_the_counter_stream_key_i(monkeypatch, fast_path):
+    from genlab import accel
+    from genlab.accel.threefry import CounterStream
+    from genlab.algorithms.dbn import updown_minibatch
+    from genlab.models.dbn import DBN, UpDownDBN
+    from genlab.models.rbm import RBM
+    from genlab.training.updown import FinetuneConfig, fit
+
+    monkeypatch.setenv("GENLAB_FAST_PATH", fast_path)
+    x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
+    rbm1 = RBM(12, 8, init_std=0.5, generator=torch.Generator().manual_seed(1))
+    config = FinetuneConfig(epochs=2, batch_size=20, lr=0.1)
+
+    def model():
+        return UpDownDBN.from_dbn(DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)))
+
+    fitted = model()
+    errors = fit(fitted, x, config, torch.Generator().manual_seed(3), progress=False)
+    by_hand, generator, hand_errors = model(), torch.Generator().manual_seed(3), []
+    for _ in range(config.epochs):
+        key, order = accel.epoch_draws(x.shape[0], generator, x.device)
+        total = sum(updown_minibatch(by_hand, x[idx], config.lr, config.cd_k, CounterStream(key, torch.tensor(i)))
+                    for i, idx in enumerate(order.split(config.batch_size)))
+        hand_errors.append(total.item() / x.numel())
+    assert errors == hand_errors
+    for name, t in by_hand.tensors().items():
+        assert torch.equal(fitted.tensors()[name], t), name
+    assert not torch.equal(fitted.R1, model().R1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genlab import data, distributed
+from genlab import accel, data, distributed
 from genlab.algorithms.dbn import updown_minibatch
 from genlab.config import option, positive
 from genlab.errors import ConfigError
@@ -64,14 +64,17 @@ def fit(
     on_epoch: OnEpoch | None = None, first_epoch: int = 1,
 ) -> list[float]:
     """Fine-tune ``model`` on the rows of ``x`` (pixel probabilities) for epochs ``first_epoch`` to
-    ``config.epochs``; returns per-epoch wake reconstruction errors."""
+    ``config.epochs``; returns per-epoch wake reconstruction errors. Minibatch i of an epoch draws from the
+    counter stream (key, i), as every family's (:func:`genlab.training.rbm.train_epoch`)."""
     errors = []
     bar = epoch_bar(config.epochs, x.shape[0], config.batch_size, "up-down", progress, first=first_epoch)
     for epoch in bar:
         total = torch.zeros((), device=x.device)
-        for idx in bar.steps(data.batch_indices(x.shape[0], config.batch_size, generator)):
+        key, order = accel.epoch_draws(x.shape[0], generator, x.device)
+        streams = accel.counter_streams(key, x.device)
+        for i, idx in enumerate(bar.steps(order.split(config.batch_size))):
             mine = distributed.share(idx.shape[0])  # this rank's rows of the global minibatch (all in one process)
-            random = distributed.draws_of_rows(generator, idx.shape[0])
+            random = distributed.draws_of_rows(streams(i), idx.shape[0])
             total += updown_minibatch(model, data.rows(x, idx[mine]), config.lr, config.cd_k, random,
                                       config.sample_predictions)
         distributed.all_reduce_sum(total, "summing the reconstruction error")
