@@ -1,3 +1,3 @@
 """genlab's version (also in pyproject.toml)."""
 
-__version__ = "0.3.7"
+__version__ = "0.3.8"

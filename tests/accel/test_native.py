@@ -39,6 +39,24 @@ def test_native_epoch_matches_the_pytorch_steps_on_the_same_random_stream(visibl
 
 
 @needs_kernel
+@pytest.mark.parametrize(("visible", "hidden", "batch", "rows"), [(13, 5, 4, 9), (784, 100, 100, 250), (30, 70, 8, 30)])
+def test_native_up_pass_draws_a_dbns_v_and_h1_as_the_greedy_step_does(visible, hidden, batch, rows):
+    """Minibatch i of the epoch: v ~ Bernoulli(x) from draw 0 and h1 ~ Bernoulli(p(h1 | v)) from draw 1 of the
+    counter stream (key, i), written out by hand; the kernel's sigmoid rounds otherwise, which flips a state only
+    where a draw falls within rounding of its probability (none here)."""
+    g = torch.Generator().manual_seed(4)
+    x, order, key = torch.rand(rows, visible, generator=g), torch.randperm(rows, generator=g), torch.tensor([7, 8])
+    rbm1 = RBM(visible, hidden, 0.3, generator=g)
+    h1 = native.dbn_up(rbm1.W.data, rbm1.h_bias.data, x, order, key, batch)
+    for i, idx in enumerate(order.split(batch)):
+        stream = CounterStream(key, torch.tensor(i))
+        v = (stream.uniform((idx.numel(), visible)) < x[idx]).float()
+        expected = (stream.uniform((idx.numel(), hidden)) < torch.sigmoid(v @ rbm1.W + rbm1.h_bias)).float()
+        assert torch.equal(h1[i * batch : i * batch + idx.numel()], expected), i
+    assert 0.2 < h1.mean() < 0.8
+
+
+@needs_kernel
 def test_native_epoch_stays_finite_where_the_units_saturate_beyond_the_exp_range():
     """Pre-activations of hundreds (|x| > 88, where exp overflows in float32): a -ffast-math build's vector exp
     turned them into NaN on a CPU with AVX-512, 26 epochs into the reference run. The kernel's sigmoids must
@@ -95,7 +113,7 @@ def test_a_build_for_narrower_vectors_trains_the_same(tmp_path, narrower):
                              torch.tensor([3, 4]), 0.1, 100)
     W, v_bias, h_bias = (t.clone() for t in (start.W.data, start.v_bias.data, start.h_bias.data))
     portable_error = portable.genlab_cd_epoch(x.data_ptr(), order.data_ptr(), 300, 783, 99, 100, 1, W.data_ptr(),
-                                               v_bias.data_ptr(), h_bias.data_ptr(), 0.1, 3, 4, torch.get_num_threads())
+                                               v_bias.data_ptr(), h_bias.data_ptr(), 0.1, 3, 4, 0, torch.get_num_threads())
     assert portable_error == pytest.approx(error, rel=1e-6)
     for name, t in (("W", W), ("v_bias", v_bias), ("h_bias", h_bias)):
         assert torch.allclose(t, getattr(default, name), rtol=0, atol=1e-6), name

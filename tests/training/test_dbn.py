@@ -169,6 +169,36 @@ def test_compiled_top_rbm_training_matches_the_same_steps_run_eagerly_and_the_pl
     assert not torch.equal(eager.top.W, DBN.stack(rbm1, 6, 0.3, False, torch.Generator().manual_seed(2)).top.W)
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_top_rbm_training_in_the_native_kernel_matches_the_plain_loop_draw_for_draw(monkeypatch, k):
+    from genlab.accel import native
+    from genlab.models.dbn import DBN
+    from genlab.models.rbm import RBM
+    from genlab.training.dbn import DBNConfig, fit_top
+
+    if native.library() is None:
+        pytest.skip("no C compiler builds genlab's native kernel here")
+    x = torch.rand(130, 40, generator=torch.Generator().manual_seed(0))  # 3 minibatches, the last of 30 rows
+    rbm1 = RBM(40, 24, init_std=0.5, generator=torch.Generator().manual_seed(1))
+    config = DBNConfig(top_hidden=17, epochs=3, batch_size=50, cd_k=k, lr=0.2)
+
+    def train(path):
+        monkeypatch.setenv("GENLAB_FAST_PATH", path)
+        dbn = DBN.stack(rbm1, 17, 0.3, False, torch.Generator().manual_seed(2))
+        paths = {}
+        errors = fit_top(dbn, x, config, torch.Generator().manual_seed(3), progress=False, paths=paths)
+        assert paths == {"top rbm": path}
+        return dbn, errors
+
+    plain, plain_errors = train("plain")
+    kernel, kernel_errors = train("kernel")
+    for name, t in plain.tensors().items():  # the same draws; sums in another order
+        assert torch.allclose(kernel.tensors()[name], t, rtol=0, atol=1e-5), name
+    assert kernel_errors == pytest.approx(plain_errors, rel=1e-5)
+    start = DBN.stack(rbm1, 17, 0.3, False, torch.Generator().manual_seed(2))
+    assert (plain.top.W - start.top.W).abs().max() > 1e-2  # the epochs moved the weights well past the tolerance
+
+
 def test_dbn_no_compile_reaches_rbm_1_and_both_layers_gibbs_steps_are_checked():
     from genlab.errors import ConfigError
     from genlab.training.dbn import DBNConfig

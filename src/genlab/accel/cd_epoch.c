@@ -193,12 +193,13 @@ static int first_at_least(const int16_t *ones, int count, int64_t k) {
 /* -- the epoch ---------------------------------------------------------------------------- */
 
 /* Minibatch i (rows order[i*B : (i+1)*B] of x, n_visible floats each) draws from counter
- * words i * 256 + d: d = 0 for v0, 1 + 2t for h_t and 2 + 2t for v_t+1 (t < k). W is n_visible x n_hidden,
- * row-major. Returns the summed squared error between the minibatches' pixels and p(v | h0), or -1 if out
- * of memory. */
+ * words i * 256 + f + d: d = 0 for v0, 1 + 2t for h_t and 2 + 2t for v_t+1 (t < k), f = first_draw (0 for an
+ * RBM; 1 for a DBN's top RBM, whose minibatch drew its v before, and whose data x are then the 0/1 states h1 drawn
+ * at draw 1: v0 ~ Bernoulli(h1) is h1 whatever the draw). W is n_visible x n_hidden, row-major. Returns the
+ * summed squared error between the minibatches' pixels and p(v | h0), or -1 if out of memory. */
 double genlab_cd_epoch(const float *x, const int64_t *order, int64_t n_rows, int64_t V, int64_t H, int64_t B,
                        int k, float *W, float *v_bias, float *h_bias, float lr, uint32_t key0, uint32_t key1,
-                       int threads) {
+                       uint32_t first_draw, int threads) {
     float *WT = malloc(sizeof(float) * H * V);                         /* W^T, kept in step with W */
     float *u0 = malloc(sizeof(float) * B * V), *uh = malloc(sizeof(float) * k * B * H),
           *uv = malloc(sizeof(float) * k * B * V);                     /* the draws: v0, each h_t, each v_t+1 */
@@ -226,7 +227,7 @@ double genlab_cd_epoch(const float *x, const int64_t *order, int64_t n_rows, int
     for (int64_t start = 0, step = 0; start < n_rows; start += B, step++) {
         const int64_t n = n_rows - start < B ? n_rows - start : B;
         const int64_t *rows = order + start;
-        const uint32_t draw = (uint32_t)step * 256u;
+        const uint32_t draw = (uint32_t)step * 256u + first_draw;
         const float eta = lr / (float)n;
 #pragma omp parallel num_threads(threads)
         {
@@ -302,6 +303,42 @@ done:
     free(ones0), free(ones1), free(onesh), free(count0), free(count1), free(row_error);
     free(lists), free(list_counts), free(sums), free(zeros);
     return error;
+}
+
+/* A DBN's up pass before its top RBM's greedy epoch (genlab.algorithms.dbn.greedy_step): for minibatch i (rows
+ * order[i*B : (i+1)*B] of x, V floats each), v ~ Bernoulli(x) from counter words i * 256 and h1 ~ Bernoulli(p(h1 | v))
+ * = Bernoulli(sigmoid(c + v W)) from words i * 256 + 1, the plain loop's draws; the epoch's h1 as 0/1 floats,
+ * row r of the epoch at out + r * H. W is V x H, row-major. Returns 0, or -1 if out of memory. */
+int genlab_dbn_up(const float *x, const int64_t *order, int64_t n_rows, int64_t V, int64_t H, int64_t B,
+                  const float *W, const float *h_bias, uint32_t key0, uint32_t key1, float *out, int threads) {
+    float *u0 = malloc(sizeof(float) * B * V), *u1 = malloc(sizeof(float) * B * H);
+    const int64_t S = padded(V > H ? V : H), VP = padded(V);
+    uint8_t *bits = malloc((size_t)threads * S);
+    int16_t *ones = malloc(sizeof(int16_t) * threads * VP);
+    int status = (u0 && u1 && bits && ones) ? 0 : -1;
+    for (int64_t start = 0, step = 0; status == 0 && start < n_rows; start += B, step++) {
+        const int64_t n = n_rows - start < B ? n_rows - start : B;
+        const uint32_t draw = (uint32_t)step * 256u;
+#pragma omp parallel num_threads(threads)
+        {
+            uniforms24(key0, key1, draw, n * V, u0);
+            uniforms24(key0, key1, draw + 1, n * H, u1);
+            uint8_t *s = bits + (size_t)omp_get_thread_num() * S;
+            int16_t *o = ones + (size_t)omp_get_thread_num() * VP;
+#pragma omp for schedule(dynamic, 2)
+            for (int64_t i = 0; i < n; i++) {
+                float *h = out + (start + i) * H;
+                const int count = sample_ones(u0 + i * V, x + order[start + i] * V, V, s, o);
+                sum_rows(h, h_bias, W, H, o, count, H);
+                sigmoid(h, H);
+                const float *u = u1 + i * H;
+#pragma omp simd
+                for (int64_t j = 0; j < H; j++) h[j] = u[j] < h[j] * 16777216.0f ? 1.0f : 0.0f;
+            }
+        }
+    }
+    free(u0), free(u1), free(bits), free(ones);
+    return status;
 }
 
 /* Draw `draw` of a counter stream for n elements, as CounterStream.uniform: u = k / 2^24 with k the top

@@ -31,7 +31,6 @@ from genlab.data import cache_root
 SOURCE = Path(__file__).with_name("cd_epoch.c")
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-shared", "-fPIC")
 MAX_INDEX = 32767  # the kernel's lists hold int16 indices: units of a layer, images of a minibatch
-MAX_GIBBS_STEPS = (CounterStream.DRAWS_PER_STEP - 1) // 2  # CD-k draws 2k + 1 times from a step of the stream
 
 
 def compiler() -> str | None:
@@ -66,7 +65,10 @@ def load(path: Path) -> ctypes.CDLL:
     lib.genlab_cd_epoch.restype = ctypes.c_double
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.genlab_cd_epoch.argtypes = [pointer, pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, pointer,
-                                    ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+                                    ctypes.c_float, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+    lib.genlab_dbn_up.restype = ctypes.c_int
+    lib.genlab_dbn_up.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, ctypes.c_uint32,
+                                  ctypes.c_uint32, pointer, ctypes.c_int]
     lib.genlab_counter_uniform.restype = None
     lib.genlab_counter_uniform.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, i64, pointer, ctypes.c_int]
     return lib
@@ -105,27 +107,50 @@ def supports(x: torch.Tensor, W: torch.Tensor) -> bool:
 
 
 def cd_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
-             key: torch.Tensor, lr: float, batch_size: int, k: int = 1) -> float:
+             key: torch.Tensor, lr: float, batch_size: int, k: int = 1, first_draw: int = 0) -> float:
     """One CD-k epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
 
     Minibatch i draws from the counter stream (``key``, i) exactly as the compiled step does
-    (:class:`genlab.accel.threefry.CounterStream`: v0 ~ Bernoulli(x), then h0, v1, h1, ..., v_k). Returns the
-    summed squared error between the pixels and p(v | h0).
+    (:class:`genlab.accel.threefry.CounterStream`: v0 ~ Bernoulli(x), then h0, v1, h1, ..., v_k), from its draw
+    ``first_draw`` on (1 for a DBN's top RBM, whose minibatch drew its v first). Returns the summed squared
+    error between the pixels and p(v | h0).
     """
     lib = library()
     if lib is None or not supports(x, W):
         raise RuntimeError("genlab's native CD kernel is not available for these tensors")
     check_arguments(W, v_bias, h_bias, x, order, key, batch_size)
-    if not 1 <= k <= MAX_GIBBS_STEPS:
-        raise ValueError(f"cd_epoch: k must be in [1, {MAX_GIBBS_STEPS}] (2k + 1 draws of a counter-stream step), got {k}")
+    most = (CounterStream.DRAWS_PER_STEP - 1 - first_draw) // 2
+    if first_draw < 0 or not 1 <= k <= most:
+        raise ValueError(f"cd_epoch: k must be in [1, {most}] (2k + 1 draws of a counter-stream step from draw "
+                         f"{first_draw}), got {k}")
     x, order = x.contiguous(), order.to(torch.int64).contiguous()
     key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
     error = lib.genlab_cd_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size, k,
-                                W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1,
+                                W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1, first_draw,
                                 torch.get_num_threads())
     if error < 0:
         raise MemoryError("genlab's native CD kernel could not allocate its buffers")
     return error
+
+
+def dbn_up(W: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor, key: torch.Tensor,
+           batch_size: int) -> torch.Tensor:
+    """The h1 of a DBN's greedy epoch over the rows ``x[order]`` in minibatches of ``batch_size``, in that order:
+    minibatch i's v ~ Bernoulli(x) and h1 ~ Bernoulli(sigmoid(h_bias + v W)) from draws 0 and 1 of the counter
+    stream (``key``, i), as :func:`genlab.algorithms.dbn.greedy_step` draws them (the sigmoid computed here,
+    equal up to rounding)."""
+    lib = library()
+    if lib is None or not supports(x, W):
+        raise RuntimeError("genlab's native kernels are not available for these tensors")
+    check_arguments(W, torch.empty(W.shape[0]), h_bias, x, order, key, batch_size)
+    x, order = x.contiguous(), order.to(torch.int64).contiguous()
+    out = torch.empty(order.numel(), W.shape[1])
+    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    status = lib.genlab_dbn_up(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size,
+                               W.data_ptr(), h_bias.data_ptr(), key0, key1, out.data_ptr(), torch.get_num_threads())
+    if status < 0:
+        raise MemoryError("genlab's native up pass could not allocate its buffers")
+    return out
 
 
 def counter_uniform(key: torch.Tensor, draw: int, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:

@@ -71,7 +71,8 @@ class DBNConfig(TrainConfig):
                              "--centering (the top RBM's offsets start at the means of p(h1 | data))")
     compile: bool = option(
         True, "run both layers on the fastest paths this machine has, as genlab train rbm (RBM 1 in genlab's own "
-        "CD kernels where they apply, the top RBM as compiled steps; centred layers on the plain loop); the same "
+        "CD kernels where they apply, the top RBM in the native C kernel on the CPU and as compiled steps elsewhere; "
+        "centred layers on the plain loop); the same "
         "random numbers on every path", identity=False,
         negated="run both layers on the plain PyTorch loop (for reading and debugging): the same random numbers, "
         "other floating-point rounding",
