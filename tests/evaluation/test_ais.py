@@ -75,6 +75,21 @@ def test_packed_rows_are_equal_exactly_when_the_states_are():
     assert torch.equal(rows[0], rows[1]) and not torch.equal(rows[0], rows[2])
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_distinct_rows_are_those_of_a_row_by_row_sort_even_when_hashes_collide(monkeypatch, collide):
+    """300 visits of 40 distinct 30-unit states: the 40 rows, each with its value; with every hash the same
+    (as if all the rows collided) the rows are sorted out whole, the same answer."""
+    g = torch.Generator().manual_seed(5)
+    states = (torch.rand(40, 30, generator=g) < 0.5).float()
+    visits = torch.randint(0, 40, (300,), generator=g)
+    if collide:
+        monkeypatch.setattr(ais, "hash_weights", lambda columns, device: torch.zeros(columns, dtype=torch.int64))
+    rows, values = ais.distinct(ais.packed(states[visits]), visits.double())
+    expected = torch.unique(visits)
+    assert rows.shape[0] == expected.numel() and sorted(values.tolist()) == expected.double().tolist()
+    assert torch.equal(rows, ais.packed(states[values.long()]))  # each row carries its own state's value
+
+
 def test_the_floor_sums_the_distinct_states_and_is_log_z_when_the_chains_visit_them_all():
     """7 x 5 units: 1,000 Gibbs states visit all 128 visible (32 hidden) states, whose exp(-F) sum to Z."""
     rbm = random_rbm(7, 5, std=0.5).double()
