@@ -195,6 +195,38 @@ def test_without_a_working_compiler_the_kernel_is_not_built_and_training_uses_th
         native.library.cache_clear()
 
 
+def draws_in_c(monkeypatch) -> list[str]:
+    """A list that grows by one name each time a draw is computed in C (as uniforms or as Bernoulli states)."""
+    calls: list[str] = []
+    for name in ("counter_uniform", "counter_bernoulli"):
+        real = getattr(native, name)
+        monkeypatch.setattr(native, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    return calls
+
+
+@needs_kernel
+def test_bernoulli_states_drawn_in_c_are_the_python_stream_s_uniforms_below_p():
+    """In one pass in C, u < p for the draw's uniforms u, bit for bit; p of exactly 0 and 1 (never and always),
+    a draw's odd size, and a sequence's draws in turn, as uniforms then comparisons."""
+    from genlab.accel.threefry import CounterSequence
+    from genlab.rng import bernoulli
+
+    key = torch.tensor([0x12345678, 0xFEDCBA98])
+    p = torch.rand(37, 29, generator=torch.Generator().manual_seed(0))
+    p[0], p[1] = 0.0, 1.0
+    native_stream, python_stream = native.NativeCounterStream(key, 3), CounterStream(key, torch.tensor(3))
+    for _ in range(3):
+        states = bernoulli(p, native_stream)
+        assert torch.equal(states, (python_stream.uniform(p.shape) < p).float())
+        assert states[0].sum() == 0 and states[1].sum() == p.shape[1] and states.dtype == torch.float32
+    assert native_stream.draws == 3
+    in_c = CounterSequence(lambda step: native.NativeCounterStream(key, step))
+    in_python = CounterSequence(lambda step: CounterStream(key, torch.tensor(step)))
+    for _ in range(CounterStream.DRAWS_PER_STEP + 3):
+        assert torch.equal(bernoulli(p, in_c), (in_python.uniform(p.shape) < p).float())
+    assert in_c.step == 1 and torch.equal(bernoulli(p.double(), in_c), bernoulli(p.double(), in_python))
+
+
 @needs_kernel
 def test_the_counter_stream_computed_in_c_draws_the_python_stream_s_numbers_bit_for_bit():
     key = torch.tensor([0x12345678, 0xFEDCBA98])
@@ -209,8 +241,7 @@ def test_a_centred_rbm_s_plain_loop_draws_in_c_the_bits_of_the_pytorch_stream(mo
     """Centring runs on the plain loop only; its draws are computed in C, with --no-compile too, and give the
     numbers of the stream as PyTorch operations (GENLAB_FAST_PATH=plain)."""
     x = torch.rand(120, 36, generator=torch.Generator().manual_seed(0))
-    in_c, counter_uniform = [], native.counter_uniform
-    monkeypatch.setattr(native, "counter_uniform", lambda *a: in_c.append(1) or counter_uniform(*a))
+    in_c = draws_in_c(monkeypatch)
     ends = []
     for compile, fast_path in ((True, "kernel,plain"), (False, "kernel,plain"), (True, "plain")):
         monkeypatch.setenv(choice.ENV, fast_path)
@@ -234,8 +265,7 @@ def test_an_estimator_draws_in_c_on_the_cpu_the_numbers_of_the_pytorch_stream(mo
     from genlab.evaluation.ais import ais_log_z
 
     rbm = RBM(30, 12, 0.5, generator=torch.Generator().manual_seed(3))
-    in_c, counter_uniform = [], native.counter_uniform
-    monkeypatch.setattr(native, "counter_uniform", lambda *a: in_c.append(1) or counter_uniform(*a))
+    in_c = draws_in_c(monkeypatch)
     estimates, samples = [], []
     for fast_path in ("kernel,plain", "plain"):
         monkeypatch.setenv(choice.ENV, fast_path)

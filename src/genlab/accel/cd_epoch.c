@@ -341,6 +341,18 @@ int genlab_dbn_up(const float *x, const int64_t *order, int64_t n_rows, int64_t 
     return status;
 }
 
+/* Bernoulli(p) states as 0/1 floats from draw `draw` of a counter stream for n elements: u < p for the draw's
+ * uniforms u (CounterStream.uniform's numbers), as genlab.rng.bernoulli compares them, in one pass. */
+void genlab_counter_bernoulli(uint32_t key0, uint32_t key1, uint32_t draw, int64_t n, const float *p, float *out,
+                              int threads) {
+#pragma omp parallel num_threads(threads)
+    {
+        uniforms24(key0, key1, draw, n, out);
+#pragma omp for simd
+        for (int64_t i = 0; i < n; i++) out[i] = out[i] < p[i] * 16777216.0f ? 1.0f : 0.0f;
+    }
+}
+
 /* Draw `draw` of a counter stream for n elements, as CounterStream.uniform: u = k / 2^24 with k the top
  * 24 bits of the element's word (the plain loop's random numbers without Python's tensor arithmetic). */
 void genlab_counter_uniform(uint32_t key0, uint32_t key1, uint32_t draw, int64_t n, float *out, int threads) {

@@ -69,6 +69,9 @@ def load(path: Path) -> ctypes.CDLL:
     lib.genlab_dbn_up.restype = ctypes.c_int
     lib.genlab_dbn_up.argtypes = [pointer, pointer, i64, i64, i64, i64, pointer, pointer, ctypes.c_uint32,
                                   ctypes.c_uint32, pointer, ctypes.c_int]
+    lib.genlab_counter_bernoulli.restype = None
+    lib.genlab_counter_bernoulli.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, i64, pointer, pointer,
+                                             ctypes.c_int]
     lib.genlab_counter_uniform.restype = None
     lib.genlab_counter_uniform.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, i64, pointer, ctypes.c_int]
     return lib
@@ -166,6 +169,20 @@ def counter_uniform(key: torch.Tensor, draw: int, shape: torch.Size | tuple[int,
     return out
 
 
+def counter_bernoulli(key: torch.Tensor, draw: int, p: torch.Tensor) -> torch.Tensor:
+    """Bernoulli(``p``) states as 0./1. float32 values from draw number ``draw`` of the counter stream ``key``:
+    ``(counter_uniform(key, draw, p.shape) < p)`` bit for bit, in one pass in C (``p``: float32 on the CPU)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError("genlab's native kernels are not available")
+    p = p.contiguous()
+    out = torch.empty_like(p)
+    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    lib.genlab_counter_bernoulli(key0, key1, draw & 0xFFFFFFFF, p.numel(), p.data_ptr(), out.data_ptr(),
+                                 torch.get_num_threads())
+    return out
+
+
 class NativeCounterStream(CounterStream):
     """A :class:`~genlab.accel.threefry.CounterStream` on the CPU whose draws are computed in C
     (:func:`counter_uniform`): the same numbers, without the Threefry rounds as Python tensor operations,
@@ -176,6 +193,11 @@ class NativeCounterStream(CounterStream):
 
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
         return counter_uniform(self.key, int(self.step) * self.DRAWS_PER_STEP + self.next_draw(), shape)
+
+    def bernoulli(self, p: torch.Tensor) -> torch.Tensor:
+        if p.dtype != torch.float32 or p.device.type != "cpu":
+            return super().bernoulli(p)
+        return counter_bernoulli(self.key, int(self.step) * self.DRAWS_PER_STEP + self.next_draw(), p)
 
 
 def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,

@@ -106,6 +106,10 @@ class CounterStream:
         top24 = (self.bits(shape) >> 8) & 0xFFFFFF
         return top24.to(torch.float32) * (1.0 / (1 << 24))
 
+    def bernoulli(self, p: torch.Tensor) -> torch.Tensor:
+        """Bernoulli(p) states as 0./1. values of p's dtype from the next draw: u < p for its uniforms u."""
+        return (self.uniform(p.shape) < p).to(p.dtype)
+
 
 class CounterSequence:
     """An unbounded sequence of counter-stream draws under one key, for estimators that draw far more than one
@@ -119,14 +123,22 @@ class CounterSequence:
         self.streams, self.step = streams, 0
         self.current = streams(0)
 
-    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    def stream(self) -> CounterStream:
+        """The step's stream that makes the next draw (the next step's once a step's draws are spent)."""
         if self.current.draws == CounterStream.DRAWS_PER_STEP:
             if self.step + 1 == self.STEPS:
                 raise ValueError(f"a CounterSequence makes at most 2^32 draws ({self.STEPS:,} steps of "
                                  f"{CounterStream.DRAWS_PER_STEP})")
             self.step += 1
             self.current = self.streams(self.step)
-        return self.current.uniform(shape)
+        return self.current
+
+    def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        return self.stream().uniform(shape)
+
+    def bernoulli(self, p: torch.Tensor) -> torch.Tensor:
+        """Bernoulli(p) states from the next draw, as :meth:`CounterStream.bernoulli`."""
+        return self.stream().bernoulli(p)
 
 
 def new_key(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Tensor:
