@@ -89,7 +89,8 @@ def dbn_top_epochs(model: DBN, x: torch.Tensor, cd: CD, batch_size: int,
     """A DBN's top RBM: ``runner(generator)`` runs one epoch of greedy steps
     (:func:`genlab.algorithms.dbn.greedy_step`) and returns their summed squared error: in genlab's native
     kernel where it applies (:mod:`genlab.accel.dbn`: nothing to compile, and on a 2-core AVX2 CPU an epoch
-    1.7-1.8x shorter than the plain loop's and the compiled steps'), else as compiled steps; None for the plain loop (which alone does centring)."""
+    1.7-1.9x shorter than the plain loop's and the compiled steps'), else as compiled steps; None for the
+    plain loop (which alone does centring)."""
     if not enabled or cd.centering:
         return None
     candidates = [name for name, here in (("kernel", dbn.kernel_applies(model, x, cd, batch_size)),
