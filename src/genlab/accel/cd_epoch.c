@@ -134,6 +134,11 @@ static void sum_rows(float *out, const float *base, const float *M, int64_t ld, 
 /* Lists of ones are written 16 entries at a time: each holds room for n rounded up to 16. */
 static inline int64_t padded(int64_t n) { return (n + 15) / 16 * 16; }
 
+/* A Bernoulli(p) state as a float from a draw's top 24 bits k (u = k / 2^24): 1 when u < p, as
+ * genlab.rng.bernoulli compares them (p * 2^24 is exact in float, so this is the same comparison; sample_ones
+ * below makes it for its bytes). */
+static inline float state(float k, float p) { return k < p * 16777216.0f ? 1.0f : 0.0f; }
+
 /* The ones of s = (u < p * 2^24) for u, p of length n, as a list of indices; returns its length.
  * With AVX-512, 16 at a time: one comparison, then the indices of the ones compressed into
  * the list (whose last store may run up to 15 entries past them, within padded(n)). */
@@ -333,7 +338,7 @@ int genlab_dbn_up(const float *x, const int64_t *order, int64_t n_rows, int64_t 
                 sigmoid(h, H);
                 const float *u = u1 + i * H;
 #pragma omp simd
-                for (int64_t j = 0; j < H; j++) h[j] = u[j] < h[j] * 16777216.0f ? 1.0f : 0.0f;
+                for (int64_t j = 0; j < H; j++) h[j] = state(u[j], h[j]);
             }
         }
     }
@@ -349,7 +354,7 @@ void genlab_counter_bernoulli(uint32_t key0, uint32_t key1, uint32_t draw, int64
     {
         uniforms24(key0, key1, draw, n, out);
 #pragma omp for simd
-        for (int64_t i = 0; i < n; i++) out[i] = out[i] < p[i] * 16777216.0f ? 1.0f : 0.0f;
+        for (int64_t i = 0; i < n; i++) out[i] = state(out[i], p[i]);
     }
 }
 

@@ -109,6 +109,12 @@ def supports(x: torch.Tensor, W: torch.Tensor) -> bool:
             and max(W.shape) <= MAX_INDEX and library() is not None)
 
 
+def key_words(key: torch.Tensor) -> tuple[int, int]:
+    """A counter stream's key (two 32-bit words, any integer dtype) as the two unsigned ints the C functions take."""
+    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    return key0, key1
+
+
 def cd_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
              key: torch.Tensor, lr: float, batch_size: int, k: int = 1, first_draw: int = 0) -> float:
     """One CD-k epoch over the rows ``x[order]`` in minibatches of ``batch_size``, updating W and the biases in place.
@@ -127,7 +133,7 @@ def cd_epoch(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: tor
         raise ValueError(f"cd_epoch: k must be in [1, {most}] (2k + 1 draws of a counter-stream step from draw "
                          f"{first_draw}), got {k}")
     x, order = x.contiguous(), order.to(torch.int64).contiguous()
-    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    key0, key1 = key_words(key)
     error = lib.genlab_cd_epoch(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size, k,
                                 W.data_ptr(), v_bias.data_ptr(), h_bias.data_ptr(), lr, key0, key1, first_draw,
                                 torch.get_num_threads())
@@ -145,10 +151,10 @@ def dbn_up(W: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.
     lib = library()
     if lib is None or not supports(x, W):
         raise RuntimeError("genlab's native kernels are not available for these tensors")
-    check_arguments(W, torch.empty(W.shape[0]), h_bias, x, order, key, batch_size)
+    check_arguments(W, None, h_bias, x, order, key, batch_size, caller="dbn_up")
     x, order = x.contiguous(), order.to(torch.int64).contiguous()
     out = torch.empty(order.numel(), W.shape[1])
-    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    key0, key1 = key_words(key)
     status = lib.genlab_dbn_up(x.data_ptr(), order.data_ptr(), order.numel(), W.shape[0], W.shape[1], batch_size,
                                W.data_ptr(), h_bias.data_ptr(), key0, key1, out.data_ptr(), torch.get_num_threads())
     if status < 0:
@@ -164,7 +170,7 @@ def counter_uniform(key: torch.Tensor, draw: int, shape: torch.Size | tuple[int,
     if lib is None:
         raise RuntimeError("genlab's native kernels are not available")
     out = torch.empty(shape, dtype=torch.float32)
-    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    key0, key1 = key_words(key)
     lib.genlab_counter_uniform(key0, key1, draw & 0xFFFFFFFF, out.numel(), out.data_ptr(), torch.get_num_threads())
     return out
 
@@ -177,7 +183,7 @@ def counter_bernoulli(key: torch.Tensor, draw: int, p: torch.Tensor) -> torch.Te
         raise RuntimeError("genlab's native kernels are not available")
     p = p.contiguous()
     out = torch.empty_like(p)
-    key0, key1 = (int(word) & 0xFFFFFFFF for word in key.tolist())
+    key0, key1 = key_words(key)
     lib.genlab_counter_bernoulli(key0, key1, draw & 0xFFFFFFFF, p.numel(), p.data_ptr(), out.data_ptr(),
                                  torch.get_num_threads())
     return out
@@ -191,31 +197,39 @@ class NativeCounterStream(CounterStream):
     def __init__(self, key: torch.Tensor, step: int) -> None:
         super().__init__(key, torch.tensor(step))
 
+    def draw_number(self) -> int:
+        """The counter word of the next draw: ``step * DRAWS_PER_STEP + i``."""
+        return int(self.step) * self.DRAWS_PER_STEP + self.next_draw()
+
     def uniform(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        return counter_uniform(self.key, int(self.step) * self.DRAWS_PER_STEP + self.next_draw(), shape)
+        return counter_uniform(self.key, self.draw_number(), shape)
 
     def bernoulli(self, p: torch.Tensor) -> torch.Tensor:
         if p.dtype != torch.float32 or p.device.type != "cpu":
             return super().bernoulli(p)
-        return counter_bernoulli(self.key, int(self.step) * self.DRAWS_PER_STEP + self.next_draw(), p)
+        return counter_bernoulli(self.key, self.draw_number(), p)
 
 
-def check_arguments(W: torch.Tensor, v_bias: torch.Tensor, h_bias: torch.Tensor, x: torch.Tensor, order: torch.Tensor,
-                    key: torch.Tensor, batch_size: int, order_values: bool = True) -> None:
-    """What the kernels assume and cannot check themselves (they would read or write out of bounds);
+def check_arguments(W: torch.Tensor, v_bias: torch.Tensor | None, h_bias: torch.Tensor, x: torch.Tensor,
+                    order: torch.Tensor, key: torch.Tensor, batch_size: int, order_values: bool = True,
+                    caller: str = "cd_epoch") -> None:
+    """What the kernels assume and cannot check themselves (they would read or write out of bounds), for the
+    errors of ``caller``; ``v_bias`` None where the kernel reads no visible bias (the up pass);
     ``order_values=False`` leaves out the check of the row numbers' range, which waits for a GPU."""
     n_visible, n_hidden = W.shape
+    v_bias = W.new_empty(n_visible) if v_bias is None else v_bias
     if not all(p.is_contiguous() and p.dtype == torch.float32 for p in (W, v_bias, h_bias)):
-        raise ValueError("cd_epoch updates W, v_bias and h_bias in place: they must be contiguous float32 tensors")
+        raise ValueError(f"{caller}: W and the biases must be contiguous float32 tensors (cd_epoch updates them in "
+                         "place)")
     if v_bias.shape != (n_visible,) or h_bias.shape != (n_hidden,):
-        raise ValueError(f"cd_epoch: v_bias and h_bias must have shapes ({n_visible},) and ({n_hidden},) for W of "
+        raise ValueError(f"{caller}: v_bias and h_bias must have shapes ({n_visible},) and ({n_hidden},) for W of "
                          f"shape {tuple(W.shape)}, got {tuple(v_bias.shape)} and {tuple(h_bias.shape)}")
     if x.dim() != 2 or x.shape[1] != n_visible:
-        raise ValueError(f"cd_epoch: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
+        raise ValueError(f"{caller}: x must have {n_visible} columns (W's rows), got shape {tuple(x.shape)}")
     if order.dim() != 1 or order.dtype.is_floating_point or (order_values and order.numel() and (
             int(order.min()) < 0 or int(order.max()) >= x.shape[0])):
-        raise ValueError(f"cd_epoch: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
+        raise ValueError(f"{caller}: order must be a 1-D integer tensor of row numbers of x, in [0, {x.shape[0]})")
     if key.numel() != 2:
-        raise ValueError(f"cd_epoch: key must hold two 32-bit words, got {key.numel()} values")
+        raise ValueError(f"{caller}: key must hold two 32-bit words, got {key.numel()} values")
     if not 1 <= batch_size <= MAX_INDEX:
-        raise ValueError(f"cd_epoch: batch_size must be in [1, {MAX_INDEX}], got {batch_size}")
+        raise ValueError(f"{caller}: batch_size must be in [1, {MAX_INDEX}], got {batch_size}")
